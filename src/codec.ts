@@ -1,0 +1,647 @@
+/**
+ * The value codec: how a JS value becomes bytes in shared memory and back.
+ *
+ * Every stored value carries a one-byte {@link Tag} that says how its bytes were made, so values
+ * written by msgpackr and by the `node:v8` serializer live side by side in one arena and any
+ * thread can read what any other thread wrote, whichever encoder that thread prefers.
+ *
+ * Choice of encoding, per value:
+ * - numbers, `true`, `false`, `null`, and top-level strings need no codec (fast tags);
+ * - other values go to msgpackr when it is installed and can reproduce the value exactly;
+ * - everything else goes to the `node:v8` serializer (structured clone), which is exact for more
+ *   types but 5-10x slower on small values.
+ *
+ * What does not survive a round trip (on either path, so the result never depends on which
+ * encoder a thread used):
+ * - prototypes: class instances come back as plain objects holding their own enumerable string-keyed
+ *   properties (methods, getters on the prototype, private fields and `toJSON` are not used);
+ *   null-prototype objects come back with `Object.prototype`;
+ * - symbol-keyed and non-enumerable properties, and extra non-index properties on arrays;
+ * - object identity: a sub-object referenced twice comes back as two equal copies, except in
+ *   values that went to v8 (cycles, see {@link encode}), where v8 keeps the references;
+ * - typed-array subclasses come back as their base class (Buffer is kept).
+ *
+ * msgpackr is an optional peer dependency: it is looked up once at module load, and a process
+ * without it encodes everything that needs a codec with v8. `NATIVE_KEYSHARE_CODEC=v8` makes this
+ * thread encode with v8 even when msgpackr is installed; values that other threads wrote with
+ * msgpackr stay readable as long as msgpackr can be loaded.
+ */
+import * as v8 from 'node:v8';
+import { CodecError, InvalidValueError } from './errors';
+
+/** How the bytes of a stored value were made. Stored as one byte next to the value. */
+export const enum Tag {
+  None = 0,
+  /** float64, 8 bytes little endian: keeps -0 and NaN payloads. */
+  Number = 1,
+  True = 2,
+  False = 3,
+  Null = 4,
+  Msgpack = 5,
+  V8 = 6,
+  /** UTF-16LE code units: faster than msgpackr both ways at every length measured, and exact for lone surrogates. */
+  String = 7,
+}
+
+/**
+ * The {@link Tag} values at run time, for JavaScript callers and tests (a `const enum` exists only
+ * at compile time; TypeScript code inside the package should use `Tag`, which is inlined).
+ */
+export const Tags = {
+  None: Tag.None,
+  Number: Tag.Number,
+  True: Tag.True,
+  False: Tag.False,
+  Null: Tag.Null,
+  Msgpack: Tag.Msgpack,
+  V8: Tag.V8,
+  String: Tag.String,
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// msgpackr, optional
+
+/** The part of msgpackr's API used here (declared locally so the package compiles without it). */
+interface MsgpackPacker {
+  pack(value: unknown): Uint8Array;
+}
+interface MsgpackUnpacker {
+  unpack(source: Uint8Array, end: number): unknown;
+}
+interface MsgpackrModule {
+  Packr: new (options: object) => MsgpackPacker;
+  Unpackr: new (options: object) => MsgpackUnpacker;
+}
+
+/**
+ * Why each option:
+ * - `useRecords: false`: record definitions would have to be repeated inside every value (no
+ *   structure table is shared between threads), which made small values 2x slower both ways;
+ * - `moreTypes`: Set and typed arrays keep their class (without it a Set becomes an array and every
+ *   typed array a Uint8Array);
+ * - `useBigIntExtension`: bigints beyond 64 bits round-trip instead of throwing RangeError;
+ * - `copyBuffers`: decode reads from a scratch buffer that the store reuses, so binary data in a
+ *   decoded value must not be a view of it.
+ * int64 decodes as bigint (the default `int64AsType`), which is right because msgpackr writes
+ * int64 only for bigints (large integral numbers are written as float64).
+ * Nothing here touches msgpackr's global extension table (`addExtension`), which the application
+ * may use for its own msgpackr calls.
+ */
+const MSGPACKR_OPTIONS = {
+  useRecords: false,
+  moreTypes: true,
+  useBigIntExtension: true,
+  copyBuffers: true,
+} as const;
+
+let msgpackr: MsgpackrModule | null = null;
+let msgpackrLoadTried = false;
+
+function loadMsgpackr(): MsgpackrModule | null {
+  if (!msgpackrLoadTried) {
+    msgpackrLoadTried = true;
+    try {
+      msgpackr = require('msgpackr') as MsgpackrModule;
+    } catch {
+      msgpackr = null;
+    }
+  }
+  return msgpackr;
+}
+
+const forceV8 = process.env['NATIVE_KEYSHARE_CODEC']?.trim().toLowerCase() === 'v8';
+
+/** null when this thread encodes objects with v8. */
+const packr: MsgpackPacker | null = forceV8 ? null : createPackr();
+/**
+ * Loaded eagerly when this thread encodes with msgpackr; otherwise on the first msgpackr-tagged
+ * value, so a v8-only process that never meets one does not load msgpackr at all.
+ */
+let unpackr: MsgpackUnpacker | null = packr === null ? null : new msgpackr!.Unpackr(MSGPACKR_OPTIONS);
+
+function createPackr(): MsgpackPacker | null {
+  const m = loadMsgpackr();
+  return m === null ? null : new m.Packr(MSGPACKR_OPTIONS);
+}
+
+/** Which encoder this thread uses for objects: 'msgpackr' or 'v8'. */
+export const codecName: 'msgpackr' | 'v8' = packr === null ? 'v8' : 'msgpackr';
+
+// ---------------------------------------------------------------------------------------------
+// Scratch space for the fast tags
+
+// Buffers rather than Uint8Arrays so that `encoded.bytes` always has the same class as what
+// msgpackr and v8 return (Buffer), which keeps the store's reads of it monomorphic.
+const numberBytes = Buffer.allocUnsafeSlow(8);
+const numberView = new DataView(numberBytes.buffer, numberBytes.byteOffset, 8);
+
+/** Strings up to this many bytes reuse one growing scratch buffer; longer ones get their own. */
+const MAX_RETAINED_STRING_SCRATCH = 64 * 1024;
+let stringBytes: Buffer = Buffer.allocUnsafeSlow(1024);
+
+// Node's own UTF-16 codecs: the undocumented `ucs2Write`/`ucs2Slice` skip the argument juggling of
+// `buf.write(s, 'utf16le')` and, unlike `toString`, also work on a plain Uint8Array (msgpackr
+// relies on the same family, `utf8Write`). The fallbacks keep the codec working if they go away.
+interface Ucs2Methods {
+  ucs2Write?(this: Buffer, s: string, offset: number, length: number): number;
+  ucs2Slice?(this: Uint8Array, start: number, end: number): string;
+}
+const nodeUcs2 = Buffer.prototype as unknown as Ucs2Methods;
+const ucs2Write: (this: Buffer, s: string, offset: number, length: number) => number =
+  nodeUcs2.ucs2Write ??
+  function (this: Buffer, s: string, offset: number, length: number): number {
+    return this.write(s, offset, length, 'utf16le');
+  };
+const utf16Decoder = new TextDecoder('utf-16le');
+const ucs2Slice: (this: Uint8Array, start: number, end: number) => string =
+  nodeUcs2.ucs2Slice ??
+  function (this: Uint8Array, start: number, end: number): string {
+    return utf16Decoder.decode(this.subarray(start, end));
+  };
+
+/** Result of the last encode() in this thread: bytes[0, length) — valid until the next encode() call. */
+export const encoded: { bytes: Uint8Array; length: number } = { bytes: numberBytes, length: 0 };
+
+// ---------------------------------------------------------------------------------------------
+// encode
+
+/**
+ * Encodes value and returns its tag; throws InvalidValueError.
+ *
+ * The result is in {@link encoded} until the next call. Objects go to msgpackr unless a scan of
+ * the value finds something msgpackr would not reproduce exactly; the scan stops at the first
+ * such thing and the whole value then goes to v8:
+ * - Map (msgpackr without records turns it into a plain object), Buffer (comes back as a
+ *   Uint8Array), DataView, -0 (comes back as 0), array holes (come back as undefined), an own
+ *   `__proto__` key (msgpackr renames it), objects with more than 65535 keys;
+ * - anything that is not a plain object, array, Date, Set, typed array or class instance
+ *   (RegExp, Error, boxed primitives, ArrayBuffer, …): v8 handles them or reports them;
+ * - class instances with a `toJSON` member (msgpackr would call it, v8 does not);
+ * - values nested more than 64 levels deep (which includes every cycle) and values with more
+ *   than 50 000 objects (which bounds the scan on DAGs that share sub-objects).
+ *
+ * Strings nested in objects with a lone surrogate also go to v8; object keys are not checked
+ * (see {@link CHECK_NESTED_STRINGS}).
+ */
+export function encode(value: unknown): Tag {
+  switch (typeof value) {
+    case 'number':
+      numberView.setFloat64(0, value, true);
+      encoded.bytes = numberBytes;
+      encoded.length = 8;
+      return Tag.Number;
+    case 'string':
+      return encodeString(value);
+    case 'boolean':
+      encoded.length = 0;
+      return value ? Tag.True : Tag.False;
+    case 'object':
+      if (value === null) {
+        encoded.length = 0;
+        return Tag.Null;
+      }
+      return encodeObject(value);
+    case 'bigint':
+      return packr !== null ? encodeMsgpack(value) : encodeV8(value);
+    case 'undefined':
+      throw new InvalidValueError('value must not be undefined');
+    default:
+      throw new InvalidValueError(`value of type ${typeof value} cannot be stored`);
+  }
+}
+
+function encodeString(s: string): Tag {
+  const byteLength = s.length * 2;
+  let target = stringBytes;
+  if (byteLength > target.length) target = stringScratch(byteLength);
+  encoded.bytes = target;
+  encoded.length = ucs2Write.call(target, s, 0, byteLength);
+  return Tag.String;
+}
+
+function stringScratch(byteLength: number): Buffer {
+  if (byteLength > MAX_RETAINED_STRING_SCRATCH) return Buffer.allocUnsafeSlow(byteLength);
+  let size = stringBytes.length;
+  while (size < byteLength) size *= 2;
+  return (stringBytes = Buffer.allocUnsafeSlow(size));
+}
+
+function encodeObject(value: object): Tag {
+  if (packr !== null) {
+    objectBudget = MAX_SCAN_OBJECTS;
+    const route = scanObject(value, 0);
+    if (route === Route.Msgpack) return encodeMsgpack(value);
+    if (route === Route.Invalid) throwIfInvalid(value);
+  }
+  return encodeV8(value);
+}
+
+function encodeMsgpack(value: unknown): Tag {
+  // pack() returns a view of msgpackr's own buffer; the store copies it before the next encode,
+  // and msgpackr starts the next value after this one, so no copy is needed here.
+  const bytes = packr!.pack(value);
+  encoded.bytes = bytes;
+  encoded.length = bytes.length;
+  return Tag.Msgpack;
+}
+
+function encodeV8(value: unknown): Tag {
+  let bytes: Uint8Array;
+  try {
+    bytes = v8.serialize(value);
+  } catch (error) {
+    throw v8EncodeError(value, error);
+  }
+  encoded.bytes = bytes;
+  encoded.length = bytes.length;
+  return Tag.V8;
+}
+
+/** Turns v8's DataCloneError (and its stack overflow) into InvalidValueError; rethrows the rest (e.g. from getters). */
+function v8EncodeError(value: unknown, error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  let result: InvalidValueError;
+  if (error instanceof RangeError) {
+    result = new InvalidValueError(`value is nested too deeply to be stored (${error.message})`);
+  } else if (/could not be cloned|Unserializable host object/.test(error.message)) {
+    const found = findInvalid(value);
+    result = new InvalidValueError(
+      found === null ? `value cannot be stored: ${error.message}` : `${invalidMessage(found)} (${error.message})`,
+    );
+  } else {
+    return error;
+  }
+  Object.defineProperty(result, 'cause', { value: error, configurable: true, writable: true });
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scan: can msgpackr reproduce this value exactly?
+
+const enum Route {
+  Msgpack = 0,
+  V8 = 1,
+  /** A function or symbol somewhere inside; {@link throwIfInvalid} finds where. */
+  Invalid = 2,
+}
+
+/**
+ * msgpackr writes a lone surrogate (e.g. half of an emoji cut off by `slice`) and its decoder turns
+ * it into U+FFFD. Nested string *values* are checked with `isWellFormed()` and such values go to
+ * v8, which keeps them: ~4 ns per string (~3% of encoding `{ value: 'Benchmark' }`, ~12% of a
+ * 1 KB object). Object *keys* are not checked: that would cost as much again for a much rarer
+ * case, so a key with a lone surrogate comes back with U+FFFD. Top-level strings are always
+ * exact (String tag).
+ */
+const CHECK_NESTED_STRINGS = true;
+
+/** Deeper values go to v8: this is what catches cycles, without a visited set on the fast path. */
+const MAX_SCAN_DEPTH = 64;
+/** Values with more objects than this go to v8 unscanned (bounds the scan of shared sub-objects). */
+const MAX_SCAN_OBJECTS = 50_000;
+/** msgpackr writes objects with a 16-bit key count when records are off. */
+const MAX_MSGPACK_KEYS = 0xffff;
+
+let objectBudget = 0;
+
+/** `String.prototype.isWellFormed` (ES2024, in Node 20) is missing from the ES2022 lib typings. */
+interface WellFormed {
+  isWellFormed(): boolean;
+}
+
+const ObjectPrototype = Object.prototype;
+const DatePrototype = Date.prototype;
+const SetPrototype = Set.prototype;
+const objectToString = Object.prototype.toString;
+const hasOwn = Object.prototype.hasOwnProperty;
+
+function scanObject(o: object, depth: number): Route {
+  if (depth > MAX_SCAN_DEPTH || --objectBudget < 0) return Route.V8;
+  if (Array.isArray(o)) return scanArray(o, depth);
+  // The same test msgpackr uses to pick its plain-object path; it measured ~30% cheaper over a
+  // whole scan than comparing Object.getPrototypeOf(o) with Object.prototype.
+  if ((o as { constructor?: unknown }).constructor === Object) return scanProps(o as Record<string, unknown>, depth, false);
+  return scanOther(o, depth);
+}
+
+function scanProps(o: Record<string, unknown>, depth: number, ownOnly: boolean): Route {
+  let count = 0;
+  for (const key in o) {
+    if (ownOnly && !hasOwn.call(o, key)) continue;
+    if (++count > MAX_MSGPACK_KEYS || key === '__proto__') return Route.V8;
+    const v = o[key];
+    if (typeof v === 'object') {
+      if (v !== null) {
+        const route = scanObject(v, depth + 1);
+        if (route !== Route.Msgpack) return route;
+      }
+    } else if (typeof v === 'string') {
+      if (CHECK_NESTED_STRINGS && !(v as unknown as WellFormed).isWellFormed()) return Route.V8;
+    } else if (typeof v === 'number') {
+      if (v === 0 && 1 / v < 0) return Route.V8;
+    } else if (typeof v === 'function' || typeof v === 'symbol') {
+      return Route.Invalid;
+    }
+  }
+  return Route.Msgpack;
+}
+
+function scanArray(a: unknown[], depth: number): Route {
+  for (let i = 0, n = a.length; i < n; i++) {
+    const v = a[i];
+    if (typeof v === 'object') {
+      if (v !== null) {
+        const route = scanObject(v, depth + 1);
+        if (route !== Route.Msgpack) return route;
+      }
+    } else if (typeof v === 'string') {
+      if (CHECK_NESTED_STRINGS && !(v as unknown as WellFormed).isWellFormed()) return Route.V8;
+    } else if (typeof v === 'number') {
+      if (v === 0 && 1 / v < 0) return Route.V8;
+    } else if (v === undefined) {
+      if (!(i in a)) return Route.V8;
+    } else if (typeof v === 'function' || typeof v === 'symbol') {
+      return Route.Invalid;
+    }
+  }
+  return Route.Msgpack;
+}
+
+function scanOther(o: object, depth: number): Route {
+  const proto: unknown = Object.getPrototypeOf(o);
+  if (proto === ObjectPrototype || proto === null) {
+    // An own `constructor` key or a null prototype: msgpackr takes its class path, which calls
+    // `toJSON` if there is one.
+    if ((o as { toJSON?: unknown }).toJSON !== undefined) return Route.V8;
+    return scanProps(o as Record<string, unknown>, depth, false);
+  }
+  if (proto === DatePrototype || proto === FrozenDatePrototype) return Route.Msgpack;
+  if (proto === SetPrototype || proto === FrozenSetPrototype) {
+    for (const v of o as Set<unknown>) {
+      const route = scanElement(v, depth);
+      if (route !== Route.Msgpack) return route;
+    }
+    return Route.Msgpack;
+  }
+  if (ArrayBuffer.isView(o)) {
+    return o instanceof Buffer || o instanceof DataView ? Route.V8 : Route.Msgpack;
+  }
+  if (objectToString.call(o) === '[object Object]') {
+    // A class instance: msgpackr writes its own enumerable properties, as v8 would.
+    if ((o as { toJSON?: unknown }).toJSON !== undefined) return Route.V8;
+    return scanProps(o as Record<string, unknown>, depth, true);
+  }
+  return Route.V8;
+}
+
+function scanElement(v: unknown, depth: number): Route {
+  switch (typeof v) {
+    case 'object':
+      return v === null ? Route.Msgpack : scanObject(v, depth + 1);
+    case 'string':
+      return CHECK_NESTED_STRINGS && !(v as unknown as WellFormed).isWellFormed() ? Route.V8 : Route.Msgpack;
+    case 'number':
+      return v === 0 && 1 / v < 0 ? Route.V8 : Route.Msgpack;
+    case 'function':
+    case 'symbol':
+      return Route.Invalid;
+    default:
+      return Route.Msgpack;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invalid values (slow path)
+
+interface InvalidFound {
+  type: string;
+  path: string;
+}
+
+function invalidMessage(found: InvalidFound): string {
+  return `value of type ${found.type} cannot be stored (found at ${found.path})`;
+}
+
+/** The scan saw a function or symbol: say where, or let v8 decide if this exact walk finds none. */
+function throwIfInvalid(value: object): void {
+  const found = findInvalid(value);
+  if (found !== null) throw new InvalidValueError(invalidMessage(found));
+}
+
+/** Walks own enumerable properties, array elements, Map keys/values and Set values. */
+function findInvalid(value: unknown): InvalidFound | null {
+  const seen = new Set<object>();
+  const walk = (v: unknown, path: string): InvalidFound | null => {
+    const type = typeof v;
+    if (type === 'function' || type === 'symbol') return { type, path };
+    if (type !== 'object' || v === null || seen.has(v as object)) return null;
+    seen.add(v as object);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const found = walk(v[i], `${path}[${i}]`);
+        if (found !== null) return found;
+      }
+    } else if (v instanceof Map) {
+      let i = 0;
+      for (const [k, e] of v) {
+        const found = walk(k, `${path}.<key ${i}>`) ?? walk(e, `${path}.get(${describeKey(k)})`);
+        if (found !== null) return found;
+        i++;
+      }
+    } else if (v instanceof Set) {
+      let i = 0;
+      for (const e of v) {
+        const found = walk(e, `${path}.<element ${i++}>`);
+        if (found !== null) return found;
+      }
+    } else if (!ArrayBuffer.isView(v)) {
+      for (const key of Object.keys(v as object)) {
+        const found = walk((v as Record<string, unknown>)[key], path + propertyPath(key));
+        if (found !== null) return found;
+      }
+    }
+    return null;
+  };
+  return walk(value, 'value');
+}
+
+function propertyPath(key: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+}
+
+function describeKey(key: unknown): string {
+  return typeof key === 'string' ? JSON.stringify(key) : typeof key === 'object' && key !== null ? `<${typeof key}>` : String(key);
+}
+
+// ---------------------------------------------------------------------------------------------
+// decode
+
+/** The DataView over the last `src` that held a number; the store passes the same scratch each time. */
+let numberSource: Uint8Array | null = null;
+let numberSourceView: DataView = numberView;
+
+/** Decodes length bytes of src (a private, non-shared Uint8Array the caller owns) written with tag. */
+export function decode(tag: number, src: Uint8Array, length: number): unknown {
+  switch (tag) {
+    case Tag.Msgpack: {
+      const u = unpackr;
+      return u !== null ? u.unpack(src, length) : decodeMsgpackLazily(src, length);
+    }
+    case Tag.Number:
+      if (length !== 8) throw badLength(tag, length);
+      if (src !== numberSource) {
+        numberSourceView = new DataView(src.buffer, src.byteOffset, 8);
+        numberSource = src;
+      }
+      return numberSourceView.getFloat64(0, true);
+    case Tag.String:
+      if ((length & 1) !== 0) throw badLength(tag, length);
+      return ucs2Slice.call(src, 0, length);
+    case Tag.True:
+      return true;
+    case Tag.False:
+      return false;
+    case Tag.Null:
+      return null;
+    case Tag.V8:
+      return decodeV8(src, length);
+    default:
+      throw new CodecError(`unknown value tag ${tag}: the value was written by an incompatible version of native-keyshare`);
+  }
+}
+
+function badLength(tag: number, length: number): CodecError {
+  return new CodecError(`corrupt value: tag ${tag} cannot have ${length} bytes`);
+}
+
+function decodeMsgpackLazily(src: Uint8Array, length: number): unknown {
+  const m = loadMsgpackr();
+  if (m === null) throw new CodecError('value was encoded with msgpackr, which is not installed in this process');
+  const u = (unpackr = new m.Unpackr(MSGPACKR_OPTIONS));
+  return u.unpack(src, length);
+}
+
+/** The buffer being deserialized, so that host objects that are views of it can be copied. */
+let v8Source: ArrayBufferLike | null = null;
+
+interface NodeHostDeserializer {
+  _readHostObject(this: v8.Deserializer): unknown;
+}
+const readNodeHostObject = (v8.DefaultDeserializer.prototype as unknown as NodeHostDeserializer)._readHostObject;
+
+/**
+ * Node's deserializer returns Buffers and typed arrays as views of the input (when aligned) or of
+ * its shared Buffer pool; the input here is the store's reusable scratch, so each one is copied
+ * into memory of its own.
+ */
+class PrivateDeserializer extends v8.DefaultDeserializer {
+  _readHostObject(): unknown {
+    const view = readNodeHostObject.call(this) as ArrayBufferView;
+    return view.buffer === v8Source || view.byteLength !== view.buffer.byteLength ? copyView(view) : view;
+  }
+}
+
+function copyView(view: ArrayBufferView): ArrayBufferView {
+  if (view instanceof DataView) {
+    return new DataView(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
+  }
+  if (Buffer.isBuffer(view)) {
+    const copy = Buffer.allocUnsafeSlow(view.length);
+    view.copy(copy);
+    return copy;
+  }
+  return (view as Uint8Array).slice();
+}
+
+function decodeV8(src: Uint8Array, length: number): unknown {
+  v8Source = src.buffer;
+  try {
+    const deserializer = new PrivateDeserializer(src.subarray(0, length));
+    deserializer.readHeader();
+    return deserializer.readValue();
+  } finally {
+    v8Source = null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// deepFreeze
+
+function rejectWrite(this: unknown): never {
+  throw new TypeError('cannot modify a value returned by the store: it is frozen (copy it first)');
+}
+
+/** Prototype for frozen Maps/Sets/Dates: their mutators throw. Still `instanceof Map` etc. */
+function readOnlyPrototype(base: object, mutators: readonly string[]): object {
+  const descriptors: PropertyDescriptorMap = {};
+  for (const name of mutators) descriptors[name] = { value: rejectWrite };
+  return Object.freeze(Object.create(base, descriptors));
+}
+const FrozenMapPrototype = readOnlyPrototype(Map.prototype, ['set', 'delete', 'clear']);
+const FrozenSetPrototype = readOnlyPrototype(Set.prototype, ['add', 'delete', 'clear']);
+const FrozenDatePrototype = readOnlyPrototype(
+  Date.prototype,
+  Object.getOwnPropertyNames(Date.prototype).filter((name) => name.startsWith('set')),
+);
+
+/**
+ * Deep-freezes a decoded value so that it can be handed out many times. Returns the value.
+ *
+ * - Plain objects, arrays, Errors, RegExps: `Object.freeze`, recursively. A frozen RegExp with
+ *   the `g` or `y` flag throws on `exec`/`test`, because its `lastIndex` is read-only.
+ * - Map, Set, Date: frozen, and given a prototype (inheriting from Map/Set/Date, so `instanceof`
+ *   and `constructor` are unchanged) whose mutators (`set`/`add`/`delete`/`clear`, `setTime`
+ *   and the other Date setters) throw TypeError. Calling the original method directly, e.g.
+ *   `Map.prototype.set.call(map, k, v)`, still mutates: JS offers no way to lock internal slots.
+ *   Map keys and values and Set values are frozen too.
+ * - Typed arrays and Buffers: JS cannot freeze their elements; they only get
+ *   `Object.preventExtensions`. Their contents stay writable. The same holds for the contents
+ *   of ArrayBuffers and DataViews (which are frozen as objects).
+ *
+ * Objects that are already frozen are not entered again (this is what stops at cycles), so
+ * deepFreeze is meant for freshly decoded values, not for values frozen elsewhere.
+ */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) freezeObject(value);
+  return value;
+}
+
+function freezeObject(o: object): void {
+  if (Object.isFrozen(o)) return;
+  if (Array.isArray(o)) {
+    Object.freeze(o);
+    for (let i = 0; i < o.length; i++) {
+      const v: unknown = o[i];
+      if (typeof v === 'object' && v !== null) freezeObject(v);
+    }
+    return;
+  }
+  if (ArrayBuffer.isView(o) && !(o instanceof DataView)) {
+    Object.preventExtensions(o);
+    return;
+  }
+  if (o instanceof Map) {
+    Object.setPrototypeOf(o, FrozenMapPrototype);
+    Object.freeze(o);
+    for (const [k, v] of o as Map<unknown, unknown>) {
+      if (typeof k === 'object' && k !== null) freezeObject(k);
+      if (typeof v === 'object' && v !== null) freezeObject(v);
+    }
+    return;
+  }
+  if (o instanceof Set) {
+    Object.setPrototypeOf(o, FrozenSetPrototype);
+    Object.freeze(o);
+    for (const v of o as Set<unknown>) {
+      if (typeof v === 'object' && v !== null) freezeObject(v);
+    }
+    return;
+  }
+  if (o instanceof Date) Object.setPrototypeOf(o, FrozenDatePrototype);
+  Object.freeze(o);
+  // Decoded objects carry only own properties, so for-in visits exactly those.
+  for (const key in o) {
+    const v = (o as Record<string, unknown>)[key];
+    if (typeof v === 'object' && v !== null) freezeObject(v);
+  }
+}

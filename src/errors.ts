@@ -1,0 +1,109 @@
+/**
+ * Every error the library throws is a {@link KeyshareError} with a stable `code`.
+ *
+ * Errors come in two layers:
+ * - bad arguments (key, value, option, pattern) are detected before anything is written, so a
+ *   throwing call has changed nothing;
+ * - runtime conditions (arena full, store closed, lock timeout in `update`) name what ran out.
+ *
+ * Hot paths that the seed API documents as returning `false` (`set`/`delete` when a lock cannot
+ * be taken in time, `release` by a non-owner) return it instead of throwing.
+ */
+export type ErrorCode =
+  | 'ERR_KEYSHARE_INVALID_KEY'
+  | 'ERR_KEYSHARE_INVALID_VALUE'
+  | 'ERR_KEYSHARE_INVALID_OPTION'
+  | 'ERR_KEYSHARE_INVALID_PATTERN'
+  | 'ERR_KEYSHARE_STORE_CLOSED'
+  | 'ERR_KEYSHARE_OUT_OF_MEMORY'
+  | 'ERR_KEYSHARE_LOCK_TIMEOUT'
+  | 'ERR_KEYSHARE_TOO_MANY_THREADS'
+  | 'ERR_KEYSHARE_INCOMPATIBLE_ARENA'
+  | 'ERR_KEYSHARE_CODEC';
+
+export class KeyshareError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The key is not a non-empty string of at most {@link MAX_KEY_LENGTH} UTF-16 code units. */
+export class InvalidKeyError extends KeyshareError {
+  constructor(message: string) {
+    super('ERR_KEYSHARE_INVALID_KEY', message);
+  }
+}
+
+/** The value cannot be stored (undefined, a function, a symbol, or not serialisable). */
+export class InvalidValueError extends KeyshareError {
+  constructor(message: string) {
+    super('ERR_KEYSHARE_INVALID_VALUE', message);
+  }
+}
+
+/** An option has the wrong type or is out of range; the message names the option. */
+export class InvalidOptionError extends KeyshareError {
+  constructor(message: string) {
+    super('ERR_KEYSHARE_INVALID_OPTION', message);
+  }
+}
+
+/** A `/regex/flags` pattern does not compile, or a pattern is not a string. */
+export class InvalidPatternError extends KeyshareError {
+  constructor(message: string) {
+    super('ERR_KEYSHARE_INVALID_PATTERN', message);
+  }
+}
+
+/** The store instance was closed with `close()` in this thread. */
+export class StoreClosedError extends KeyshareError {
+  constructor(storeName: string) {
+    super('ERR_KEYSHARE_STORE_CLOSED', `store "${storeName}" is closed in this thread; call createStore("${storeName}") again`);
+  }
+}
+
+/** The arena reached its configured `maxMemory`; the write was not applied. */
+export class OutOfMemoryError extends KeyshareError {
+  readonly requested: number;
+  readonly limit: number;
+  constructor(requested: number, limit: number) {
+    super(
+      'ERR_KEYSHARE_OUT_OF_MEMORY',
+      `shared arena is full: ${requested} more bytes were needed but maxMemory is ${limit} bytes ` +
+        `(raise it with configure({ maxMemory }) or NATIVE_KEYSHARE_MAX_MEMORY, or delete keys)`,
+    );
+    this.requested = requested;
+    this.limit = limit;
+  }
+}
+
+/** `update()` could not take the key's lock within its timeout. */
+export class LockTimeoutError extends KeyshareError {
+  constructor(key: string, timeoutMs: number) {
+    super('ERR_KEYSHARE_LOCK_TIMEOUT', `could not lock key "${key}" within ${timeoutMs} ms`);
+  }
+}
+
+/** More threads use the library at once than the thread table has slots for. */
+export class TooManyThreadsError extends KeyshareError {
+  constructor(max: number) {
+    super('ERR_KEYSHARE_TOO_MANY_THREADS', `more than ${max} threads use native-keyshare at once`);
+  }
+}
+
+/** The arena found in this process was made by an incompatible version of the library. */
+export class IncompatibleArenaError extends KeyshareError {
+  constructor(message: string) {
+    super('ERR_KEYSHARE_INCOMPATIBLE_ARENA', message);
+  }
+}
+
+/** A stored value could not be decoded (for example, msgpackr is needed but not installed). */
+export class CodecError extends KeyshareError {
+  constructor(message: string) {
+    super('ERR_KEYSHARE_CODEC', message);
+  }
+}

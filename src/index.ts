@@ -1,0 +1,77 @@
+/**
+ * native-keyshare: named key-value stores shared by every worker thread of a Node.js process
+ * through one SharedArrayBuffer, with lock-free reads.
+ *
+ * Loading this module attaches the thread to the process's arena (creating it in the first
+ * thread), so `createStore` works synchronously in any thread, at a worker's first line.
+ */
+import { parseBytes } from './arena';
+import { setLimit, usage } from './allocator';
+import { setClock } from './clock';
+import { codecName } from './codec';
+import { InvalidOptionError } from './errors';
+import { liveThreadCount } from './threads';
+
+export { createStore, listStores, Store } from './store';
+import { readRetryCount } from './store';
+export type { SetOptions, DeleteOptions, StoreOptions, StoreStats } from './store';
+export {
+  KeyshareError,
+  InvalidKeyError,
+  InvalidValueError,
+  InvalidOptionError,
+  InvalidPatternError,
+  StoreClosedError,
+  OutOfMemoryError,
+  LockTimeoutError,
+  TooManyThreadsError,
+  IncompatibleArenaError,
+  CodecError,
+} from './errors';
+export type { ErrorCode } from './errors';
+export { MAX_KEY_LENGTH, MAX_THREADS } from './layout';
+
+/** Process-wide settings; see {@link configure}. */
+export interface ConfigureOptions {
+  /**
+   * Upper bound of the shared arena in bytes (a number, or a string such as "512mb"), for every
+   * thread. Writes that would need more throw OutOfMemoryError. Default 1 GiB, or the
+   * NATIVE_KEYSHARE_MAX_MEMORY environment variable of the thread that created the arena;
+   * at most 4 GiB.
+   */
+  maxMemory?: number | string;
+  /**
+   * The clock TTL deadlines use in *this thread*: epoch milliseconds. For tests; pass
+   * `undefined` to restore Date.now.
+   */
+  clock?: (() => number) | undefined;
+}
+
+/** Changes process-wide settings. */
+export function configure(options: ConfigureOptions): void {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('configure() needs an options object');
+  for (const k in options) if (k !== 'maxMemory' && k !== 'clock') throw new InvalidOptionError(`unknown option "${k}" (known: maxMemory, clock)`);
+  if (options.maxMemory !== undefined) {
+    const bytes = parseBytes(options.maxMemory, 'options.maxMemory');
+    if (bytes > 2 ** 32) throw new InvalidOptionError(`options.maxMemory must be at most 4 GiB, got ${bytes}`);
+    setLimit(bytes);
+  }
+  if ('clock' in options) {
+    if (options.clock !== undefined && typeof options.clock !== 'function') throw new InvalidOptionError('options.clock must be a function returning epoch milliseconds');
+    setClock(options.clock);
+  }
+}
+
+/** Process-wide figures: memory of the shared arena, threads attached, codec of this thread. */
+export function arenaStats(): {
+  bytesInUse: number;
+  bytesReserved: number;
+  maxMemory: number;
+  threads: number;
+  codec: 'msgpackr' | 'v8';
+  /** Lock-free reads by this thread that had to start over because a writer republished. */
+  readRetries: number;
+} {
+  const u = usage();
+  return { bytesInUse: u.bytesInUse, bytesReserved: u.bytesReserved, maxMemory: u.maxMemory, threads: liveThreadCount(), codec: codecName, readRetries: readRetryCount() };
+}

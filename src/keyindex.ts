@@ -1,0 +1,235 @@
+/**
+ * A store's key index: open addressing with linear probing over a power-of-two bucket array.
+ *
+ * Each bucket holds an ENTRY ref, EMPTY or TOMBSTONE, and is published with one Atomics.store,
+ * so a lock-free reader sees a bucket either before or after an insert or removal, never half.
+ * Writers (insert, remove, resize) hold the store's structural lock.
+ *
+ * Readers do not lock. What could mislead them is a resize: the old bucket array is freed after
+ * the new one is published and may be reused for anything. So a resize bumps the store's SEQ
+ * (+2) after publishing the new array and before freeing the old; `lookup` reads SEQ before and
+ * after probing and retries if it moved. A probe that ends on EMPTY in an array that was not
+ * replaced is a correct miss: inserts and removals never move other entries.
+ *
+ * An entry found in a bucket may be freed and reused for another key while we look at it; the
+ * entry's GEN word (even while live, bumped on free and on reuse) read before and after the key
+ * comparison says whether the comparison saw one stable key.
+ */
+import { arena } from './arena';
+import { alloc, free } from './allocator';
+import {
+  BUCKET_EMPTY,
+  BUCKET_TOMBSTONE,
+  ENTRY,
+  INDEX,
+  KIND,
+  MAX_LOAD,
+  MIN_INDEX_CAPACITY,
+  STORE,
+  UNIT,
+} from './layout';
+
+/** 32-bit FNV-1a over UTF-16 code units: the JS string is hashed without encoding it. */
+export function hashKey(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h;
+}
+
+/** The GEN of the entry the last successful `lookup` returned. */
+export let foundGen = 0;
+
+/** Compares the key stored in entry `ref` with `key` (lengths already equal). */
+function keyEquals(u16: Uint16Array, ref: number, key: string): boolean {
+  const base = ref * 4 + ENTRY.KEY * 2;
+  for (let i = 0; i < key.length; i++) if (u16[base + i] !== key.charCodeAt(i)) return false;
+  return true;
+}
+
+/**
+ * Finds the live entry for `key`: returns its ref (and sets `foundGen`), or 0 if absent.
+ * Lock-free; see the module comment for why the answer can be trusted.
+ */
+export function lookup(store: number, key: string, hash: number): number {
+  const s = store * 2;
+  const len = key.length;
+  for (;;) {
+    let i32 = arena.i32;
+    const seq = Atomics.load(i32, s + STORE.SEQ);
+    const idx = Atomics.load(i32, s + STORE.INDEX);
+    if (!arena.covers(idx * UNIT + 16)) continue;
+    i32 = arena.i32;
+    const cap = i32[idx * 2 + INDEX.CAPACITY];
+    const base = idx * 2 + INDEX.BUCKETS;
+    let found = 0;
+    // A capacity that is not a power of two, or buckets past the views, mean the array was
+    // freed and reused under us: fall through to the SEQ check, which will have moved.
+    if (cap > 0 && (cap & (cap - 1)) === 0 && arena.covers((base + cap) * 4)) {
+      i32 = arena.i32;
+      const u16 = arena.u16;
+      const mask = cap - 1;
+      let b = hash & mask;
+      for (let n = 0; n < cap; n++, b = (b + 1) & mask) {
+        const ref = i32[base + b];
+        if (ref === BUCKET_EMPTY) break;
+        if (ref === BUCKET_TOMBSTONE) continue;
+        const e = ref * 2;
+        if (!arena.covers((e + ENTRY.KEY) * 4 + len * 2)) break;
+        const gen = Atomics.load(i32, e + ENTRY.GEN);
+        if ((gen & 1) !== 0 || i32[e + ENTRY.HASH] !== hash || i32[e + ENTRY.KEY_LEN] !== len) continue;
+        if (!keyEquals(u16, ref, key)) continue;
+        if (Atomics.load(i32, e + ENTRY.GEN) !== gen) continue;
+        foundGen = gen;
+        found = ref;
+        break;
+      }
+    }
+    if (Atomics.load(arena.i32, s + STORE.SEQ) === seq) return found;
+  }
+}
+
+/** Units of an INDEX block with `cap` buckets. */
+function indexUnits(cap: number): number {
+  return Math.ceil(((INDEX.BUCKETS + cap) * 4) / UNIT);
+}
+
+/** Allocates an empty bucket array. */
+export function newIndex(cap: number): number {
+  const ref = alloc(KIND.INDEX, indexUnits(cap));
+  const i32 = arena.i32;
+  i32[ref * 2 + INDEX.CAPACITY] = cap;
+  i32.fill(0, ref * 2 + INDEX.BUCKETS, ref * 2 + INDEX.BUCKETS + cap);
+  return ref;
+}
+
+/**
+ * Makes room for one more insert, resizing (or just sweeping tombstones) when the load would
+ * pass MAX_LOAD. Caller holds the store lock. May throw OutOfMemoryError, changing nothing.
+ */
+export function reserveOne(store: number): void {
+  const s = store * 2;
+  const i32 = arena.i32;
+  const idx = i32[s + STORE.INDEX];
+  const cap = i32[idx * 2 + INDEX.CAPACITY];
+  const count = i32[s + STORE.COUNT];
+  const used = count + i32[s + STORE.TOMBSTONES] + 1;
+  if (used <= cap * MAX_LOAD) return;
+  // Size for a load of at most 1/2 after the resize; a store that only churns keeps its size.
+  let next = MIN_INDEX_CAPACITY;
+  while ((count + 1) * 2 > next) next *= 2;
+  rebuild(store, next);
+}
+
+/** Copies every entry into a new array of `cap` buckets and publishes it. Store lock held. */
+export function rebuild(store: number, cap: number): void {
+  const s = store * 2;
+  const fresh = newIndex(cap);
+  const i32 = arena.i32;
+  const old = i32[s + STORE.INDEX];
+  const oldCap = i32[old * 2 + INDEX.CAPACITY];
+  const oldBase = old * 2 + INDEX.BUCKETS;
+  const base = fresh * 2 + INDEX.BUCKETS;
+  const mask = cap - 1;
+  for (let i = 0; i < oldCap; i++) {
+    const ref = i32[oldBase + i];
+    if (ref === BUCKET_EMPTY || ref === BUCKET_TOMBSTONE) continue;
+    let b = i32[ref * 2 + ENTRY.HASH] & mask;
+    while (i32[base + b] !== BUCKET_EMPTY) b = (b + 1) & mask;
+    i32[base + b] = ref;
+  }
+  // Publication point: readers that load INDEX from here on probe the new array.
+  Atomics.store(i32, s + STORE.INDEX, fresh);
+  i32[s + STORE.TOMBSTONES] = 0;
+  // Readers that probed the old array retry; only then may it be reused.
+  Atomics.add(i32, s + STORE.SEQ, 2);
+  free(old);
+}
+
+/** Adds entry `ref` (whose key is not in the index). Store lock held; `reserveOne` called. */
+export function insert(store: number, ref: number, hash: number): void {
+  const s = store * 2;
+  const i32 = arena.i32;
+  const idx = i32[s + STORE.INDEX];
+  const mask = i32[idx * 2 + INDEX.CAPACITY] - 1;
+  const base = idx * 2 + INDEX.BUCKETS;
+  let b = hash & mask;
+  for (;;) {
+    const cur = i32[base + b];
+    if (cur === BUCKET_EMPTY) break;
+    if (cur === BUCKET_TOMBSTONE) {
+      i32[s + STORE.TOMBSTONES]--;
+      break;
+    }
+    b = (b + 1) & mask;
+  }
+  Atomics.store(i32, base + b, ref);
+  i32[s + STORE.COUNT]++;
+}
+
+/** Removes entry `ref` from the index. Store lock held. Returns false if it was not there. */
+export function remove(store: number, ref: number, hash: number): boolean {
+  const s = store * 2;
+  const i32 = arena.i32;
+  const idx = i32[s + STORE.INDEX];
+  const mask = i32[idx * 2 + INDEX.CAPACITY] - 1;
+  const base = idx * 2 + INDEX.BUCKETS;
+  let b = hash & mask;
+  for (let n = 0; n <= mask; n++, b = (b + 1) & mask) {
+    const cur = i32[base + b];
+    if (cur === BUCKET_EMPTY) return false;
+    if (cur !== ref) continue;
+    // A bucket followed by EMPTY ends its probe chain, so it can become EMPTY itself.
+    if (i32[base + ((b + 1) & mask)] === BUCKET_EMPTY) Atomics.store(i32, base + b, BUCKET_EMPTY);
+    else {
+      Atomics.store(i32, base + b, BUCKET_TOMBSTONE);
+      i32[s + STORE.TOMBSTONES]++;
+    }
+    i32[s + STORE.COUNT]--;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Calls `visit` with every entry ref in the index, lock-free. If a resize replaces the array
+ * during the walk, the walk restarts (`visit` must tolerate seeing a ref twice) — after
+ * `maxRestarts` it reports false and the caller should walk under the store lock.
+ */
+export function forEachRef(store: number, visit: (ref: number) => void, maxRestarts = 8): boolean {
+  const s = store * 2;
+  for (let attempt = 0; attempt <= maxRestarts; attempt++) {
+    const seq = Atomics.load(arena.i32, s + STORE.SEQ);
+    const idx = Atomics.load(arena.i32, s + STORE.INDEX);
+    if (!arena.covers(idx * UNIT + 16)) continue;
+    const cap = arena.i32[idx * 2 + INDEX.CAPACITY];
+    const base = idx * 2 + INDEX.BUCKETS;
+    if (!(cap > 0 && (cap & (cap - 1)) === 0 && arena.covers((base + cap) * 4))) continue;
+    for (let i = 0; i < cap; i++) {
+      const ref = arena.i32[base + i];
+      if (ref > BUCKET_TOMBSTONE && arena.covers((ref * 2 + ENTRY.KEY) * 4)) visit(ref);
+    }
+    if (Atomics.load(arena.i32, s + STORE.SEQ) === seq) return true;
+  }
+  return false;
+}
+
+/** Reads entry `ref`'s key; the caller validates GEN around the call. */
+export function readKey(ref: number): string {
+  const u16 = arena.u16;
+  const len = arena.i32[ref * 2 + ENTRY.KEY_LEN];
+  const base = ref * 4 + ENTRY.KEY * 2;
+  if (len <= 0 || len > 4096 || !arena.covers((base + len) * 2)) return '';
+  if (len < 64) {
+    let k = '';
+    for (let i = 0; i < len; i++) k += String.fromCharCode(u16[base + i]);
+    return k;
+  }
+  let k = '';
+  for (let i = 0; i < len; i += 1024) {
+    k += String.fromCharCode.apply(null, Array.from(arena.u16.subarray(base + i, base + Math.min(len, i + 1024))));
+  }
+  return k;
+}

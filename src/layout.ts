@@ -1,0 +1,251 @@
+/**
+ * The memory layout of the arena: every record's fields as named word offsets, declared once.
+ *
+ * One growable SharedArrayBuffer (the arena) holds everything. It is addressed in three units:
+ * - a **ref** is an offset in 8-byte units (blocks are 8-byte aligned, so an Int32 ref reaches
+ *   the whole 4 GiB arena and 0 can mean "none": the header occupies unit 0);
+ * - a **word** index into the Int32 view is `ref * 2 + FIELD`;
+ * - a **byte** offset is `ref * 8 + FIELD * 4`.
+ *
+ * ```
+ *  byte 0                1024                       17408                              byteLength
+ *  ┌─────────────────────┬──────────────────────────┬──────────────────────────────────┬─ ─ ─ ─ ─┐
+ *  │ arena header        │ thread table             │ heap: blocks, bump-allocated      │ grows on │
+ *  │ locks, top, limit,  │ MAX_THREADS slots of     │ from TOP, recycled through the    │ demand up│
+ *  │ store list, free    │ THREAD_SLOT_WORDS words  │ size-class free lists             │ to limit │
+ *  │ lists per size class│                          │                                   │          │
+ *  └─────────────────────┴──────────────────────────┴──────────────────────────────────┴─ ─ ─ ─ ─┘
+ *
+ *  every heap block:  [ HDR = kind << 8 | sizeClass ][ payload … ]   (size = classUnits(sizeClass))
+ *
+ *  STORE  ─INDEX─►  INDEX block: [HDR][CAPACITY][bucket 0][bucket 1] … (power-of-two buckets)
+ *                                          │ bucket = entry ref | EMPTY | TOMBSTONE
+ *                                          ▼
+ *  ENTRY  [HDR][KEY_LEN][GEN][SEQ][LOCK][HASH][DATA][SPARE][ key as UTF-16 code units … ]
+ *                                               │
+ *                                               ▼
+ *  VALUE  [HDR][LEN][META][ EXPIRES_HI EXPIRES_LO if META has TTL ][ encoded value bytes … ]
+ * ```
+ *
+ * Invariants the protocols rely on (see `store.ts` for the read and write protocols):
+ * - An ENTRY block is only ever reused as an ENTRY (entries have their own free lists), so a
+ *   stale entry ref still points at a GEN word: type-stable memory, as in Linux's
+ *   SLAB_TYPESAFE_BY_RCU. That is what lets a thread cache `key → (ref, gen)` without a lock.
+ * - A VALUE block is immutable from the moment it is published in an entry's DATA word until it
+ *   is freed. Writers never change a published value in place: they publish a new block.
+ * - The arena never shrinks, so any ref below the current length can be read safely; refs read
+ *   inside an optimistic section are bounds-checked before they are followed.
+ */
+
+/** Bytes per ref unit. */
+export const UNIT = 8;
+/** Arena magic ("NKS1") and layout version: a mismatch means another library version made it. */
+export const MAGIC = 0x4e4b5331;
+export const LAYOUT_VERSION = 1;
+
+/** Upper bound of the arena reservation: refs are Int32 units, typed arrays index to 2^32 bytes. */
+export const MAX_ARENA_BYTES = 2 ** 32;
+/** Initial committed size of a new arena; it grows by doubling. */
+export const INITIAL_ARENA_BYTES = 1 << 20;
+
+/** Arena header, Int32 word indices from byte 0. */
+export const HEADER = {
+  MAGIC: 0,
+  VERSION: 1,
+  /** Mutex word for the allocator (free lists, TOP, growth). */
+  ALLOC_LOCK: 2,
+  /** First never-allocated unit: the bump pointer. */
+  TOP: 3,
+  /** maxMemory in units: allocation beyond it throws OutOfMemoryError. */
+  LIMIT: 4,
+  /** Mutex word for the store directory (creating a store). */
+  DIR_LOCK: 5,
+  /** Ref of the first STORE block; stores form a singly linked list, newest first. */
+  STORE_HEAD: 6,
+  /** Counter that makes thread tokens unique across slot reuse. */
+  INCARNATION: 7,
+  /** Units currently handed out (allocated and not freed), for stats. */
+  UNITS_IN_USE: 8,
+  /** Blocks currently handed out. */
+  BLOCKS_IN_USE: 9,
+  /** Threads whose death was handled (their locks may be recovered). */
+  THREADS_RECOVERED: 10,
+  /** Start of the free-list heads: FREE_LISTS + kindList * SIZE_CLASSES + sizeClass. */
+  FREE_LISTS: 32,
+} as const;
+export const HEADER_BYTES = 1024;
+
+/** Which free-list family a block returns to. Entries are type-stable (see above). */
+export const FREE_LIST_ENTRY = 0;
+export const FREE_LIST_DATA = 1;
+
+/** Block kinds, stored in the HDR word; FREE keeps the size class so a freed block can be walked. */
+export const KIND = {
+  FREE: 0,
+  ENTRY: 1,
+  VALUE: 2,
+  INDEX: 3,
+  STORE: 4,
+} as const;
+export type BlockKind = (typeof KIND)[keyof typeof KIND];
+
+/** Every heap block: word 0 of the block. */
+export const BLOCK = {
+  HDR: 0,
+  /** While FREE: ref of the next free block of the same list. */
+  NEXT_FREE: 1,
+} as const;
+
+/** Thread table: one slot per thread that loaded the library. */
+export const MAX_THREADS = 512;
+export const THREAD_SLOT_BITS = 9;
+export const THREAD = {
+  /** Token of the thread holding the slot: incarnation << THREAD_SLOT_BITS | slot. */
+  TOKEN: 0,
+  /** FREE, ALIVE, or CLAIMING (a recovery is running). */
+  STATE: 1,
+  /** worker_threads.threadId of the holder (0 for the main thread). */
+  THREAD_ID: 2,
+  /** threadId of the thread that started it (-1 for the main thread). */
+  PARENT_ID: 3,
+  /**
+   * The write in flight, for recovery if the thread dies mid-write: the entry, its value block
+   * before the write, and the block about to be published. The allocator fills PENDING_NEW and
+   * clears PENDING_OLD inside its own critical section, so a thread killed anywhere leaves a
+   * record that says exactly which block to free.
+   */
+  PENDING_ENTRY: 4,
+  PENDING_OLD: 5,
+  PENDING_NEW: 6,
+  /**
+   * A value block this thread retired (replaced) but has not freed yet. Freeing is deferred to
+   * the thread's next allocation so that one allocator critical section serves both.
+   */
+  DEFERRED_FREE: 7,
+} as const;
+export const THREAD_SLOT_WORDS = 8;
+export const THREAD_STATE = { FREE: 0, ALIVE: 1 } as const;
+export const THREAD_TABLE_BYTES = MAX_THREADS * THREAD_SLOT_WORDS * 4;
+/** First unit the allocator may hand out. */
+export const HEAP_START_UNIT = (HEADER_BYTES + THREAD_TABLE_BYTES) / UNIT;
+
+/** STORE block: one per named store. The name follows the fixed fields as UTF-16. */
+export const STORE = {
+  HDR: 0,
+  /** Next store in the directory list. */
+  NEXT: 1,
+  /** Structural mutex: insert, remove, resize, clear. Taken after an entry lock, never before. */
+  LOCK: 2,
+  /** Structural sequence: odd while the bucket array is being replaced. */
+  SEQ: 3,
+  /** Ref of the current INDEX block. */
+  INDEX: 4,
+  /** Entries in the index (including value-less placeholders that hold a lock). */
+  COUNT: 5,
+  /** Tombstone buckets in the index; a resize clears them. */
+  TOMBSTONES: 6,
+  /** Entries whose current value has a TTL: sweeping is skipped while this is 0. */
+  TTL_COUNT: 7,
+  /** Next bucket the incremental expiry sweep looks at. */
+  SWEEP_CURSOR: 8,
+  /** Entries that hold a value (COUNT minus lock placeholders), i.e. the store's size. */
+  VALUES: 9,
+  /** Reserved for eviction bookkeeping. */
+  RESERVED: 10,
+  NAME_LEN: 11,
+  /** UTF-16 name starts here (word index; two code units per word). */
+  NAME: 12,
+} as const;
+export const MAX_STORE_NAME_LENGTH = 256;
+
+/** INDEX block: open addressing with linear probing over a power-of-two bucket array. */
+export const INDEX = {
+  HDR: 0,
+  CAPACITY: 1,
+  /** Word index of bucket 0. */
+  BUCKETS: 2,
+} as const;
+/** Bucket values other than an entry ref (refs are always >= HEAP_START_UNIT). */
+export const BUCKET_EMPTY = 0;
+export const BUCKET_TOMBSTONE = 1;
+export const MIN_INDEX_CAPACITY = 16;
+/** Resize when (count + tombstones) / capacity would exceed this. */
+export const MAX_LOAD = 0.75;
+
+/** ENTRY block: one per key. Its key never changes while GEN is unchanged. */
+export const ENTRY = {
+  HDR: 0,
+  /** Key length in UTF-16 code units. (While the block is FREE this word is BLOCK.NEXT_FREE.) */
+  KEY_LEN: 1,
+  /**
+   * Life counter: even while the entry is live in an index, odd while free or being set up.
+   * Bumped on free and on reuse, never reset, so `(ref, gen)` names one key's entry for good.
+   */
+  GEN: 2,
+  /**
+   * Value sequence: +2 each time DATA is republished. A reader that sees the same SEQ before
+   * and after copying a value copied one immutable block. Odd values are reserved for writers
+   * that change bytes in place (readers wait for even).
+   */
+  SEQ: 3,
+  /** Per-key mutex: 0 when free, else holderToken << 1 | hasWaiters. */
+  LOCK: 4,
+  /** 32-bit FNV-1a hash of the key. */
+  HASH: 5,
+  /** Ref of the current VALUE block; 0 when the entry holds no value (a lock placeholder). */
+  DATA: 6,
+  /** minBufferSize hint in bytes (0 when none). */
+  MIN_BYTES: 7,
+  /** Key code units start here (word index). */
+  KEY: 8,
+} as const;
+export const ENTRY_FIXED_BYTES = ENTRY.KEY * 4;
+/** Longest key, in UTF-16 code units. */
+export const MAX_KEY_LENGTH = 4096;
+
+/** VALUE block: an immutable snapshot of one value, its encoding tag and its deadline. */
+export const VALUE = {
+  HDR: 0,
+  /** Encoded length in bytes. */
+  LEN: 1,
+  /** Tag (low 8 bits) | VALUE_FLAG bits. */
+  META: 2,
+  /** Deadline in epoch milliseconds, split in two words; present only with VALUE_FLAG.TTL. */
+  EXPIRES_HI: 3,
+  EXPIRES_LO: 4,
+} as const;
+export const VALUE_FLAG = {
+  TTL: 1 << 8,
+} as const;
+export const TAG_MASK = 0xff;
+/** Byte offset of the encoded bytes within a VALUE block, without and with a deadline. */
+export const VALUE_BYTES_OFFSET = VALUE.META * 4 + 4;
+export const VALUE_BYTES_OFFSET_TTL = VALUE.EXPIRES_LO * 4 + 4;
+
+// ── Size classes ─────────────────────────────────────────────────────────────────────────────
+// Block sizes in units: 2..8 exactly, then four classes per power of two (at most 25% slack).
+// A freed block returns to its class's list and is reused only at that class: no splitting or
+// coalescing, so a steady workload reaches a fixed footprint and stays there.
+
+export const SIZE_CLASSES = 111;
+export const MIN_BLOCK_UNITS = 2;
+
+/** The smallest class whose blocks hold `units` units. */
+export function sizeClassOf(units: number): number {
+  if (units <= 8) return units <= MIN_BLOCK_UNITS ? 0 : units - MIN_BLOCK_UNITS;
+  const p = 31 - Math.clz32(units - 1); // 2^p < units <= 2^(p+1)
+  const step = p - 2; // log2 of the class spacing within (2^p, 2^(p+1)]
+  const within = ((units - (1 << p) + (1 << step) - 1) >>> step) - 1;
+  return 7 + (p - 3) * 4 + within;
+}
+
+/** Units in a block of class `c`. */
+export function classUnits(c: number): number {
+  if (c < 7) return c + MIN_BLOCK_UNITS;
+  const p = 3 + ((c - 7) >> 2);
+  const within = (c - 7) & 3;
+  return 2 ** p + (within + 1) * 2 ** (p - 2);
+}
+
+// The header must hold both free-list families.
+if (HEADER.FREE_LISTS + 2 * SIZE_CLASSES > HEADER_BYTES / 4) throw new Error('layout: header too small');

@@ -1,0 +1,189 @@
+/**
+ * The thread registry: which threads use the arena, and what happens when one dies.
+ *
+ * Each thread that loads the library claims a slot in the thread table and gets a *token*,
+ * `incarnation << THREAD_SLOT_BITS | slot`. Locks record their holder's token, so a waiter can
+ * tell whether the holder still runs: a token is alive while its slot is in use *with that
+ * token*. Incarnations make a token unique even after its slot is reused by a new thread.
+ *
+ * Death: `worker.terminate()` stops a worker at any JS instruction without running its exit
+ * handlers. The thread that created the worker sees it (`process.on('worker')`, then the
+ * worker's `'exit'` event) and recovers for it: it finishes or rolls back the one value write
+ * the dead thread may have had in flight (the PENDING_* words of its slot), frees the block it
+ * had retired but not yet freed, and frees the slot. From then on the dead token is not alive,
+ * and any thread waiting for a lock it held takes the lock over (see `locks.ts`). The creating
+ * thread must have loaded the library for this to happen; the main thread always has, if any
+ * thread has, when workers are started after the library is loaded.
+ */
+import { getEnvironmentData, isMainThread, setEnvironmentData, threadId } from 'node:worker_threads';
+import { arena } from './arena';
+import {
+  ENTRY,
+  HEADER,
+  HEADER_BYTES,
+  MAX_THREADS,
+  THREAD,
+  THREAD_SLOT_BITS,
+  THREAD_SLOT_WORDS,
+  THREAD_STATE,
+} from './layout';
+import { TooManyThreadsError } from './errors';
+
+/** Word index of a thread slot's first field. */
+export function slotWord(slot: number): number {
+  return (HEADER_BYTES >>> 2) + slot * THREAD_SLOT_WORDS;
+}
+
+/** True while the thread that owns `token` has not been recovered. */
+export function isAlive(token: number): boolean {
+  const w = slotWord(token & (MAX_THREADS - 1));
+  const i32 = arena.i32;
+  return Atomics.load(i32, w + THREAD.TOKEN) === token && Atomics.load(i32, w + THREAD.STATE) !== THREAD_STATE.FREE;
+}
+
+function claimSlot(): { slot: number; token: number } {
+  const i32 = arena.i32;
+  const parent = isMainThread ? -1 : readParentId();
+  for (let slot = 0; slot < MAX_THREADS; slot++) {
+    const w = slotWord(slot);
+    if (Atomics.compareExchange(i32, w + THREAD.STATE, THREAD_STATE.FREE, THREAD_STATE.ALIVE) !== THREAD_STATE.FREE) continue;
+    // Incarnation 0 is skipped so that a token is never 0 ("no holder") and never 1.
+    let inc = Atomics.add(i32, HEADER.INCARNATION, 1) & ((1 << (30 - THREAD_SLOT_BITS)) - 1);
+    if (inc === 0) inc = 1;
+    const token = (inc << THREAD_SLOT_BITS) | slot;
+    i32[w + THREAD.THREAD_ID] = threadId;
+    i32[w + THREAD.PARENT_ID] = parent;
+    i32[w + THREAD.PENDING_ENTRY] = 0;
+    i32[w + THREAD.PENDING_OLD] = 0;
+    i32[w + THREAD.PENDING_NEW] = 0;
+    i32[w + THREAD.DEFERRED_FREE] = 0;
+    Atomics.store(i32, w + THREAD.TOKEN, token);
+    return { slot, token };
+  }
+  throw new TooManyThreadsError(MAX_THREADS);
+}
+
+/** The parent's threadId, passed by the parent through environment data (see `watchWorkers`). */
+function readParentId(): number {
+  const v = getEnvironmentData(PARENT_KEY);
+  return typeof v === 'number' ? v : -1;
+}
+const PARENT_KEY = 'native-keyshare:parent-thread';
+
+const claimed = claimSlot();
+/** This thread's slot index and token. */
+export const mySlot = claimed.slot;
+export const myToken = claimed.token;
+/** Word index of this thread's slot. */
+export const myWord = slotWord(mySlot);
+
+/**
+ * Hook the store layer installs: frees a block (used by recovery without importing the
+ * allocator here, which would make a cycle).
+ */
+let freeBlock: (ref: number) => void = () => {};
+export function setRecoveryHooks(hooks: { free(ref: number): void }): void {
+  freeBlock = hooks.free;
+}
+
+/**
+ * Recovers the slot of a thread that died. Safe to call for a thread that exited cleanly (its
+ * slot is already free) or twice (the second call finds nothing).
+ */
+export function recoverThread(deadThreadId: number): number {
+  const i32 = arena.i32;
+  let recovered = 0;
+  for (let slot = 0; slot < MAX_THREADS; slot++) {
+    const w = slotWord(slot);
+    if (Atomics.load(i32, w + THREAD.STATE) !== THREAD_STATE.ALIVE) continue;
+    if (i32[w + THREAD.THREAD_ID] !== deadThreadId || slot === mySlot) continue;
+    recoverSlot(w);
+    recovered++;
+    // Node stops a worker's own workers with it; their parents cannot report them.
+    recovered += recoverChildren(deadThreadId);
+  }
+  return recovered;
+}
+
+function recoverChildren(parentThreadId: number): number {
+  const i32 = arena.i32;
+  let n = 0;
+  for (let slot = 0; slot < MAX_THREADS; slot++) {
+    const w = slotWord(slot);
+    if (Atomics.load(i32, w + THREAD.STATE) !== THREAD_STATE.ALIVE) continue;
+    if (i32[w + THREAD.PARENT_ID] !== parentThreadId || slot === mySlot) continue;
+    const child = i32[w + THREAD.THREAD_ID];
+    recoverSlot(w);
+    n += 1 + recoverChildren(child);
+  }
+  return n;
+}
+
+/**
+ * Finishes the dead thread's write and frees its slot. While this runs the slot is still in
+ * use, so the dead token still counts as alive and nobody takes over its locks: the entry named
+ * in PENDING_ENTRY cannot change under us.
+ */
+function recoverSlot(w: number): void {
+  const i32 = arena.i32;
+  arena.refresh();
+  const entry = i32[w + THREAD.PENDING_ENTRY];
+  const oldRef = i32[w + THREAD.PENDING_OLD];
+  const newRef = i32[w + THREAD.PENDING_NEW];
+  const deferred = i32[w + THREAD.DEFERRED_FREE];
+  if (entry !== 0) {
+    const e = entry * 2;
+    // The write committed iff the entry publishes the block the dead thread was writing
+    // (0 for a delete). Bump SEQ either way: a reader that began before the publication
+    // and has not validated yet must retry.
+    const committed = Atomics.load(i32, e + ENTRY.DATA) === newRef;
+    Atomics.add(i32, e + ENTRY.SEQ, 2);
+    if (committed) {
+      if (oldRef !== 0 && oldRef !== deferred) freeBlock(oldRef);
+    } else if (newRef !== 0) {
+      freeBlock(newRef);
+    }
+  }
+  if (deferred !== 0) freeBlock(deferred);
+  i32[w + THREAD.PENDING_ENTRY] = 0;
+  i32[w + THREAD.PENDING_OLD] = 0;
+  i32[w + THREAD.PENDING_NEW] = 0;
+  i32[w + THREAD.DEFERRED_FREE] = 0;
+  Atomics.store(i32, w + THREAD.TOKEN, 0);
+  Atomics.store(i32, w + THREAD.STATE, THREAD_STATE.FREE);
+  Atomics.add(i32, HEADER.THREADS_RECOVERED, 1);
+}
+
+/** Frees this thread's slot at a clean exit. */
+function releaseOwnSlot(): void {
+  const i32 = arena.i32;
+  const deferred = i32[myWord + THREAD.DEFERRED_FREE];
+  if (deferred !== 0) {
+    i32[myWord + THREAD.DEFERRED_FREE] = 0;
+    freeBlock(deferred);
+  }
+  Atomics.store(i32, myWord + THREAD.TOKEN, 0);
+  Atomics.store(i32, myWord + THREAD.STATE, THREAD_STATE.FREE);
+}
+
+/** Watches the workers this thread starts, so that their deaths are recovered. */
+function watchWorkers(): void {
+  setEnvironmentData(PARENT_KEY, threadId);
+  process.on('worker', (worker) => {
+    // threadId reads -1 once the worker has exited: capture it now.
+    const id = worker.threadId;
+    worker.once('exit', () => recoverThread(id));
+  });
+  if (!isMainThread) process.once('exit', releaseOwnSlot);
+}
+watchWorkers();
+
+/** Threads currently registered (slots in use). */
+export function liveThreadCount(): number {
+  const i32 = arena.i32;
+  let n = 0;
+  for (let slot = 0; slot < MAX_THREADS; slot++) {
+    if (Atomics.load(i32, slotWord(slot) + THREAD.STATE) !== THREAD_STATE.FREE) n++;
+  }
+  return n;
+}

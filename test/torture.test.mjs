@@ -1,0 +1,76 @@
+// Torn-read torture: a writer thread rewrites keys continuously with self-checking values while
+// reader threads check every single read. Any torn, mixed or garbage value fails the test.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Worker } from 'node:worker_threads';
+import { createStore } from 'native-keyshare';
+import { fixture } from './util.mjs';
+import { checkValue } from './fixtures/selfcheck.mjs';
+
+const SECONDS = Number(process.env.TORTURE_SECONDS ?? 2.5);
+
+function start(file, workerData) {
+  const w = new Worker(fixture(file), { workerData });
+  return new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+}
+
+async function torture({ store, keys, mode, hot }) {
+  const flags = new Int32Array(new SharedArrayBuffer(8));
+  const writer = start('torture-writer.mjs', { store, keys, mode, flags: flags.buffer });
+  const reader = start('torture-reader.mjs', { role: 'reader', store, keys, hot, flags: flags.buffer });
+  while (Atomics.load(flags, 1) < 10) await new Promise((r) => setTimeout(r, 5));
+  // The main thread reads too, in 20 ms slices so that its event loop can run between them.
+  const s = createStore(store, hot ? { hotReads: true } : undefined);
+  const main = { reads: 0, bad: 0, versions: 0, firstBad: undefined };
+  const end = Date.now() + SECONDS * 1000;
+  while (Date.now() < end) {
+    const r = readSlice(s, keys, Date.now() + 20);
+    main.reads += r.reads;
+    main.bad += r.bad;
+    main.firstBad ??= r.firstBad;
+    main.versions = Math.max(main.versions, r.versions);
+    await new Promise((r) => setImmediate(r));
+  }
+  Atomics.store(flags, 0, 1);
+  const [w, rd] = await Promise.all([writer, reader]);
+  return { writes: w.writes, reader: rd, main };
+}
+
+function readSlice(store, keys, stopAt) {
+  let reads = 0;
+  let bad = 0;
+  let firstBad;
+  const seen = new Set();
+  while ((reads & 63) !== 0 || Date.now() < stopAt) {
+    const v = store.get(`k${reads % keys}`);
+    if (!checkValue(v)) {
+      bad++;
+      firstBad ??= JSON.stringify(v)?.slice(0, 200);
+    } else if (v !== undefined) seen.add(v.n);
+    reads++;
+  }
+  return { reads, bad, firstBad, versions: seen.size };
+}
+
+function report(name, r) {
+  console.log(`  ${name}: ${r.writes} writes; worker reader ${r.reader.reads} reads (${r.reader.versions} versions, ${r.reader.retries} retries); main ${r.main.reads} reads`);
+  assert.is(r.reader.bad, 0, `worker reader saw a bad value: ${r.reader.firstBad}`);
+  assert.is(r.main.bad, 0, `main reader saw a bad value: ${r.main.firstBad}`);
+  assert.ok(r.writes > 100, 'the writer made progress');
+  assert.ok(r.reader.reads > 1000 && r.main.reads > 1000, 'the readers made progress');
+  assert.ok(r.reader.versions > 10, 'the reader saw the value change: it really raced the writer');
+}
+
+test('one key rewritten continuously: no torn reads', async () => {
+  report('one key', await torture({ store: 'torture-1', keys: 1 }));
+});
+
+test('eight keys with deletes in between: every read is whole or absent', async () => {
+  report('churn', await torture({ store: 'torture-churn', keys: 8, mode: 'churn' }));
+});
+
+test('hot-read mode under the same torture', async () => {
+  report('hot reads', await torture({ store: 'torture-hot', keys: 4, hot: true }));
+});
+
+test.run();

@@ -1,0 +1,66 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createStore } from 'native-keyshare';
+import { runWorker } from './util.mjs';
+
+test('a worker reads at its first line what the main thread set before starting it', async () => {
+  const s = createStore('vis');
+  s.set('sharedKey', { value: 'Hello from main!' });
+  const [got] = await runWorker('ops.mjs', { ops: [['get', 'vis', 'sharedKey']] });
+  assert.equal(got, { value: 'Hello from main!' });
+});
+
+test('a value set in a worker is visible to the main thread with no message', async () => {
+  const s = createStore('vis');
+  await runWorker('ops.mjs', { ops: [['set', 'vis', 'workerKey', { data: 'Hello from worker!' }]] });
+  assert.equal(s.get('workerKey'), { data: 'Hello from worker!' });
+});
+
+test('a store first created in a worker is seen by the main thread and by a sibling', async () => {
+  await runWorker('ops.mjs', { ops: [['set', 'born-in-worker', 'k', 42]] });
+  assert.is(createStore('born-in-worker').get('k'), 42);
+  const [sibling] = await runWorker('ops.mjs', { ops: [['get', 'born-in-worker', 'k']] });
+  assert.is(sibling, 42);
+});
+
+test('nested workers share the same stores in both directions', async () => {
+  const s = createStore('nested');
+  s.set('fromMain', 'm');
+  const [[fromNested, setOk]] = await runWorker('ops.mjs', {
+    ops: [['spawn', [['get', 'nested', 'fromMain'], ['set', 'nested', 'fromNested', 'n']]]],
+  });
+  assert.is(fromNested, 'm');
+  assert.is(setOk, true);
+  assert.is(s.get('fromNested'), 'n');
+});
+
+test('deletes and pattern listings agree across threads', async () => {
+  const s = createStore('xthread');
+  for (let i = 0; i < 50; i++) s.set(`item:${i}`, i);
+  const [deleted, keys] = await runWorker('ops.mjs', { ops: [['delete', 'xthread', 'item:1?'], ['keys', 'xthread', 'item:*']] });
+  assert.is(deleted, true);
+  assert.is(keys.length, 40);
+  assert.equal(s.listKeys('item:*').sort(), keys);
+  assert.is(s.get('item:15'), undefined);
+  assert.is(s.get('item:25'), 25);
+});
+
+test('the seed README worker example prints what it promises (CommonJS)', () => {
+  const index = fileURLToPath(new URL('../examples/seed/index.js', import.meta.url));
+  const r = spawnSync(process.execPath, [index], { encoding: 'utf8', timeout: 30000 });
+  assert.is(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.is(lines.filter((l) => l === "{ value: 'Hello from main!' }").length, 2, r.stdout);
+  assert.is(lines.at(-1), "main sees { data: 'Hello from worker!' }");
+});
+
+test('npm run demo: four workers count exactly', () => {
+  const demo = fileURLToPath(new URL('../examples/demo.mjs', import.meta.url));
+  const r = spawnSync(process.execPath, [demo], { encoding: 'utf8', timeout: 60000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /counter = 4000 \(expected 4000\) OK/);
+});
+
+test.run();
