@@ -10,7 +10,7 @@
 // reports, not tests. 1 if a benchmark crashed or printed no TARGET line.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RESULTS_DIR } from './common.mjs';
@@ -50,6 +50,8 @@ function runOne(file) {
 const rows = [];
 let broken = 0;
 const started = performance.now();
+// Other processes on the machine skew the ratios: the summary reports the load around the run.
+const loadBefore = loadavg()[0];
 for (const file of files) {
   console.log(`\n━━ ${file} ${'━'.repeat(Math.max(0, 60 - file.length))}`);
   const t0 = performance.now();
@@ -83,7 +85,7 @@ const passed = rows.filter((r) => r.result === 'PASS').length;
 const failed = rows.filter((r) => r.result === 'FAIL').length;
 const cpu = cpus();
 const summary = [
-  `Benchmarks of native-keyshare, ${new Date().toISOString()}: Node ${process.version}, ${cpu.length} × ${cpu[0]?.model?.trim() ?? 'unknown CPU'}, ${totalSeconds.toFixed(0)} s.`,
+  `Benchmarks of native-keyshare, ${new Date().toISOString()}: Node ${process.version}, ${cpu.length} × ${cpu[0]?.model?.trim() ?? 'unknown CPU'}, ${totalSeconds.toFixed(0)} s, load average ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after.`,
   'Each ratio compares two cases measured in the same process and run (mean time per op);',
   'the contention ratios are bad or stale reads per read.',
   '',

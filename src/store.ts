@@ -58,6 +58,7 @@ import {
   VALUE_BYTES_OFFSET,
   VALUE_BYTES_OFFSET_TTL,
   VALUE_FLAG,
+  sizeClassOf,
 } from './layout';
 import { Acquired, acquire, holder, release, tryAcquire } from './locks';
 import { compilePattern, type KeyPattern } from './patterns';
@@ -136,7 +137,11 @@ export interface StoreStats {
 }
 
 const DEFAULT_TIMEOUT_MS = 1000;
-/** Per-thread lookup-cache bound per store instance: past it the cache starts over. */
+/**
+ * Per-thread lookup-cache bound per store instance. When full, keys looked up afterwards are
+ * not cached (their gets take the shared index path) until entries go stale and are dropped:
+ * clearing instead would make every get of a large store miss and refill the cache.
+ */
 const CACHE_LIMIT = 1 << 16;
 /** Expired entries an insert looks for while a store has TTL entries. */
 const SWEEP_BUDGET = 16;
@@ -264,15 +269,25 @@ function writeValue(store: number, ref: number, tag: number, bytes: Uint8Array, 
   i32[slot + THREAD.PENDING_OLD] = old;
   i32[slot + THREAD.PENDING_NEW] = 0;
   const head = expires !== 0 ? VALUE_BYTES_OFFSET_TTL : VALUE_BYTES_OFFSET;
-  let d: number;
-  try {
-    d = alloc(KIND.VALUE, Math.ceil((head + Math.max(len, minBytes)) / UNIT), true);
-  } catch (err) {
+  const units = Math.ceil((head + Math.max(len, minBytes)) / UNIT);
+  let d = i32[slot + THREAD.DEFERRED_FREE];
+  if (d !== 0 && (i32[d * 2 + VALUE.HDR] & 0xff) === sizeClassOf(units)) {
+    // The block this thread retired last time has the right size: reuse it without the
+    // allocator. Safe for readers for the same reason freeing it would be (a reader still
+    // copying it saw SEQ before the write that retired it). These two stores have no
+    // interrupt check between them, so a termination leaves the block recorded exactly once.
+    i32[slot + THREAD.DEFERRED_FREE] = 0;
+    i32[slot + THREAD.PENDING_NEW] = d;
+  } else {
+    try {
+      d = alloc(KIND.VALUE, units, true);
+    } catch (err) {
+      i32 = arena.i32;
+      i32[slot + THREAD.PENDING_ENTRY] = 0;
+      throw err;
+    }
     i32 = arena.i32;
-    i32[slot + THREAD.PENDING_ENTRY] = 0;
-    throw err;
   }
-  i32 = arena.i32;
   const v = d * 2;
   i32[v + VALUE.LEN] = len;
   i32[v + VALUE.META] = tag | (expires !== 0 ? VALUE_FLAG.TTL : 0);
@@ -891,8 +906,7 @@ export class Store<T = unknown> {
     const ref = lookup(this.ref, key, hashKey(key));
     if (ref === 0) return undefined;
     const slot = new CacheSlot(ref, foundGen);
-    if (this.slots.size >= CACHE_LIMIT) this.slots.clear();
-    this.slots.set(key, slot);
+    if (this.slots.size < CACHE_LIMIT) this.slots.set(key, slot);
     return slot;
   }
 
@@ -954,8 +968,7 @@ export class Store<T = unknown> {
       Atomics.store(i32, e + ENTRY.GEN, gen + 1);
       insert(this.ref, ref, hash);
       if (placeholder && !owned) return false;
-      if (this.slots.size >= CACHE_LIMIT) this.slots.clear();
-      this.slots.set(key, new CacheSlot(ref, gen + 1));
+      if (this.slots.size < CACHE_LIMIT) this.slots.set(key, new CacheSlot(ref, gen + 1));
       return true;
     });
   }

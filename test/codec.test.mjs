@@ -88,17 +88,37 @@ test('true, false, null: no bytes', () => {
   }
 });
 
-test('strings: String tag (UTF-16), exact incl. surrogate pairs and lone surrogates', () => {
-  const strings = ['', 'Benchmark', 'héllo wörld', 'a😀b', '𝄞 music', '\uD83D', 'x\uDC00y', '日本語テキスト',
-    'x'.repeat(600), 'long ✓ '.repeat(10_000), 'y'.repeat(40_000) /* beyond the retained scratch */];
+test('strings: String tag, exact incl. surrogate pairs and lone surrogates', () => {
+  const strings = ['', 'Benchmark', 'héllo wörld', 'a😀b', '𝄞 music', '\uD83D', 'x\uDC00y', '日本語テキスト', '\0nul',
+    'x'.repeat(63), 'x'.repeat(64), 'x'.repeat(600), 'long ✓ '.repeat(10_000), 'ünï '.repeat(1000), 'y'.repeat(40_000),
+    'z'.repeat(300_000) /* beyond the retained scratch */];
   for (const s of strings) {
-    const { tag, out, length } = roundTrip(s);
+    const { tag, out } = roundTrip(s);
     assert.is(tag, Tags.String);
-    assert.is(length, s.length * 2);
     assert.is(out, s);
   }
   // After a one-off large buffer, short strings still work.
   assert.is(roundTrip('after').out, 'after');
+});
+
+test('strings: UTF-16 when short or not ASCII, one byte per char when long and ASCII', () => {
+  const form = (s) => {
+    encode(s);
+    return [encoded.length, encoded.bytes[encoded.length - 1]];
+  };
+  assert.equal(form(''), [1, 0]);
+  assert.equal(form('Benchmark'), [19, 0]);
+  assert.equal(form('a'.repeat(63)), [127, 0]);
+  assert.equal(form('a'.repeat(64)), [65, 1]);
+  assert.equal(form('y'.repeat(40_000)), [40_001, 1]);
+  assert.equal(form('ünï '.repeat(1000)), [8001, 0]);
+  assert.equal(form('日本'.repeat(100)), [401, 0]);
+  // Non-ASCII code units that the sampling misses are caught by the UTF-8 probe.
+  for (const odd of ['é', '\uD800', '\uDC00', '😀', '\u0080']) {
+    const s = 'a'.repeat(1000) + odd + 'a'.repeat(1000);
+    assert.equal(form(s), [2 * s.length + 1, 0], JSON.stringify(odd));
+    assert.is(roundTrip(s).out, s);
+  }
 });
 
 test('plain objects and arrays go to msgpackr', () => {
@@ -317,6 +337,14 @@ test('null-prototype objects come back as plain objects', () => {
   assert.is(Object.getPrototypeOf(out), Object.prototype);
 });
 
+test('objects with an own toJSON key are stored as data (toJSON is not called)', () => {
+  const nullProto = Object.assign(Object.create(null), { toJSON: 'not a function', a: 1 });
+  const out = roundTrip(nullProto).out;
+  assert.equal({ ...out }, { toJSON: 'not a function', a: 1 });
+  const plain = { toJSON: 'x', b: [1] };
+  assert.equal(roundTrip(plain).out, plain);
+});
+
 test('an own __proto__ key survives (v8)', () => {
   const v = JSON.parse('{"__proto__": {"polluted": true}, "a": 1}');
   const { tag, out } = roundTrip(v);
@@ -347,6 +375,13 @@ test('deep nesting: up to 64 levels with msgpackr, deeper with v8', () => {
   };
   expectSame(make(60), Tags.Msgpack, 'depth 60');
   expectSame(make(200), Tags.V8, 'depth 200');
+});
+
+test('values too deep even for v8: InvalidValueError', () => {
+  let v = [];
+  for (let i = 0; i < 100_000; i++) v = [v];
+  const e = expectInvalid(() => encode(v), /^value is nested too deeply to be stored/);
+  assert.instance(e.cause, RangeError);
 });
 
 test('huge values: > 65535 keys and > 50000 objects go to v8', () => {
@@ -403,6 +438,18 @@ test('decoded binary data does not alias the source buffer', () => {
   }
 });
 
+test('msgpack binary (bin) written by other msgpackr code decodes as a copy', async () => {
+  const { Packr } = await import('msgpackr');
+  // moreTypes writes a Uint8Array as a typed-array extension, but a Buffer as plain msgpack bin.
+  const bytes = new Packr({ useRecords: false, moreTypes: true }).pack({ bin: Buffer.from([1, 2, 3]) });
+  const src = scratchBuffer.subarray(2);
+  src.set(bytes);
+  const out = decode(Tags.Msgpack, src, bytes.length);
+  src.fill(0, 0, bytes.length);
+  assert.equal([...out.bin], [1, 2, 3]);
+  assert.ok(out.bin.buffer !== src.buffer);
+});
+
 test('each decode is independent of later encodes and decodes', () => {
   const a = roundTrip({ v: 'first', n: [1, 2] }).out;
   const tag = encode({ v: 'second' });
@@ -446,8 +493,9 @@ test('errors from getters are not disguised, and a failed encode leaves the code
 
 test('decode rejects unknown tags and impossible lengths with CodecError', () => {
   const src = new Uint8Array(16);
-  for (const [tag, length] of [[99, 0], [Tags.None, 0], [Tags.Number, 4], [Tags.String, 3]]) {
-    assert.throws(() => decode(tag, src, length), (e) => e instanceof CodecError && e.code === 'ERR_KEYSHARE_CODEC');
+  src[4] = 9; // not a string form
+  for (const [tag, length] of [[99, 0], [Tags.None, 0], [Tags.Number, 4], [Tags.String, 0], [Tags.String, 2], [Tags.String, 5]]) {
+    assert.throws(() => decode(tag, src, length), (e) => e instanceof CodecError && e.code === 'ERR_KEYSHARE_CODEC', `tag ${tag}, ${length} bytes`);
   }
 });
 
