@@ -102,7 +102,7 @@ export const THREAD_SLOT_BITS = 9;
 export const THREAD = {
   /** Token of the thread holding the slot: incarnation << THREAD_SLOT_BITS | slot. */
   TOKEN: 0,
-  /** FREE, ALIVE, or CLAIMING (a recovery is running). */
+  /** A THREAD_STATE. */
   STATE: 1,
   /** worker_threads.threadId of the holder (0 for the main thread). */
   THREAD_ID: 2,
@@ -124,7 +124,11 @@ export const THREAD = {
   DEFERRED_FREE: 7,
 } as const;
 export const THREAD_SLOT_WORDS = 8;
-export const THREAD_STATE = { FREE: 0, ALIVE: 1 } as const;
+/**
+ * FREE: unused. ALIVE: its token holds locks validly. RECOVERING: its thread died and another
+ * thread is finishing its write; its locks may be taken over (see threads.ts).
+ */
+export const THREAD_STATE = { FREE: 0, ALIVE: 1, RECOVERING: 2 } as const;
 export const THREAD_TABLE_BYTES = MAX_THREADS * THREAD_SLOT_WORDS * 4;
 /** First unit the allocator may hand out. */
 export const HEAP_START_UNIT = (HEADER_BYTES + THREAD_TABLE_BYTES) / UNIT;

@@ -157,8 +157,8 @@ const STALE: unknown = Symbol('stale');
  * small values are copied a word at a time (value bytes start 4-byte aligned in their block,
  * and the block's tail is inside the block, so rounding the length up to a word stays in it).
  */
-let scratch = new Uint8Array(4096);
-let scratch32 = new Int32Array(scratch.buffer);
+let scratch: Uint8Array = Buffer.allocUnsafeSlow(4096);
+let scratch32 = new Int32Array(scratch.buffer, scratch.byteOffset, scratch.length >>> 2);
 /** SEQ and deadline of the value the last successful readEntry returned (for hot reads). */
 let readSeq = 0;
 let readExpires = 0;
@@ -222,9 +222,9 @@ function readEntry(ref: number, gen: number): unknown {
       for (let i = 0; i < words; i++) scratch32[i] = i32[w0 + i];
     } else {
       if (len > scratch.length) {
-        const buf = new ArrayBuffer(Math.max((len + 7) & ~7, scratch.length * 2));
-        scratch = new Uint8Array(buf);
-        scratch32 = new Int32Array(buf);
+        // A Buffer, like what msgpackr's own callers pass it (its string paths prefer one).
+        scratch = Buffer.allocUnsafeSlow(Math.max((len + 7) & ~7, scratch.length * 2));
+        scratch32 = new Int32Array(scratch.buffer, scratch.byteOffset, scratch.length >>> 2);
       }
       scratch.set(arena.u8.subarray(off, off + len));
     }
@@ -253,10 +253,10 @@ function corrupt(ref: number): Error {
 // ── The write protocol ───────────────────────────────────────────────────────────────────────
 
 /**
- * Publishes a new value for entry `ref` (whose lock the caller holds) from `encoded`.
- * Throws OutOfMemoryError before anything is published.
+ * Publishes a new value for entry `ref` (whose lock the caller holds): `len` encoded bytes at
+ * `bytes[src]`. Throws OutOfMemoryError before anything is published.
  */
-function writeValue(store: number, ref: number, tag: number, bytes: Uint8Array, len: number, expires: number, minBytes: number): void {
+function writeValue(store: number, ref: number, tag: number, bytes: Uint8Array, src: number, len: number, expires: number, minBytes: number): void {
   const e = ref * 2;
   let i32 = arena.i32;
   const old = i32[e + ENTRY.DATA];
@@ -297,8 +297,8 @@ function writeValue(store: number, ref: number, tag: number, bytes: Uint8Array, 
   }
   const off = d * UNIT + head;
   const u8 = arena.u8;
-  if (len <= 64) for (let i = 0; i < len; i++) u8[off + i] = bytes[i];
-  else u8.set(len === bytes.length ? bytes : bytes.subarray(0, len), off);
+  if (len <= 64) for (let i = 0; i < len; i++) u8[off + i] = bytes[src + i];
+  else u8.set(src === 0 && len === bytes.length ? bytes : bytes.subarray(src, src + len), off);
   // 3. Publication point: from here every reader that loads DATA gets the new block.
   Atomics.store(i32, e + ENTRY.DATA, d);
   Atomics.add(i32, e + ENTRY.SEQ, 2);
@@ -633,11 +633,12 @@ export class Store<T = unknown> {
     // Encode before any lock: a value that cannot be stored throws with nothing changed.
     const tag = encode(value);
     const bytes = encoded.bytes;
+    const src = encoded.offset;
     const len = encoded.length;
     for (;;) {
       const slot = this.slots.get(key) ?? this.find(key);
       if (slot === undefined) {
-        if (this.insertEntry(key, tag, bytes, len, expires, minBytes, false)) {
+        if (this.insertEntry(key, tag, bytes, src, len, expires, minBytes, false)) {
           if (expires !== 0) scheduleSweep(this as Store<unknown>);
           // Inserts pay for reclaiming a few expired keys, so a TTL workload stays bounded.
           if (Atomics.load(arena.i32, this.ref * 2 + STORE.TTL_COUNT) > 0) this.sweepExpired(SWEEP_BUDGET);
@@ -652,7 +653,7 @@ export class Store<T = unknown> {
         continue;
       }
       try {
-        writeValue(this.ref, slot.ref, tag, bytes, len, expires, minBytes);
+        writeValue(this.ref, slot.ref, tag, bytes, src, len, expires, minBytes);
       } finally {
         if (lock === LOCK_TAKEN) release(arena.i32, slot.ref * 2 + ENTRY.LOCK);
       }
@@ -753,7 +754,7 @@ export class Store<T = unknown> {
     for (;;) {
       let slot = this.slots.get(key) ?? this.find(key);
       if (slot === undefined) {
-        if (this.insertEntry(key, 0, EMPTY, 0, 0, 0, true)) {
+        if (this.insertEntry(key, 0, EMPTY, 0, 0, 0, 0, true)) {
           this.held.add(key);
           return true;
         }
@@ -931,7 +932,7 @@ export class Store<T = unknown> {
    * Creates the entry for a key that is not in the index, with a value (or, for lock(), none
    * and its lock held). Returns false if another thread created it first.
    */
-  private insertEntry(key: string, tag: number, bytes: Uint8Array, len: number, expires: number, minBytes: number, placeholder: boolean): boolean {
+  private insertEntry(key: string, tag: number, bytes: Uint8Array, src: number, len: number, expires: number, minBytes: number, placeholder: boolean): boolean {
     const hash = hashKey(key);
     return this.withStoreLock(() => {
       if (lookup(this.ref, key, hash) !== 0) return false;
@@ -954,7 +955,7 @@ export class Store<T = unknown> {
       for (let i = 0; i < key.length; i++) u16[kb + i] = key.charCodeAt(i);
       if (!placeholder) {
         try {
-          writeValue(this.ref, ref, tag, bytes, len, expires, minBytes);
+          writeValue(this.ref, ref, tag, bytes, src, len, expires, minBytes);
         } catch (err) {
           free(ref);
           throw err;

@@ -34,11 +34,11 @@ export function slotWord(slot: number): number {
   return (HEADER_BYTES >>> 2) + slot * THREAD_SLOT_WORDS;
 }
 
-/** True while the thread that owns `token` has not been recovered. */
+/** True while the thread that owns `token` runs (its death, if any, is not being recovered yet). */
 export function isAlive(token: number): boolean {
   const w = slotWord(token & (MAX_THREADS - 1));
   const i32 = arena.i32;
-  return Atomics.load(i32, w + THREAD.TOKEN) === token && Atomics.load(i32, w + THREAD.STATE) !== THREAD_STATE.FREE;
+  return Atomics.load(i32, w + THREAD.TOKEN) === token && Atomics.load(i32, w + THREAD.STATE) === THREAD_STATE.ALIVE;
 }
 
 function claimSlot(): { slot: number; token: number } {
@@ -120,14 +120,32 @@ function recoverChildren(parentThreadId: number): number {
 }
 
 /**
- * Finishes the dead thread's write and frees its slot. While this runs the slot is still in
- * use, so the dead token still counts as alive and nobody takes over its locks: the entry named
- * in PENDING_ENTRY cannot change under us.
+ * Finishes the dead thread's write and frees its slot.
+ *
+ * Order matters. The entry named in PENDING_ENTRY must not change while we decide which block
+ * to free, so we first take its lock over from the dead token ourselves (while the slot is still
+ * ALIVE nobody else can). Only then do we mark the slot RECOVERING, which lets any thread take
+ * over the other locks the dead thread held — including the allocator's, which freeing the
+ * blocks below needs: keeping the slot ALIVE until the end would deadlock on it.
  */
 function recoverSlot(w: number): void {
-  const i32 = arena.i32;
   arena.refresh();
+  const i32 = arena.i32;
+  const dead = i32[w + THREAD.TOKEN];
   const entry = i32[w + THREAD.PENDING_ENTRY];
+  let entryLock = -1;
+  if (entry !== 0) {
+    const lw = entry * 2 + ENTRY.LOCK;
+    for (;;) {
+      const cur = Atomics.load(i32, lw);
+      if (cur >>> 1 !== dead) break;
+      if (Atomics.compareExchange(i32, lw, cur, (myToken << 1) | (cur & 1)) === cur) {
+        entryLock = lw;
+        break;
+      }
+    }
+  }
+  Atomics.store(i32, w + THREAD.STATE, THREAD_STATE.RECOVERING);
   const oldRef = i32[w + THREAD.PENDING_OLD];
   const newRef = i32[w + THREAD.PENDING_NEW];
   const deferred = i32[w + THREAD.DEFERRED_FREE];
@@ -145,6 +163,8 @@ function recoverSlot(w: number): void {
     }
   }
   if (deferred !== 0) freeBlock(deferred);
+  // Release as locks.release does (not imported: locks.ts depends on this module).
+  if (entryLock >= 0 && (Atomics.exchange(arena.i32, entryLock, 0) & 1) !== 0) Atomics.notify(arena.i32, entryLock, 1);
   i32[w + THREAD.PENDING_ENTRY] = 0;
   i32[w + THREAD.PENDING_OLD] = 0;
   i32[w + THREAD.PENDING_NEW] = 0;

@@ -19,7 +19,7 @@ function roundTrip(value, offset = 3) {
   const tag = encode(value);
   const length = encoded.length;
   const src = scratchBuffer.subarray(offset);
-  src.set(encoded.bytes.subarray(0, length));
+  src.set(encoded.bytes.subarray(encoded.offset, encoded.offset + length));
   return { tag, out: decode(tag, src, length), src, length };
 }
 function expectInvalid(fn, message) {
@@ -148,7 +148,7 @@ test('values from a msgpackr worker decode in this v8 thread', async () => {
   const source = `
     const { parentPort, workerData } = require('node:worker_threads');
     const c = require(workerData.codecPath);
-    const out = workerData.values.map((v) => { const tag = c.encode(v); return { tag, bytes: c.encoded.bytes.slice(0, c.encoded.length) }; });
+    const out = workerData.values.map((v) => { const tag = c.encode(v); return { tag, bytes: Uint8Array.from(c.encoded.bytes.subarray(c.encoded.offset, c.encoded.offset + c.encoded.length)) }; });
     parentPort.postMessage({ codecName: c.codecName, out });
   `;
   const sent = [{ value: 'Benchmark' }, new Set([2]), 7n, [1, { a: [true] }]];
@@ -181,7 +181,7 @@ test('without msgpackr installed: v8 for everything, CodecError for msgpackr-tag
     };
     const c = require(${JSON.stringify(codecPath)});
     const tag = c.encode({ value: 'Benchmark', s: new Set([1]) });
-    const bytes = c.encoded.bytes.slice(0, c.encoded.length);
+    const bytes = Uint8Array.from(c.encoded.bytes.subarray(c.encoded.offset, c.encoded.offset + c.encoded.length));
     const back = c.decode(tag, bytes, bytes.length);
     let error = null;
     try { c.decode(c.Tags.Msgpack, new Uint8Array([0x81, 0xa1, 0x61, 0x01]), 4); } catch (e) { error = { name: e.name, code: e.code, message: e.message }; }

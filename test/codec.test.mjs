@@ -17,7 +17,7 @@ const codecPath = fileURLToPath(new URL('../dist/cjs/codec.js', import.meta.url)
 const scratchBuffer = new Uint8Array(1 << 21);
 function copyOut(offset = 3) {
   const src = scratchBuffer.subarray(offset);
-  src.set(encoded.bytes.subarray(0, encoded.length));
+  src.set(encoded.bytes.subarray(encoded.offset, encoded.offset + encoded.length));
   return src;
 }
 /** encode + copy + decode; returns { tag, out, src, length }. */
@@ -65,7 +65,7 @@ test('numbers: raw float64 little endian, exact for -0, NaN, infinities, large a
     assert.is(length, 8);
     assert.ok(Object.is(out, n), `${n} came back as ${out}`);
     // The bytes are little endian whatever the platform.
-    assert.ok(Object.is(new DataView(encoded.bytes.buffer, encoded.bytes.byteOffset, 8).getFloat64(0, true), n));
+    assert.ok(Object.is(new DataView(encoded.bytes.buffer, encoded.bytes.byteOffset + encoded.offset, 8).getFloat64(0, true), n));
   }
 });
 
@@ -76,7 +76,7 @@ test('numbers: NaN payload bits are kept', () => {
   const weird = bits.getFloat64(0, true);
   assert.ok(Number.isNaN(weird));
   encode(weird);
-  assert.equal([...encoded.bytes.subarray(0, 8)], [...new Uint8Array(bits.buffer)]);
+  assert.equal([...encoded.bytes.subarray(encoded.offset, encoded.offset + 8)], [...new Uint8Array(bits.buffer)]);
 });
 
 test('true, false, null: no bytes', () => {
@@ -104,7 +104,7 @@ test('strings: String tag, exact incl. surrogate pairs and lone surrogates', () 
 test('strings: UTF-16 when short or not ASCII, one byte per char when long and ASCII', () => {
   const form = (s) => {
     encode(s);
-    return [encoded.length, encoded.bytes[encoded.length - 1]];
+    return [encoded.length, encoded.bytes[encoded.offset + encoded.length - 1]];
   };
   assert.equal(form(''), [1, 0]);
   assert.equal(form('Benchmark'), [19, 0]);
@@ -506,7 +506,7 @@ test('values encoded by a v8-only worker decode here, and the other way round', 
     const values = [{ value: 'Benchmark' }, new Set([1]), new Map([[1, 2]]), 5n, 'text', 2.5, null, new Uint8Array([1, 2])];
     const encodedValues = values.map((v) => {
       const tag = c.encode(v);
-      return { tag, bytes: c.encoded.bytes.slice(0, c.encoded.length) };
+      return { tag, bytes: Uint8Array.from(c.encoded.bytes.subarray(c.encoded.offset, c.encoded.offset + c.encoded.length)) };
     });
     const decodedHere = workerData.incoming.map(({ tag, bytes }) => c.decode(tag, bytes, bytes.length));
     parentPort.postMessage({ codecName: c.codecName, encodedValues, decodedHere });
@@ -514,7 +514,7 @@ test('values encoded by a v8-only worker decode here, and the other way round', 
   const values = [{ value: 'Benchmark' }, new Set([1]), new Map([[1, 2]]), 5n, 'text', 2.5, null, new Uint8Array([1, 2])];
   const incoming = values.map((v) => {
     const tag = encode(v);
-    return { tag, bytes: encoded.bytes.slice(0, encoded.length) };
+    return { tag, bytes: Uint8Array.from(encoded.bytes.subarray(encoded.offset, encoded.offset + encoded.length)) };
   });
   assert.equal(incoming.map((x) => x.tag), [Tags.Msgpack, Tags.Msgpack, Tags.V8, Tags.Msgpack, Tags.String, Tags.Number, Tags.Null, Tags.Msgpack]);
   const reply = await new Promise((resolve, reject) => {

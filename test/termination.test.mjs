@@ -8,7 +8,7 @@ import { createStore, arenaStats } from 'native-keyshare';
 import { fixture, exited, prng, sleep } from './util.mjs';
 import { checkValue, makeValue } from './fixtures/selfcheck.mjs';
 
-const ROUNDS = Number(process.env.TERMINATION_ROUNDS ?? 12);
+const ROUNDS = Number(process.env.TERMINATION_ROUNDS ?? 25);
 const rand = prng(0x5eed);
 
 function startBusy(workerData) {
