@@ -13,7 +13,11 @@ const rand = prng(0x5eed);
 
 function startBusy(workerData) {
   const w = new Worker(fixture('busy.mjs'), { workerData });
-  const running = new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+  const running = new Promise((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+    w.once('exit', (code) => reject(new Error(`busy worker (${workerData.mode}) exited with code ${code} before it was running`)));
+  });
   return { w, running };
 }
 
@@ -63,8 +67,13 @@ test('a lock held by a terminated worker is recovered for a waiting sibling', as
   await running;
   assert.is(s.set('k', makeValue(1), { timeout: 0 }), false, 'held');
   const waiter = new Worker(fixture('waiter.mjs'), { workerData: { store: 'kill-holder', key: 'k', timeout: 10000 } });
+  const waiterExited = exited(waiter); // listen now: it may exit before we get to wait for it
   const msgs = [];
-  const answered = new Promise((resolve) => waiter.on('message', (m) => { msgs.push(m); if (typeof m === 'object') resolve(m); }));
+  const answered = new Promise((resolve, reject) => {
+    waiter.on('message', (m) => { msgs.push(m); if (typeof m === 'object') resolve(m); });
+    waiter.once('error', reject);
+    waiter.once('exit', (code) => reject(new Error(`waiter exited with code ${code} before answering`)));
+  });
   while (msgs.length === 0) await sleep(5);
   await sleep(50);
   const t = Date.now();
@@ -75,7 +84,7 @@ test('a lock held by a terminated worker is recovered for a waiting sibling', as
   console.log(`  lock recovered ${recovery} ms after terminate() returned`);
   assert.ok(recovery < 2000, `recovery took ${recovery} ms`);
   assert.equal(s.get('k'), { by: 'waiter' });
-  await exited(waiter);
+  await waiterExited;
 });
 
 test('the main thread takes over a dead holder\'s lock once it has seen the exit', async () => {
