@@ -17,11 +17,18 @@
 import { arena } from './arena';
 import {
   BLOCK,
+  ENTRY,
+  FREE_ENTRY_FLAG,
   FREE_LIST_DATA,
   FREE_LIST_ENTRY,
   HEADER,
+  HEAP_START_UNIT,
   KIND,
+  MIN_BLOCK_UNITS,
   SIZE_CLASSES,
+  SLAB_MAX_UNITS,
+  SLAB_MIN_ENTRIES,
+  SLAB_MIN_UNITS,
   THREAD,
   UNIT,
   classUnits,
@@ -67,56 +74,206 @@ function freeLocked(i32: Int32Array, ref: number): void {
   const lw = listWord(kind, c);
   const head = i32[lw];
   const units = classUnits(c);
-  // Straight line from here.
+  const entry = kind === KIND.ENTRY;
+  // Straight line from here. Entries live inside slabs, whose units are already counted.
   i32[w + BLOCK.NEXT_FREE] = head;
-  i32[w + BLOCK.HDR] = (KIND.FREE << 8) | c | (kind === KIND.ENTRY ? 1 << 16 : 0);
+  i32[w + BLOCK.HDR] = (KIND.FREE << 8) | c | (entry ? FREE_ENTRY_FLAG : 0);
   i32[lw] = ref;
-  i32[HEADER.UNITS_IN_USE] -= units;
-  i32[HEADER.BLOCKS_IN_USE] -= 1;
+  if (!entry) {
+    i32[HEADER.UNITS_IN_USE] -= units;
+    i32[HEADER.BLOCKS_IN_USE] -= 1;
+    i32[HEADER.FREED_SINCE_DEFRAG]++;
+  }
 }
 
 /**
  * Allocates a block of at least `units` units (header included) and marks it `kind`.
- * With `forValueWrite`, this thread's deferred free happens in the same critical section and
- * the new ref is recorded in PENDING_NEW before the lock is released, so recovery after a
- * termination knows the block exists.
+ * With `pendingWord` (a PENDING_* word of this thread's slot), the new ref is recorded there
+ * before the lock is released, so recovery after a termination knows the block exists. With
+ * `freeDeferred`, this thread's deferred free happens in the same critical section.
  */
-export function alloc(kind: number, units: number, forValueWrite = false): number {
+export function alloc(kind: number, units: number, pendingWord = -1, freeDeferred = false, mayDefragment = true): number {
   const c = sizeClassOf(units);
   const size = classUnits(c);
   lock();
   try {
+    // Free blocks and TOP may lie beyond this thread's views if another thread grew the arena.
+    arena.refresh();
     let i32 = arena.i32;
-    if (forValueWrite) {
+    if (freeDeferred) {
       const deferred = i32[myWord + THREAD.DEFERRED_FREE];
       if (deferred !== 0) {
         freeLocked(i32, deferred);
         i32[myWord + THREAD.DEFERRED_FREE] = 0;
       }
     }
-    const lw = listWord(kind, c);
-    let ref = i32[lw];
-    if (ref !== 0) {
-      const next = i32[ref * 2 + BLOCK.NEXT_FREE];
-      i32[lw] = next;
-    } else {
-      ref = i32[HEADER.TOP];
-      const end = ref + size;
-      if (end > i32[HEADER.LIMIT] || end * UNIT > arena.sab.maxByteLength) {
-        throw new OutOfMemoryError(size * UNIT, i32[HEADER.LIMIT] * UNIT);
+    let ref: number;
+    if (kind === KIND.ENTRY) {
+      const lw = LIST_BASE[FREE_LIST_ENTRY] + c;
+      if (i32[lw] === 0) {
+        // A new slab: its units are counted once, as one block; its entries are not. It doubles
+        // this class's entry capacity, so slabs stay few and far between the values.
+        const have = slabEntries[c];
+        const slabUnits = Math.min(SLAB_MAX_UNITS, Math.max(SLAB_MIN_UNITS, (Math.max(SLAB_MIN_ENTRIES, have) * size) + 1));
+        slabEntries[c] = have + Math.floor((slabUnits - 1) / size);
+        const sc = sizeClassOf(slabUnits);
+        const slab = takeData(sc, true);
+        i32 = arena.i32;
+        i32[slab * 2 + BLOCK.HDR] = (KIND.SLAB << 8) | sc;
+        i32[HEADER.UNITS_IN_USE] += classUnits(sc);
+        i32[HEADER.BLOCKS_IN_USE] += 1;
+        carveEntries(i32, slab + 1, classUnits(sc) - 1, c);
       }
-      growTo(end);
+      ref = popList(i32, lw);
+    } else {
+      ref = takeData(c, mayDefragment);
       i32 = arena.i32;
-      i32[HEADER.TOP] = end;
+      i32[HEADER.UNITS_IN_USE] += size;
+      i32[HEADER.BLOCKS_IN_USE] += 1;
     }
     i32[ref * 2 + BLOCK.HDR] = (kind << 8) | c;
-    i32[HEADER.UNITS_IN_USE] += size;
-    i32[HEADER.BLOCKS_IN_USE] += 1;
-    if (forValueWrite) i32[myWord + THREAD.PENDING_NEW] = ref;
+    if (pendingWord >= 0) i32[pendingWord] = ref;
     return ref;
   } finally {
     unlock();
   }
+}
+
+/**
+ * A DATA block of class `c`: from its free list, else fresh space at TOP, else split from a
+ * larger free block, else after merging free neighbours. Throws OutOfMemoryError, changing
+ * nothing but the free lists' arrangement. Allocator lock held.
+ */
+function takeData(c: number, mayDefragment: boolean): number {
+  const size = classUnits(c);
+  let i32 = arena.i32;
+  const lw = LIST_BASE[FREE_LIST_DATA] + c;
+  let ref = popList(i32, lw);
+  if (ref !== 0) return ref;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const top = i32[HEADER.TOP];
+    if (top + size <= i32[HEADER.LIMIT] && (top + size) * UNIT <= arena.sab.maxByteLength) {
+      growTo(top + size);
+      i32 = arena.i32;
+      i32[HEADER.TOP] = top + size;
+      return top;
+    }
+    ref = splitLarger(i32, c);
+    if (ref !== 0) return ref;
+    if (attempt === 0 && !(mayDefragment && defragment(i32))) break;
+    ref = popList(i32, lw);
+    if (ref !== 0) return ref;
+  }
+  throw new OutOfMemoryError(size * UNIT, i32[HEADER.LIMIT] * UNIT);
+}
+
+/** Cuts [start, start + units) of a new slab into free ENTRY blocks of class `c`. */
+function carveEntries(i32: Int32Array, start: number, units: number, c: number): void {
+  const size = classUnits(c);
+  const lw = LIST_BASE[FREE_LIST_ENTRY] + c;
+  // Pushed last to first, so the list hands them out in address order.
+  for (let at = start + Math.floor(units / size - 1) * size; at >= start; at -= size) {
+    const w = at * 2;
+    // A fresh entry: GEN odd (free), no value history, lock free.
+    i32[w + ENTRY.GEN] = 1;
+    i32[w + ENTRY.SEQ] = 0;
+    i32[w + ENTRY.LOCK] = 0;
+    i32[w + BLOCK.NEXT_FREE] = i32[lw];
+    i32[w + BLOCK.HDR] = (KIND.FREE << 8) | c | FREE_ENTRY_FLAG;
+    i32[lw] = at;
+  }
+}
+
+/** Pops the head of the free list at word `lw`, or returns 0. */
+/**
+ * Entries this thread's slabs of each class hold, to size the next slab. Per thread, so only a
+ * heuristic: a thread that makes few entries makes small slabs.
+ */
+const slabEntries = new Array<number>(SIZE_CLASSES).fill(0);
+
+function popList(i32: Int32Array, lw: number): number {
+  const ref = i32[lw];
+  if (ref !== 0) i32[lw] = i32[ref * 2 + BLOCK.NEXT_FREE];
+  return ref;
+}
+
+/** Pushes [start, start + units) onto the DATA free lists as blocks of exact class sizes. */
+function carve(i32: Int32Array, start: number, units: number): void {
+  let at = start;
+  let left = units;
+  while (left >= MIN_BLOCK_UNITS) {
+    // The largest class that fits and does not leave a single unit (no block is that small).
+    let c = sizeClassOf(left);
+    while (classUnits(c) > left || (left - classUnits(c) === 1)) c--;
+    const size = classUnits(c);
+    const lw = LIST_BASE[FREE_LIST_DATA] + c;
+    i32[at * 2 + BLOCK.NEXT_FREE] = i32[lw];
+    i32[at * 2 + BLOCK.HDR] = (KIND.FREE << 8) | c;
+    i32[lw] = at;
+    at += size;
+    left -= size;
+  }
+}
+
+/** Takes a DATA free block of a larger class, keeps `classUnits(c)` of it, frees the rest. */
+function splitLarger(i32: Int32Array, c: number): number {
+  const size = classUnits(c);
+  for (let big = c + 1; big < SIZE_CLASSES; big++) {
+    const bigSize = classUnits(big);
+    if (bigSize - size === 1) continue;
+    const ref = popList(i32, LIST_BASE[FREE_LIST_DATA] + big);
+    if (ref === 0) continue;
+    carve(i32, ref + size, bigSize - size);
+    return ref;
+  }
+  return 0;
+}
+
+/**
+ * Merges runs of adjacent free DATA blocks and rebuilds the DATA free lists from them; a run
+ * that ends at TOP is returned to the bump space. Walks the whole heap, so it runs only when
+ * an allocation would otherwise fail. ENTRY-family free blocks are never merged (type
+ * stability). Readers holding stale refs into merged blocks are unaffected: they validate
+ * against SEQ. A thread killed in here leaves some free blocks off the lists (leaked, which
+ * verify() reports), never a block on a list twice. Returns true if anything changed.
+ */
+function defragment(i32: Int32Array): boolean {
+  // Nothing freed since the last pass: it would find the same runs. This keeps a full arena
+  // from walking the heap on every failing allocation.
+  if (i32[HEADER.FREED_SINCE_DEFRAG] === 0) return false;
+  i32[HEADER.FREED_SINCE_DEFRAG] = 0;
+  const top = i32[HEADER.TOP];
+  for (let c = 0; c < SIZE_CLASSES; c++) i32[LIST_BASE[FREE_LIST_DATA] + c] = 0;
+  let merged = false;
+  let runStart = 0;
+  let runUnits = 0;
+  let blocksInRun = 0;
+  const flush = (): void => {
+    if (runUnits === 0) return;
+    if (blocksInRun > 1) merged = true;
+    carve(i32, runStart, runUnits);
+    runUnits = 0;
+    blocksInRun = 0;
+  };
+  for (let ref = HEAP_START_UNIT; ref < top; ) {
+    const hdr = i32[ref * 2 + BLOCK.HDR];
+    const size = classUnits(hdr & 0xff);
+    const freeData = (hdr >>> 8) === KIND.FREE; // the ENTRY family's flag makes hdr >>> 8 non-zero
+    if (freeData) {
+      if (runUnits === 0) runStart = ref;
+      runUnits += size;
+      blocksInRun++;
+    } else flush();
+    ref += size;
+  }
+  if (runUnits > 0 && runStart + runUnits === top) {
+    // The last run touches TOP: give it back to the bump pointer whole.
+    i32[HEADER.TOP] = runStart;
+    merged = true;
+    runUnits = 0;
+  }
+  flush();
+  return merged;
 }
 
 /**

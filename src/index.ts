@@ -30,6 +30,8 @@ export {
 } from './errors';
 export type { ErrorCode } from './errors';
 export { MAX_KEY_LENGTH, MAX_THREADS } from './layout';
+export { verify } from './verify';
+export type { VerifyReport, VerifyProblem, ProblemKind } from './verify';
 
 /** Process-wide settings; see {@link configure}. */
 export interface ConfigureOptions {

@@ -17,6 +17,7 @@
  */
 import { arena } from './arena';
 import { alloc, free } from './allocator';
+import { OutOfMemoryError } from './errors';
 import {
   BUCKET_EMPTY,
   BUCKET_TOMBSTONE,
@@ -69,7 +70,7 @@ export function lookup(store: number, key: string, hash: number): number {
     // freed and reused under us: fall through to the SEQ check, which will have moved.
     if (cap > 0 && (cap & (cap - 1)) === 0 && arena.covers((base + cap) * 4)) {
       i32 = arena.i32;
-      const u16 = arena.u16;
+      let u16 = arena.u16;
       const mask = cap - 1;
       let b = hash & mask;
       for (let n = 0; n < cap; n++, b = (b + 1) & mask) {
@@ -78,6 +79,9 @@ export function lookup(store: number, key: string, hash: number): number {
         if (ref === BUCKET_TOMBSTONE) continue;
         const e = ref * 2;
         if (!arena.covers((e + ENTRY.KEY) * 4 + len * 2)) break;
+        // covers() may have replaced the views (the arena grew): use the new ones.
+        i32 = arena.i32;
+        u16 = arena.u16;
         const gen = Atomics.load(i32, e + ENTRY.GEN);
         if ((gen & 1) !== 0 || i32[e + ENTRY.HASH] !== hash || i32[e + ENTRY.KEY_LEN] !== len) continue;
         if (!keyEquals(u16, ref, key)) continue;
@@ -97,8 +101,8 @@ function indexUnits(cap: number): number {
 }
 
 /** Allocates an empty bucket array. */
-export function newIndex(cap: number): number {
-  const ref = alloc(KIND.INDEX, indexUnits(cap));
+export function newIndex(cap: number, mayDefragment = true): number {
+  const ref = alloc(KIND.INDEX, indexUnits(cap), -1, false, mayDefragment);
   const i32 = arena.i32;
   i32[ref * 2 + INDEX.CAPACITY] = cap;
   i32.fill(0, ref * 2 + INDEX.BUCKETS, ref * 2 + INDEX.BUCKETS + cap);
@@ -120,13 +124,23 @@ export function reserveOne(store: number): void {
   // Size for a load of at most 1/2 after the resize; a store that only churns keeps its size.
   let next = MIN_INDEX_CAPACITY;
   while ((count + 1) * 2 > next) next *= 2;
-  rebuild(store, next);
+  try {
+    // First without merging free blocks: a merge re-cuts the free lists, which costs the
+    // exact-size blocks that deleted values left for the writes that usually follow.
+    rebuild(store, next, false);
+  } catch (err) {
+    if (!(err instanceof OutOfMemoryError)) throw err;
+    // Short of memory for a new bucket array: while an EMPTY bucket remains after this insert
+    // (probes end there), insert into the old array — longer probes, but the write succeeds.
+    if (used < cap) return;
+    rebuild(store, next, true);
+  }
 }
 
 /** Copies every entry into a new array of `cap` buckets and publishes it. Store lock held. */
-export function rebuild(store: number, cap: number): void {
+export function rebuild(store: number, cap: number, mayDefragment = true): void {
   const s = store * 2;
-  const fresh = newIndex(cap);
+  const fresh = newIndex(cap, mayDefragment);
   const i32 = arena.i32;
   const old = i32[s + STORE.INDEX];
   const oldCap = i32[old * 2 + INDEX.CAPACITY];
@@ -218,10 +232,10 @@ export function forEachRef(store: number, visit: (ref: number) => void, maxResta
 
 /** Reads entry `ref`'s key; the caller validates GEN around the call. */
 export function readKey(ref: number): string {
-  const u16 = arena.u16;
   const len = arena.i32[ref * 2 + ENTRY.KEY_LEN];
   const base = ref * 4 + ENTRY.KEY * 2;
   if (len <= 0 || len > 4096 || !arena.covers((base + len) * 2)) return '';
+  const u16 = arena.u16;
   if (len < 64) {
     let k = '';
     for (let i = 0; i < len; i++) k += String.fromCharCode(u16[base + i]);

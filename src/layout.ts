@@ -8,7 +8,7 @@
  * - a **byte** offset is `ref * 8 + FIELD * 4`.
  *
  * ```
- *  byte 0                1024                       17408                              byteLength
+ *  byte 0                1024                       33792                              byteLength
  *  ┌─────────────────────┬──────────────────────────┬──────────────────────────────────┬─ ─ ─ ─ ─┐
  *  │ arena header        │ thread table             │ heap: blocks, bump-allocated      │ grows on │
  *  │ locks, top, limit,  │ MAX_THREADS slots of     │ from TOP, recycled through the    │ demand up│
@@ -28,9 +28,13 @@
  * ```
  *
  * Invariants the protocols rely on (see `store.ts` for the read and write protocols):
- * - An ENTRY block is only ever reused as an ENTRY (entries have their own free lists), so a
- *   stale entry ref still points at a GEN word: type-stable memory, as in Linux's
- *   SLAB_TYPESAFE_BY_RCU. That is what lets a thread cache `key → (ref, gen)` without a lock.
+ * - An ENTRY block is only ever reused as an ENTRY: entries live in SLAB blocks that are never
+ *   freed, on free lists of their own, so a stale entry ref still points at a GEN word
+ *   (type-stable memory, as in Linux's SLAB_TYPESAFE_BY_RCU). That is what lets a thread cache
+ *   `key → (ref, gen)` without a lock. It also keeps entries out of the way of the value
+ *   memory, whose free neighbours can then be merged.
+ *
+ *  SLAB   [HDR][pad][ENTRY][ENTRY][ENTRY] …   (entries of one size class, from unit 1 on)
  * - A VALUE block is immutable from the moment it is published in an entry's DATA word until it
  *   is freed. Writers never change a published value in place: they publish a new block.
  * - The arena never shrinks, so any ref below the current length can be read safely; refs read
@@ -42,6 +46,15 @@ export const UNIT = 8;
 /** Arena magic ("NKS1") and layout version: a mismatch means another library version made it. */
 export const MAGIC = 0x4e4b5331;
 export const LAYOUT_VERSION = 1;
+
+/**
+ * Slab sizing: a new slab of a class holds as many entries as all that class's slabs so far
+ * (so slabs double, and a store of n keys has O(log n) slabs between its values), at least
+ * SLAB_MIN_ENTRIES and SLAB_MIN_UNITS, at most SLAB_MAX_UNITS.
+ */
+export const SLAB_MIN_ENTRIES = 16;
+export const SLAB_MIN_UNITS = 512;
+export const SLAB_MAX_UNITS = 1 << 17;
 
 /** Upper bound of the arena reservation: refs are Int32 units, typed arrays index to 2^32 bytes. */
 export const MAX_ARENA_BYTES = 2 ** 32;
@@ -70,6 +83,8 @@ export const HEADER = {
   BLOCKS_IN_USE: 9,
   /** Threads whose death was handled (their locks may be recovered). */
   THREADS_RECOVERED: 10,
+  /** DATA blocks freed since the last defragmentation (0: merging again would find nothing). */
+  FREED_SINCE_DEFRAG: 11,
   /** Start of the free-list heads: FREE_LISTS + kindList * SIZE_CLASSES + sizeClass. */
   FREE_LISTS: 32,
 } as const;
@@ -86,8 +101,13 @@ export const KIND = {
   VALUE: 2,
   INDEX: 3,
   STORE: 4,
+  /** A DATA-family block carved into ENTRY blocks of one size class; never freed. */
+  SLAB: 5,
 } as const;
 export type BlockKind = (typeof KIND)[keyof typeof KIND];
+
+/** HDR bit of a FREE block of the ENTRY family (so that heap walks can tell the families apart). */
+export const FREE_ENTRY_FLAG = 1 << 16;
 
 /** Every heap block: word 0 of the block. */
 export const BLOCK = {
@@ -122,8 +142,15 @@ export const THREAD = {
    * the thread's next allocation so that one allocator critical section serves both.
    */
   DEFERRED_FREE: 7,
+  /**
+   * An entry in limbo: being inserted (allocated, not yet in the index) or being removed
+   * (unlinked, not yet freed), in the store PENDING_STORE. Whether the store's index holds it
+   * decides its fate at recovery: if not, it (and a value its insert committed) is freed.
+   */
+  PENDING_LIMBO: 8,
+  PENDING_STORE: 9,
 } as const;
-export const THREAD_SLOT_WORDS = 8;
+export const THREAD_SLOT_WORDS = 16;
 /**
  * FREE: unused. ALIVE: its token holds locks validly. RECOVERING: its thread died and another
  * thread is finishing its write; its locks may be taken over (see threads.ts).

@@ -290,7 +290,7 @@ function writeValue(store: number, ref: number, tag: number, bytes: Uint8Array, 
     i32[slot + THREAD.PENDING_NEW] = d;
   } else {
     try {
-      d = alloc(KIND.VALUE, units, true);
+      d = alloc(KIND.VALUE, units, slot + THREAD.PENDING_NEW, true);
     } catch (err) {
       i32 = arena.i32;
       i32[slot + THREAD.PENDING_ENTRY] = 0;
@@ -366,6 +366,7 @@ function openStore(name: string): number {
   const found = findStore(name);
   if (found !== 0) return found;
   acquire(arena.i32, HEADER.DIR_LOCK, myToken, Infinity);
+  arena.refresh();
   try {
     const again = findStore(name);
     if (again !== 0) return again;
@@ -639,7 +640,6 @@ export class Store<T = unknown> {
     const o = parseSetOptions(options);
     const expires = o.expires;
     const minBytes = o.minBytes;
-    const skipLock = o.skipLock;
     const timeout = o.timeout;
     // Encode before any lock: a value that cannot be stored throws with nothing changed.
     const tag = encode(value);
@@ -657,7 +657,7 @@ export class Store<T = unknown> {
         }
         continue; // another thread inserted it first: write through the entry path
       }
-      const lock = this.lockEntry(slot, skipLock, timeout);
+      const lock = this.lockEntry(slot, timeout);
       if (lock === LOCK_TIMEOUT) return false;
       if (lock === LOCK_STALE) {
         this.slots.delete(key);
@@ -733,7 +733,7 @@ export class Store<T = unknown> {
     for (;;) {
       const slot = this.slots.get(key) ?? this.find(key);
       if (slot === undefined) return false;
-      const lock = this.lockEntry(slot, false, timeout);
+      const lock = this.lockEntry(slot, timeout);
       if (lock === LOCK_TIMEOUT) return false;
       if (lock === LOCK_STALE) {
         this.slots.delete(key);
@@ -772,7 +772,7 @@ export class Store<T = unknown> {
         slot = this.find(key);
         if (slot === undefined) continue;
       }
-      const lock = this.lockEntry(slot, false, t);
+      const lock = this.lockEntry(slot, t);
       if (lock === LOCK_TIMEOUT) return false;
       if (lock === LOCK_STALE) {
         this.slots.delete(key);
@@ -834,6 +834,7 @@ export class Store<T = unknown> {
   stats(): StoreStats {
     if (this.closed) throw new StoreClosedError(this.name);
     const s = this.ref * 2;
+    arena.refresh();
     const i32 = arena.i32;
     let valueBytes = 0;
     forEachRef(this.ref, (ref) => {
@@ -884,6 +885,7 @@ export class Store<T = unknown> {
       });
     } else {
       // Threads share one cursor, so concurrent sweeps look at different buckets.
+      arena.refresh();
       const i32 = arena.i32;
       const idx = Atomics.load(i32, s + STORE.INDEX);
       const cap = i32[idx * 2 + INDEX.CAPACITY];
@@ -923,14 +925,17 @@ export class Store<T = unknown> {
   }
 
   /** Takes the entry's lock for a write. See the LOCK_* results. */
-  private lockEntry(slot: CacheSlot, skipLock: boolean, timeout: number): number {
+  private lockEntry(slot: CacheSlot, timeout: number): number {
     const i32 = arena.i32;
     const w = slot.ref * 2 + ENTRY.LOCK;
     if (holder(i32, w) === myToken) {
+      arena.refresh();
       return Atomics.load(i32, slot.ref * 2 + ENTRY.GEN) === slot.gen ? LOCK_HELD : LOCK_STALE;
     }
-    void skipLock; // see SetOptions.skipLock: a non-holder locks regardless
     if (acquire(i32, w, myToken, timeout) === Acquired.TimedOut) return LOCK_TIMEOUT;
+    // What the lock guards (the current value block) may have been allocated by a thread that
+    // grew the arena beyond this thread's views: refresh them after every lock taken.
+    arena.refresh();
     // Under the lock the entry cannot be removed; it might have been before we got it.
     if (Atomics.load(arena.i32, slot.ref * 2 + ENTRY.GEN) !== slot.gen) {
       release(arena.i32, w);
@@ -948,9 +953,12 @@ export class Store<T = unknown> {
     return this.withStoreLock(() => {
       if (lookup(this.ref, key, hash) !== 0) return false;
       reserveOne(this.ref);
-      const ref = alloc(KIND.ENTRY, Math.ceil((ENTRY_FIXED_BYTES + key.length * 2) / UNIT));
+      // Limbo: until the bucket is published, recovery frees this entry (see threads.ts).
+      arena.i32[myWord + THREAD.PENDING_STORE] = this.ref;
+      const ref = alloc(KIND.ENTRY, Math.ceil((ENTRY_FIXED_BYTES + key.length * 2) / UNIT), myWord + THREAD.PENDING_LIMBO);
       let i32 = arena.i32;
       const e = ref * 2;
+      i32[e + ENTRY.DATA] = 0;
       // Odd GEN while we set it up: a thread holding a stale ref to this block ignores it.
       let gen = Atomics.load(i32, e + ENTRY.GEN);
       if ((gen & 1) === 0) {
@@ -959,7 +967,6 @@ export class Store<T = unknown> {
       }
       i32[e + ENTRY.KEY_LEN] = key.length;
       i32[e + ENTRY.HASH] = hash;
-      i32[e + ENTRY.DATA] = 0;
       i32[e + ENTRY.MIN_BYTES] = minBytes;
       const u16 = arena.u16;
       const kb = (e + ENTRY.KEY) * 2;
@@ -968,7 +975,7 @@ export class Store<T = unknown> {
         try {
           writeValue(this.ref, ref, tag, bytes, src, len, expires, minBytes);
         } catch (err) {
-          free(ref);
+          free(ref, myWord + THREAD.PENDING_LIMBO);
           throw err;
         }
         i32 = arena.i32;
@@ -979,6 +986,7 @@ export class Store<T = unknown> {
       // Publication: GEN even (live), then the bucket.
       Atomics.store(i32, e + ENTRY.GEN, gen + 1);
       insert(this.ref, ref, hash);
+      arena.i32[myWord + THREAD.PENDING_LIMBO] = 0;
       if (placeholder && !owned) return false;
       if (this.slots.size < CACHE_LIMIT) this.slots.set(key, new CacheSlot(ref, gen + 1));
       return true;
@@ -988,6 +996,9 @@ export class Store<T = unknown> {
   /** Unlinks entry `ref` (value already cleared, lock held by this thread) and frees it. */
   private removeEntry(ref: number, key: string): void {
     const e = ref * 2;
+    // Limbo: once unlinked, recovery frees this entry if we die before free() does.
+    arena.i32[myWord + THREAD.PENDING_STORE] = this.ref;
+    arena.i32[myWord + THREAD.PENDING_LIMBO] = ref;
     this.withStoreLock(() => {
       remove(this.ref, ref, arena.i32[e + ENTRY.HASH]);
       // GEN odd: every cached (ref, gen) for this key is now stale.
@@ -995,12 +1006,15 @@ export class Store<T = unknown> {
     });
     release(arena.i32, e + ENTRY.LOCK);
     this.slots.delete(key);
-    free(ref);
+    free(ref, myWord + THREAD.PENDING_LIMBO);
   }
 
   private withStoreLock<R>(fn: () => R): R {
     const w = this.ref * 2 + STORE.LOCK;
-    if (acquire(arena.i32, w, myToken, Infinity) === Acquired.FromDeadHolder) repairCounts(this.ref);
+    const got = acquire(arena.i32, w, myToken, Infinity);
+    // The index may have been reallocated beyond this thread's views (see lockEntry).
+    arena.refresh();
+    if (got === Acquired.FromDeadHolder) repairCounts(this.ref);
     try {
       return fn();
     } finally {

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Worker } from 'node:worker_threads';
-import { createStore, arenaStats } from 'native-keyshare';
+import { createStore, arenaStats, verify } from 'native-keyshare';
 import { fixture, exited, prng, sleep } from './util.mjs';
 import { checkValue, makeValue } from './fixtures/selfcheck.mjs';
 
@@ -43,6 +43,10 @@ for (const mode of ['set', 'update', 'lock', 'setMany', 'delete-pattern']) {
       assert.ok(s.set('k', makeValue(round), { timeout: 100 }), `round ${round}: writable after recovery`);
       assert.equal(s.get('k'), makeValue(round));
     }
+    const r = verify();
+    const errors = r.problems.filter((p) => p.severity === 'error');
+    assert.equal(errors, [], `integrity errors after ${ROUNDS} kills: ${JSON.stringify(errors.slice(0, 3))}`);
+    assert.is(r.leakedBytes, 0, `blocks leaked over ${ROUNDS} kills: ${JSON.stringify(r.problems.filter((p) => p.kind === 'leak').slice(0, 3))}`);
   });
 }
 

@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// Fault injection, the long run: workers are terminated at random moments inside set, update,
+// lock…release, setMany and pattern deletes, round after round; after every round each
+// surviving key must read whole and be writable, and after every 50 rounds (and at the end)
+// the arena must pass verify().
+//
+//   node scripts/fault-injection.mjs [--rounds 500] [--seed N]
+//
+// Prints progress and a summary; exits 1 at the first failure.
+import { Worker } from 'node:worker_threads';
+import { createStore, verify, arenaStats } from 'native-keyshare';
+import { checkValue, makeValue } from '../test/fixtures/selfcheck.mjs';
+import { prng } from '../test/util.mjs';
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const ROUNDS = arg('rounds', 500);
+const SEED = arg('seed', Date.now() % 1e9);
+const rand = prng(SEED);
+const MODES = ['set', 'update', 'lock', 'setMany', 'delete-pattern'];
+const busy = new URL('../test/fixtures/busy.mjs', import.meta.url);
+const store = createStore('fault-injection');
+store.set('k', makeValue(0));
+
+function fail(msg) {
+  console.error(`FAIL (seed ${SEED}): ${msg}`);
+  process.exit(1);
+}
+
+function check(when) {
+  const r = verify();
+  const errors = r.problems.filter((p) => p.severity === 'error');
+  if (errors.length > 0) fail(`${errors.length} integrity errors ${when}: ${JSON.stringify(errors.slice(0, 5), null, 1)}`);
+  return r;
+}
+
+console.log(`fault injection: ${ROUNDS} rounds, seed ${SEED}`);
+const started = Date.now();
+for (let round = 1; round <= ROUNDS; round++) {
+  const mode = MODES[Math.floor(rand() * MODES.length)];
+  const w = new Worker(busy, { workerData: { store: 'fault-injection', key: 'k', mode, start: Math.floor(rand() * 1e6) } });
+  await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+  await new Promise((r) => setTimeout(r, 1 + rand() * 30));
+  await w.terminate();
+  await new Promise((r) => setImmediate(r));
+  for (const key of store.listKeys('k*')) {
+    const v = store.get(key);
+    if (!checkValue(v)) fail(`round ${round} (${mode}): ${key} reads ${JSON.stringify(v)?.slice(0, 100)}`);
+  }
+  if (!store.set('k', makeValue(round), { timeout: 1000 })) fail(`round ${round} (${mode}): 'k' not writable after recovery`);
+  if (round % 50 === 0 || round === ROUNDS) {
+    const r = check(`after round ${round}`);
+    console.log(`  round ${round}: ok; ${store.size} keys, ${arenaStats().bytesInUse} bytes in use, ${r.leakedBytes} bytes leaked, ${Math.round((Date.now() - started) / 1000)} s`);
+  }
+}
+const r = check('at the end');
+console.log(`${ROUNDS} rounds, 0 integrity errors, ${r.leakedBytes} bytes leaked (${r.problems.filter((p) => p.kind === 'leak').length} blocks), ${Math.round((Date.now() - started) / 1000)} s`);

@@ -1,0 +1,381 @@
+/**
+ * The integrity checker: walks the whole arena and reports every inconsistency it finds.
+ *
+ * What it checks (see layout.ts for the records):
+ * - header: magic, version, TOP and LIMIT within the buffer;
+ * - heap: walking block by block from HEAP_START by each block's size class lands exactly on
+ *   TOP; every header has a known kind and class; the allocator's usage counters match;
+ * - free lists: every node is a FREE block of the list's class and family, each free block is
+ *   on exactly one list, and no list has a cycle;
+ * - stores: the directory list; each index's capacity, bucket counts (COUNT, TOMBSTONES),
+ *   VALUES and TTL_COUNT; every bucket names a live ENTRY block whose hash is the hash of its
+ *   key and that a lookup would reach from its home bucket; no key appears twice;
+ * - entries and values: GEN even, SEQ even (odd = an in-place write never finished), DATA empty
+ *   or a VALUE block whose length fits the block; no value block shared by two entries;
+ * - leaks: allocated ENTRY and VALUE blocks that nothing references (a thread's retired or
+ *   pending block counts as referenced);
+ * - locks: entry, store, directory and allocator locks held by a thread that is no longer
+ *   registered (they are taken over by the next thread that waits, so these are warnings);
+ * - threads: slots stuck in RECOVERING.
+ *
+ * It reads without taking locks. Run it on a quiescent arena (no writes in flight, e.g. in a
+ * test, or after the workers of a crashed job are gone): concurrent writes can show up as
+ * transient mismatches of counters or as blocks in flight.
+ */
+import { arena } from './arena';
+import {
+  BLOCK,
+  BUCKET_EMPTY,
+  BUCKET_TOMBSTONE,
+  ENTRY,
+  ENTRY_FIXED_BYTES,
+  FREE_ENTRY_FLAG,
+  HEADER,
+  HEAP_START_UNIT,
+  INDEX,
+  KIND,
+  LAYOUT_VERSION,
+  MAGIC,
+  MAX_KEY_LENGTH,
+  MAX_THREADS,
+  MIN_BLOCK_UNITS,
+  SIZE_CLASSES,
+  STORE,
+  THREAD,
+  THREAD_STATE,
+  UNIT,
+  VALUE,
+  VALUE_BYTES_OFFSET,
+  VALUE_BYTES_OFFSET_TTL,
+  VALUE_FLAG,
+  classUnits,
+} from './layout';
+import { hashKey, readKey } from './keyindex';
+import { isAlive, slotWord } from './threads';
+
+export type ProblemKind = 'header' | 'heap' | 'free-list' | 'store' | 'index' | 'entry' | 'value' | 'leak' | 'lock' | 'thread';
+
+/** One inconsistency. `ref` is the block's offset in 8-byte units (0 when not about a block). */
+export interface VerifyProblem {
+  kind: ProblemKind;
+  /** 'error': the arena is inconsistent. 'warning': recoverable (a dead thread's lock, a leak). */
+  severity: 'error' | 'warning';
+  ref: number;
+  store?: string;
+  key?: string;
+  message: string;
+}
+
+export interface VerifyReport {
+  /** True when no error was found (warnings allowed). */
+  ok: boolean;
+  problems: VerifyProblem[];
+  /** Top-level blocks (slabs count as one), free DATA blocks, and entries inside slabs. */
+  blocks: { total: number; free: number; entries: number; freeEntries: number; values: number; indexes: number; stores: number; slabs: number };
+  stores: number;
+  entries: number;
+  bytesInUse: number;
+  leakedBytes: number;
+}
+
+const KIND_NAMES = ['FREE', 'ENTRY', 'VALUE', 'INDEX', 'STORE', 'SLAB'];
+
+/** Walks the arena and reports what is wrong with it. */
+export function verify(): VerifyReport {
+  arena.refresh();
+  const i32 = arena.i32;
+  const problems: VerifyProblem[] = [];
+  const err = (kind: ProblemKind, ref: number, message: string, extra: Partial<VerifyProblem> = {}): void => {
+    problems.push({ kind, severity: 'error', ref, message, ...extra });
+  };
+  const warn = (kind: ProblemKind, ref: number, message: string, extra: Partial<VerifyProblem> = {}): void => {
+    problems.push({ kind, severity: 'warning', ref, message, ...extra });
+  };
+  const report: VerifyReport = {
+    ok: false,
+    problems,
+    blocks: { total: 0, free: 0, entries: 0, freeEntries: 0, values: 0, indexes: 0, stores: 0, slabs: 0 },
+    stores: 0,
+    entries: 0,
+    bytesInUse: 0,
+    leakedBytes: 0,
+  };
+
+  // ── header ──
+  const totalUnits = Math.floor(arena.viewBytes / UNIT);
+  if (i32[HEADER.MAGIC] !== MAGIC) err('header', 0, `bad magic ${hex(i32[HEADER.MAGIC])}`);
+  if (i32[HEADER.VERSION] !== LAYOUT_VERSION) err('header', 0, `layout version ${i32[HEADER.VERSION]}, expected ${LAYOUT_VERSION}`);
+  const top = i32[HEADER.TOP];
+  if (top < HEAP_START_UNIT || top > totalUnits) {
+    err('header', 0, `TOP is unit ${top}, outside the heap [${HEAP_START_UNIT}, ${totalUnits}]`);
+    report.ok = false;
+    return report; // nothing below can be walked
+  }
+  if (i32[HEADER.LIMIT] <= 0) err('header', 0, `LIMIT is ${i32[HEADER.LIMIT]} units`);
+  lockCheck(i32, HEADER.ALLOC_LOCK, 0, 'the allocator lock', warn);
+  lockCheck(i32, HEADER.DIR_LOCK, 0, 'the store directory lock', warn);
+
+  // ── heap walk ──
+  /** kind of each block start, by ref (only block starts are present). */
+  const kinds = new Map<number, number>();
+  let units = 0;
+  let ref = HEAP_START_UNIT;
+  while (ref < top) {
+    const hdr = i32[ref * 2 + BLOCK.HDR];
+    const c = hdr & 0xff;
+    const kind = (hdr >>> 8) & 0xff;
+    if (c >= SIZE_CLASSES || kind > KIND.SLAB) {
+      err('heap', ref, `block header ${hex(hdr)} has an unknown ${c >= SIZE_CLASSES ? 'size class' : 'kind'}; the heap cannot be walked past it`);
+      break;
+    }
+    const size = classUnits(c);
+    if (ref + size > top) {
+      err('heap', ref, `block of ${size} units runs past TOP (${top})`);
+      break;
+    }
+    kinds.set(ref, hdr);
+    report.blocks.total++;
+    if (kind === KIND.FREE) report.blocks.free++;
+    else {
+      units += size;
+      if (kind === KIND.VALUE) report.blocks.values++;
+      else if (kind === KIND.INDEX) report.blocks.indexes++;
+      else if (kind === KIND.STORE) report.blocks.stores++;
+      else if (kind === KIND.SLAB) {
+        report.blocks.slabs++;
+        walkSlab(ref, size);
+      }
+      else if (kind === KIND.ENTRY) err('heap', ref, 'an ENTRY block outside any slab');
+    }
+    ref += size;
+  }
+  /** A slab's interior: ENTRY blocks (live or free) of one class from unit 1 to its end. */
+  function walkSlab(slab: number, slabUnits: number): void {
+    let r = slab + 1;
+    let entryClass = -1;
+    // The slab's tail, shorter than one entry, was never carved: stop before it.
+    while (r + (entryClass < 0 ? MIN_BLOCK_UNITS : classUnits(entryClass)) <= slab + slabUnits) {
+      const hdr = i32[r * 2 + BLOCK.HDR];
+      const c = hdr & 0xff;
+      const kind = (hdr >>> 8) & 0xff;
+      const freeEntry = kind === KIND.FREE && (hdr & FREE_ENTRY_FLAG) !== 0;
+      if (c >= SIZE_CLASSES || !(kind === KIND.ENTRY || freeEntry) || (entryClass >= 0 && c !== entryClass)) {
+        err('heap', r, `slab at unit ${slab} holds a block with header ${hex(hdr)} (${describeHdr(hdr)}), not an entry of its class`);
+        return;
+      }
+      entryClass = c;
+      if (r + classUnits(c) > slab + slabUnits) break;
+      kinds.set(r, hdr);
+      if (freeEntry) report.blocks.freeEntries++;
+      else report.blocks.entries++;
+      r += classUnits(c);
+    }
+  }
+  const heapWalked = ref === top;
+  report.bytesInUse = units * UNIT;
+  if (heapWalked) {
+    if (units !== i32[HEADER.UNITS_IN_USE]) err('heap', 0, `allocated blocks hold ${units} units but UNITS_IN_USE says ${i32[HEADER.UNITS_IN_USE]}`);
+    const inUse = report.blocks.total - report.blocks.free;
+    if (inUse !== i32[HEADER.BLOCKS_IN_USE]) err('heap', 0, `${inUse} blocks are allocated but BLOCKS_IN_USE says ${i32[HEADER.BLOCKS_IN_USE]}`);
+  }
+  const isBlock = (r: number, kind: number): boolean => {
+    const hdr = kinds.get(r);
+    return hdr !== undefined && ((hdr >>> 8) & 0xff) === kind;
+  };
+
+  // ── free lists ──
+  const onList = new Set<number>();
+  for (let family = 0; family < 2; family++) {
+    for (let c = 0; c < SIZE_CLASSES; c++) {
+      let r = i32[HEADER.FREE_LISTS + family * SIZE_CLASSES + c];
+      let steps = 0;
+      while (r !== 0) {
+        const where = `free list ${family === 0 ? 'ENTRY' : 'DATA'}[${c}]`;
+        if (onList.has(r)) {
+          err('free-list', r, `${where} reaches block ${r} twice (a cycle, or a block on two lists)`);
+          break;
+        }
+        if (heapWalked && !kinds.has(r)) {
+          err('free-list', r, `${where} names unit ${r}, which is not the start of a block`);
+          break;
+        }
+        const hdr = i32[r * 2 + BLOCK.HDR];
+        if (((hdr >>> 8) & 0xff) !== KIND.FREE || (hdr & 0xff) !== c) err('free-list', r, `${where} holds a block whose header says ${describeHdr(hdr)}`);
+        else if (((hdr & FREE_ENTRY_FLAG) !== 0) !== (family === 0)) err('free-list', r, `${where} holds a block freed from the other family`);
+        onList.add(r);
+        r = i32[r * 2 + BLOCK.NEXT_FREE];
+        if (++steps > report.blocks.total + report.blocks.entries + report.blocks.freeEntries + 1) {
+          err('free-list', r, `${where} is longer than the heap has blocks`);
+          break;
+        }
+      }
+    }
+  }
+  if (heapWalked) {
+    for (const [r, hdr] of kinds) {
+      if (((hdr >>> 8) & 0xff) === KIND.FREE && !onList.has(r)) warn('leak', r, `free block of ${classUnits(hdr & 0xff) * UNIT} bytes is on no free list`);
+    }
+  }
+
+  // ── thread table: what in-flight writes reference ──
+  const inFlight = new Set<number>();
+  for (let slot = 0; slot < MAX_THREADS; slot++) {
+    const w = slotWord(slot);
+    const state = i32[w + THREAD.STATE];
+    if (state === THREAD_STATE.FREE) continue;
+    if (state === THREAD_STATE.RECOVERING) warn('thread', 0, `thread slot ${slot} (threadId ${i32[w + THREAD.THREAD_ID]}) is stuck in recovery`);
+    for (const f of [THREAD.PENDING_OLD, THREAD.PENDING_NEW, THREAD.DEFERRED_FREE]) if (i32[w + f] !== 0) inFlight.add(i32[w + f]);
+  }
+
+  // ── stores, indexes, entries, values ──
+  const referenced = new Set<number>();
+  const seenStores = new Set<number>();
+  for (let s = i32[HEADER.STORE_HEAD]; s !== 0; s = i32[s * 2 + STORE.NEXT]) {
+    if (seenStores.has(s)) {
+      err('store', s, 'the store directory list has a cycle');
+      break;
+    }
+    seenStores.add(s);
+    if (heapWalked && !isBlock(s, KIND.STORE)) {
+      err('store', s, `the store directory names unit ${s}, which is not a STORE block`);
+      break;
+    }
+    referenced.add(s);
+    report.stores++;
+    const name = storeName(i32, s);
+    verifyStore(i32, s, name, { err, warn, isBlock, heapWalked, referenced, report });
+  }
+
+  // ── leaks ──
+  if (heapWalked) {
+    for (const [r, hdr] of kinds) {
+      const kind = (hdr >>> 8) & 0xff;
+      if (kind === KIND.FREE || kind === KIND.SLAB || referenced.has(r) || inFlight.has(r)) continue;
+      const bytes = classUnits(hdr & 0xff) * UNIT;
+      report.leakedBytes += bytes;
+      warn('leak', r, `${KIND_NAMES[kind]} block of ${bytes} bytes is allocated but nothing references it`);
+    }
+  }
+
+  report.ok = !problems.some((p) => p.severity === 'error');
+  return report;
+}
+
+interface Ctx {
+  err: (kind: ProblemKind, ref: number, message: string, extra?: Partial<VerifyProblem>) => void;
+  warn: (kind: ProblemKind, ref: number, message: string, extra?: Partial<VerifyProblem>) => void;
+  isBlock: (r: number, kind: number) => boolean;
+  heapWalked: boolean;
+  referenced: Set<number>;
+  report: VerifyReport;
+}
+
+function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void {
+  const { err, warn, isBlock, heapWalked, referenced } = ctx;
+  const w = s * 2;
+  const at = { store };
+  lockCheck(i32, w + STORE.LOCK, s, `store "${store}"'s structural lock`, warn, at);
+  if ((i32[w + STORE.SEQ] & 1) !== 0) err('store', s, 'structural SEQ is odd', at);
+  const idx = i32[w + STORE.INDEX];
+  if (heapWalked && !isBlock(idx, KIND.INDEX)) {
+    err('index', idx, `store's INDEX names unit ${idx}, which is not an INDEX block`, at);
+    return;
+  }
+  referenced.add(idx);
+  const cap = i32[idx * 2 + INDEX.CAPACITY];
+  const blockUnits = classUnits(i32[idx * 2] & 0xff);
+  if (cap <= 0 || (cap & (cap - 1)) !== 0 || (INDEX.BUCKETS + cap) * 4 > blockUnits * UNIT) {
+    err('index', idx, `capacity ${cap} is not a power of two that fits its ${blockUnits * UNIT}-byte block`, at);
+    return;
+  }
+  const base = idx * 2 + INDEX.BUCKETS;
+  let count = 0;
+  let tombstones = 0;
+  let values = 0;
+  let ttl = 0;
+  const keys = new Set<string>();
+  for (let b = 0; b < cap; b++) {
+    const ref = i32[base + b];
+    if (ref === BUCKET_EMPTY) continue;
+    if (ref === BUCKET_TOMBSTONE) {
+      tombstones++;
+      continue;
+    }
+    count++;
+    if (heapWalked ? !isBlock(ref, KIND.ENTRY) : ref < HEAP_START_UNIT) {
+      err('index', ref, `bucket ${b} names unit ${ref}, which is not an ENTRY block`, at);
+      continue;
+    }
+    if (referenced.has(ref)) err('entry', ref, 'entry is referenced twice', at);
+    referenced.add(ref);
+    const e = ref * 2;
+    const len = i32[e + ENTRY.KEY_LEN];
+    const entryBytes = classUnits(i32[e] & 0xff) * UNIT;
+    if (len <= 0 || len > MAX_KEY_LENGTH || ENTRY_FIXED_BYTES + len * 2 > entryBytes) {
+      err('entry', ref, `key length ${len} does not fit its ${entryBytes}-byte block`, at);
+      continue;
+    }
+    const key = readKey(ref);
+    const where = { store, key };
+    if ((i32[e + ENTRY.GEN] & 1) !== 0) err('entry', ref, 'entry in the index has an odd GEN (it is marked free)', where);
+    if ((i32[e + ENTRY.SEQ] & 1) !== 0) err('entry', ref, 'SEQ is odd: an in-place write never finished', where);
+    if (i32[e + ENTRY.HASH] !== hashKey(key)) err('entry', ref, `stored hash ${hex(i32[e + ENTRY.HASH])} is not the key's hash ${hex(hashKey(key))}`, where);
+    else if (!reachable(i32, base, cap, b, i32[e + ENTRY.HASH])) err('index', ref, `bucket ${b} cannot be reached from the key's home bucket (an EMPTY bucket cuts the probe chain)`, where);
+    if (keys.has(key)) err('index', ref, 'key appears twice in the index', where);
+    keys.add(key);
+    lockCheck(i32, e + ENTRY.LOCK, ref, `key "${key}"'s lock`, warn, where);
+    const d = i32[e + ENTRY.DATA];
+    if (d === 0) continue;
+    if (heapWalked && !isBlock(d, KIND.VALUE)) {
+      err('value', d, `DATA names unit ${d}, which is not a VALUE block`, where);
+      continue;
+    }
+    if (referenced.has(d)) err('value', d, 'value block is referenced twice', where);
+    referenced.add(d);
+    values++;
+    const meta = i32[d * 2 + VALUE.META];
+    const hasTtl = (meta & VALUE_FLAG.TTL) !== 0;
+    if (hasTtl) ttl++;
+    const vlen = i32[d * 2 + VALUE.LEN];
+    const vBytes = classUnits(i32[d * 2] & 0xff) * UNIT;
+    const head = hasTtl ? VALUE_BYTES_OFFSET_TTL : VALUE_BYTES_OFFSET;
+    if (vlen < 0 || head + vlen > vBytes) err('value', d, `value length ${vlen} does not fit its ${vBytes}-byte block`, where);
+    if ((meta & 0xff) === 0 || (meta & 0xff) > 16) err('value', d, `unknown codec tag ${meta & 0xff}`, where);
+  }
+  ctx.report.entries += count;
+  const f = (field: number): number => i32[w + field];
+  if (f(STORE.COUNT) !== count) err('store', s, `COUNT is ${f(STORE.COUNT)} but the index holds ${count} entries`, at);
+  if (f(STORE.TOMBSTONES) !== tombstones) err('store', s, `TOMBSTONES is ${f(STORE.TOMBSTONES)} but the index holds ${tombstones}`, at);
+  if (f(STORE.VALUES) !== values) err('store', s, `VALUES is ${f(STORE.VALUES)} but ${values} entries hold a value`, at);
+  if (f(STORE.TTL_COUNT) !== ttl) err('store', s, `TTL_COUNT is ${f(STORE.TTL_COUNT)} but ${ttl} values have a TTL`, at);
+}
+
+/** Whether linear probing from the hash's home bucket reaches bucket `b` without an EMPTY. */
+function reachable(i32: Int32Array, base: number, cap: number, b: number, hash: number): boolean {
+  const mask = cap - 1;
+  for (let i = hash & mask, n = 0; n < cap; i = (i + 1) & mask, n++) {
+    if (i === b) return true;
+    if (i32[base + i] === BUCKET_EMPTY) return false;
+  }
+  return false;
+}
+
+function lockCheck(i32: Int32Array, w: number, ref: number, what: string, warn: Ctx['warn'], extra: Partial<VerifyProblem> = {}): void {
+  const word = i32[w];
+  if (word !== 0 && !isAlive(word >>> 1)) warn('lock', ref, `${what} is held by a thread that is gone (the next waiter takes it over)`, extra);
+}
+
+function storeName(i32: Int32Array, s: number): string {
+  const len = Math.min(i32[s * 2 + STORE.NAME_LEN], 256);
+  let n = '';
+  for (let i = 0; i < len; i++) n += String.fromCharCode(arena.u16[(s * 2 + STORE.NAME) * 2 + i]);
+  return n;
+}
+
+function hex(n: number): string {
+  return `0x${(n >>> 0).toString(16)}`;
+}
+
+function describeHdr(hdr: number): string {
+  return `${KIND_NAMES[(hdr >>> 8) & 0xff] ?? `kind ${(hdr >>> 8) & 0xff}`}, class ${hdr & 0xff}`;
+}

@@ -1,0 +1,141 @@
+// The integrity checker: a healthy arena verifies clean after every kind of work, and each
+// kind of corruption it claims to catch, made on purpose, is reported (then undone).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Worker } from 'node:worker_threads';
+import { createStore, verify } from 'native-keyshare';
+import { fixture, sleep } from './util.mjs';
+
+const { arena } = await import('../dist/cjs/arena.js');
+const L = await import('../dist/cjs/layout.js');
+const { lookup, hashKey } = await import('../dist/cjs/keyindex.js');
+const { alloc, free } = await import('../dist/cjs/allocator.js');
+
+const s = createStore('verify');
+const entryOf = (key) => lookup(s.ref, key, hashKey(key));
+
+function clean(where) {
+  const r = verify();
+  const errors = r.problems.filter((p) => p.severity === 'error');
+  assert.equal(errors, [], `${where}: ${JSON.stringify(errors.slice(0, 3))}`);
+  assert.ok(r.ok);
+  return r;
+}
+
+/** Overwrites word w, checks verify() reports `kind` (with `re`), restores it, checks clean. */
+function corrupt(w, value, kind, re, severity = 'error') {
+  const i32 = arena.i32;
+  const saved = i32[w];
+  i32[w] = value;
+  try {
+    const r = verify();
+    const hit = r.problems.find((p) => p.kind === kind && p.severity === severity && re.test(p.message));
+    assert.ok(hit, `expected a ${severity} of kind ${kind} matching ${re}, got ${JSON.stringify(r.problems.slice(0, 4))}`);
+    if (severity === 'error') assert.not.ok(r.ok);
+    return hit;
+  } finally {
+    arena.i32[w] = saved;
+  }
+}
+
+test('a healthy arena verifies clean after varied work', () => {
+  for (let i = 0; i < 5000; i++) s.set(`k${i}`, { i, pad: 'x'.repeat(i % 300) });
+  for (let i = 0; i < 5000; i += 3) s.delete(`k${i}`);
+  s.set('ttl', 1, { ttl: 100 });
+  s.set('big', Buffer.alloc(300_000, 1));
+  s.lock('locked');
+  s.set('locked', 'v', { skipLock: true });
+  s.release('locked');
+  s.lock('held-now');
+  const r = clean('after varied work');
+  assert.ok(r.stores >= 1 && r.entries >= 3000, JSON.stringify(r.blocks));
+  assert.is(r.leakedBytes, 0, JSON.stringify(r.problems.filter((p) => p.kind === 'leak').slice(0, 3)));
+  s.release('held-now');
+});
+
+test('clean after workers were killed mid-write', async () => {
+  for (let round = 0; round < 10; round++) {
+    const w = new Worker(fixture('busy.mjs'), { workerData: { store: 'verify', key: 'hot', mode: round % 2 ? 'set' : 'update', start: round * 50 } });
+    await new Promise((resolve) => w.once('message', resolve));
+    await sleep(5 + round * 3);
+    await w.terminate();
+  }
+  await sleep(50);
+  assert.ok(s.set('hot', 'after', { timeout: 1000 }));
+  const r = clean('after kills');
+  assert.is(r.leakedBytes, 0, JSON.stringify(r.problems.filter((p) => p.kind === 'leak').slice(0, 3)));
+});
+
+test('catches a bucket that names a non-entry', () => {
+  const idx = arena.i32[s.ref * 2 + L.STORE.INDEX];
+  const cap = arena.i32[idx * 2 + L.INDEX.CAPACITY];
+  let b = 0;
+  while (arena.i32[idx * 2 + L.INDEX.BUCKETS + b] <= 1) b++;
+  corrupt(idx * 2 + L.INDEX.BUCKETS + b, idx, 'index', /not an ENTRY block/);
+  assert.ok(cap > 0);
+});
+
+test("catches an entry whose hash is not its key's", () => {
+  corrupt(entryOf('k1') * 2 + L.ENTRY.HASH, 12345, 'entry', /not the key's hash/);
+});
+
+test('catches a value longer than its block, and an unknown codec tag', () => {
+  const d = arena.i32[entryOf('k1') * 2 + L.ENTRY.DATA];
+  corrupt(d * 2 + L.VALUE.LEN, 1 << 20, 'value', /does not fit/);
+  corrupt(d * 2 + L.VALUE.META, 99, 'value', /unknown codec tag/);
+});
+
+test('catches a value block shared by two entries', () => {
+  const d1 = arena.i32[entryOf('k1') * 2 + L.ENTRY.DATA];
+  const hit = corrupt(entryOf('k2') * 2 + L.ENTRY.DATA, d1, 'value', /referenced twice/);
+  assert.ok(hit.key === 'k1' || hit.key === 'k2');
+});
+
+test('catches an odd SEQ (an in-place write that never finished)', () => {
+  const w = entryOf('k1') * 2 + L.ENTRY.SEQ;
+  corrupt(w, arena.i32[w] | 1, 'entry', /SEQ is odd/);
+});
+
+test('catches store counters that disagree with the index', () => {
+  const w = s.ref * 2;
+  corrupt(w + L.STORE.COUNT, arena.i32[w + L.STORE.COUNT] + 1, 'store', /COUNT is/);
+  corrupt(w + L.STORE.VALUES, arena.i32[w + L.STORE.VALUES] - 1, 'store', /VALUES is/);
+  corrupt(w + L.STORE.TTL_COUNT, 0, 'store', /TTL_COUNT is 0 but 1/);
+});
+
+test('catches a block header the heap walk cannot follow, and usage counters that disagree', () => {
+  const d = arena.i32[entryOf('k1') * 2 + L.ENTRY.DATA];
+  corrupt(d * 2 + L.BLOCK.HDR, (L.KIND.VALUE << 8) | 200, 'heap', /unknown size class/);
+  const e = entryOf('k1');
+  corrupt(e * 2 + L.BLOCK.HDR, (L.KIND.VALUE << 8) | (arena.i32[e * 2] & 0xff), 'heap', /not an entry of its class/);
+  corrupt(L.HEADER.UNITS_IN_USE, arena.i32[L.HEADER.UNITS_IN_USE] + 2, 'heap', /UNITS_IN_USE/);
+});
+
+test('catches a cycle in a free list', () => {
+  s.set('to-free', 'x'.repeat(5000));
+  s.delete('to-free');
+  let lw = -1;
+  for (let c = 0; c < L.SIZE_CLASSES && lw < 0; c++) {
+    const w = L.HEADER.FREE_LISTS + L.SIZE_CLASSES + c;
+    if (arena.i32[w] !== 0) lw = w;
+  }
+  assert.ok(lw >= 0, 'some DATA free list is non-empty');
+  const head = arena.i32[lw];
+  corrupt(head * 2 + L.BLOCK.NEXT_FREE, head, 'free-list', /twice/);
+});
+
+test('reports a leaked block and a lock held by a dead thread as warnings', () => {
+  const leaked = alloc(L.KIND.VALUE, 4);
+  try {
+    const r = verify();
+    assert.ok(r.problems.some((p) => p.kind === 'leak' && p.ref === leaked && p.severity === 'warning'));
+    assert.ok(r.ok, 'a leak alone is not an error');
+  } finally {
+    free(leaked);
+  }
+  const deadToken = (123 << L.THREAD_SLOT_BITS) | 500; // slot 500 is not in use
+  corrupt(entryOf('k1') * 2 + L.ENTRY.LOCK, deadToken << 1, 'lock', /held by a thread that is gone/, 'warning');
+  clean('after restoring everything');
+});
+
+test.run();
