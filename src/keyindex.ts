@@ -183,6 +183,16 @@ export function insert(store: number, ref: number, hash: number): void {
   i32[s + STORE.COUNT]++;
 }
 
+/** Whether some bucket of the store's index holds `ref` (a full scan). Store lock held. */
+export function indexHolds(store: number, ref: number): boolean {
+  const i32 = arena.i32;
+  const idx = i32[store * 2 + STORE.INDEX];
+  const cap = i32[idx * 2 + INDEX.CAPACITY];
+  const base = idx * 2 + INDEX.BUCKETS;
+  for (let b = 0; b < cap; b++) if (i32[base + b] === ref) return true;
+  return false;
+}
+
 /** Removes entry `ref` from the index. Store lock held. Returns false if it was not there. */
 export function remove(store: number, ref: number, hash: number): boolean {
   const s = store * 2;

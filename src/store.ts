@@ -43,7 +43,7 @@ import {
   LockTimeoutError,
   StoreClosedError,
 } from './errors';
-import { forEachRef, hashKey, insert, lookup, newIndex, readKey, remove, reserveOne, foundGen } from './keyindex';
+import { forEachRef, hashKey, indexHolds, insert, lookup, newIndex, readKey, remove, reserveOne, foundGen } from './keyindex';
 import {
   ENTRY,
   ENTRY_FIXED_BYTES,
@@ -68,7 +68,38 @@ import { compilePattern, type KeyPattern } from './patterns';
 import { liveThreadCount, myToken, myWord, setRecoveryHooks } from './threads';
 
 // Recovery of a dead thread frees the blocks its interrupted write leaves behind.
-setRecoveryHooks({ free: (ref) => free(ref) });
+setRecoveryHooks({ free: (ref) => free(ref), limbo: recoverLimboEntry });
+
+/**
+ * An entry a dead thread was inserting or removing (threads.ts): if the store's index holds
+ * it, it is live and stays; otherwise nothing can reach it, so free it — with the value its
+ * insert had committed (DATA equal to the block the thread's last value write recorded; a
+ * value write it did not commit was freed already). Under the store lock, so that no resize
+ * moves the index while we look.
+ */
+function recoverLimboEntry(store: number, entry: number, lastNew: number, deadToken: number): void {
+  const lw = store * 2 + STORE.LOCK;
+  const got = acquire(arena.i32, lw, myToken, Infinity);
+  arena.refresh();
+  try {
+    if (got === Acquired.FromDeadHolder) repairCounts(store);
+    const i32 = arena.i32;
+    if (indexHolds(store, entry)) return;
+    const e = entry * 2;
+    // Odd GEN: threads holding a cached (ref, gen) for it must see it as gone.
+    if ((i32[e + ENTRY.GEN] & 1) === 0) Atomics.add(i32, e + ENTRY.GEN, 1);
+    const d = i32[e + ENTRY.DATA];
+    if (d !== 0 && d === lastNew) {
+      i32[e + ENTRY.DATA] = 0;
+      free(d);
+    }
+    const lock = Atomics.load(i32, e + ENTRY.LOCK);
+    if (lock >>> 1 === deadToken) Atomics.compareExchange(i32, e + ENTRY.LOCK, lock, 0);
+    free(entry);
+  } finally {
+    release(arena.i32, lw);
+  }
+}
 
 // ── Types ────────────────────────────────────────────────────────────────────────────────────
 

@@ -21,8 +21,6 @@ import {
   ENTRY,
   HEADER,
   HEADER_BYTES,
-  INDEX,
-  STORE,
   MAX_THREADS,
   THREAD,
   THREAD_SLOT_BITS,
@@ -82,12 +80,18 @@ export const myToken = claimed.token;
 export const myWord = slotWord(mySlot);
 
 /**
- * Hook the store layer installs: frees a block (used by recovery without importing the
- * allocator here, which would make a cycle).
+ * Hooks the store layer installs (recovery needs the allocator and the store lock, whose
+ * modules depend on this one): free a block; recover an entry left in limbo (see
+ * THREAD.PENDING_LIMBO) in a store, given the block the dead thread's last value write used.
  */
 let freeBlock: (ref: number) => void = () => {};
-export function setRecoveryHooks(hooks: { free(ref: number): void }): void {
+let recoverLimbo: (store: number, entry: number, lastNew: number, deadToken: number) => void = () => {};
+export function setRecoveryHooks(hooks: {
+  free(ref: number): void;
+  limbo(store: number, entry: number, lastNew: number, deadToken: number): void;
+}): void {
   freeBlock = hooks.free;
+  recoverLimbo = hooks.limbo;
 }
 
 /**
@@ -167,7 +171,9 @@ function recoverSlot(w: number): void {
     }
   }
   if (deferred !== 0) freeBlock(deferred);
-  recoverLimbo(i32, w, dead, newRef);
+  const limbo = i32[w + THREAD.PENDING_LIMBO];
+  const limboStore = i32[w + THREAD.PENDING_STORE];
+  if (limbo !== 0 && limboStore !== 0) recoverLimbo(limboStore, limbo, newRef, dead);
   // Release as locks.release does (not imported: locks.ts depends on this module).
   if (entryLock >= 0 && (Atomics.exchange(arena.i32, entryLock, 0) & 1) !== 0) Atomics.notify(arena.i32, entryLock, 1);
   i32[w + THREAD.PENDING_ENTRY] = 0;
@@ -178,38 +184,6 @@ function recoverSlot(w: number): void {
   Atomics.store(i32, w + THREAD.TOKEN, 0);
   Atomics.store(i32, w + THREAD.STATE, THREAD_STATE.FREE);
   Atomics.add(i32, HEADER.THREADS_RECOVERED, 1);
-}
-
-/**
- * An entry the dead thread was inserting or removing: if the store's index holds it, it is
- * live and stays; otherwise nothing can reach it, so free it — with the value its insert had
- * committed (DATA equal to the block the thread's last value write recorded: a value write it
- * did not commit was already freed above).
- */
-function recoverLimbo(i32: Int32Array, w: number, dead: number, lastNew: number): void {
-  const entry = i32[w + THREAD.PENDING_LIMBO];
-  const store = i32[w + THREAD.PENDING_STORE];
-  if (entry === 0 || store === 0) return;
-  if (indexHolds(i32, store, entry)) return;
-  const e = entry * 2;
-  // Odd GEN: threads holding a cached (ref, gen) for it must see it as gone.
-  if ((i32[e + ENTRY.GEN] & 1) === 0) Atomics.add(i32, e + ENTRY.GEN, 1);
-  const d = i32[e + ENTRY.DATA];
-  if (d !== 0 && d === lastNew) {
-    i32[e + ENTRY.DATA] = 0;
-    freeBlock(d);
-  }
-  const lock = Atomics.load(i32, e + ENTRY.LOCK);
-  if (lock >>> 1 === dead) Atomics.compareExchange(i32, e + ENTRY.LOCK, lock, 0);
-  freeBlock(entry);
-}
-
-function indexHolds(i32: Int32Array, store: number, entry: number): boolean {
-  const idx = i32[store * 2 + STORE.INDEX];
-  const cap = i32[idx * 2 + INDEX.CAPACITY];
-  const base = idx * 2 + INDEX.BUCKETS;
-  for (let b = 0; b < cap; b++) if (i32[base + b] === entry) return true;
-  return false;
 }
 
 /** Frees this thread's slot at a clean exit. */
