@@ -389,9 +389,8 @@ const enum Route {
  * msgpackr writes a lone surrogate (e.g. half of an emoji cut off by `slice`) and its decoder turns
  * it into U+FFFD. Nested string *values* are checked with `isWellFormed()` and such values go to
  * v8, which keeps them: ~4 ns per string (~3% of encoding `{ value: 'Benchmark' }`, ~12% of a
- * 1 KB object). Object *keys* are not checked: that would cost as much again for a much rarer
- * case, so a key with a lone surrogate comes back with U+FFFD. Top-level strings are always
- * exact (String tag).
+ * 1 KB object). Object keys are checked the same way, so that what comes back never depends on
+ * which encoder a thread used. Top-level strings are always exact (String tag).
  */
 const CHECK_NESTED_STRINGS = true;
 
@@ -431,6 +430,7 @@ function scanProps(o: Record<string, unknown>, depth: number, ownOnly: boolean):
   for (const key in o) {
     if (ownOnly && !hasOwn.call(o, key)) continue;
     if (++count > MAX_MSGPACK_KEYS || key === '__proto__') return Route.V8;
+    if (CHECK_NESTED_STRINGS && !(key as unknown as WellFormed).isWellFormed()) return Route.V8;
     const v = o[key];
     if (typeof v === 'object') {
       if (v !== null) {

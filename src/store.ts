@@ -195,6 +195,7 @@ let scratch: Uint8Array = Buffer.allocUnsafeSlow(4096);
 let scratch32 = new Int32Array(scratch.buffer, scratch.byteOffset, scratch.length >>> 2);
 /** SEQ and deadline of the value the last successful readEntry returned (for hot reads). */
 let readSeq = 0;
+let readData = 0;
 let readExpires = 0;
 /** Optimistic reads this thread had to repeat (a writer republished mid-copy). */
 let readRetries = 0;
@@ -273,6 +274,7 @@ function readEntry(ref: number, gen: number): unknown {
     if (Atomics.load(i32, e + ENTRY.SEQ) !== s1) continue;
     if (expires !== 0 && now() >= expires) return MISSING;
     readSeq = s1;
+    readData = d;
     readExpires = expires;
     return decode(meta & TAG_MASK, scratch, len);
   }
@@ -302,9 +304,11 @@ function writeValue(store: number, ref: number, tag: number, bytes: Uint8Array, 
   let i32 = arena.i32;
   const old = i32[e + ENTRY.DATA];
   const slot = myWord;
-  // minBufferSize is a lasting hint: later writes without it keep the reserved size.
-  if (minBytes > 0) i32[e + ENTRY.MIN_BYTES] = minBytes;
-  else minBytes = i32[e + ENTRY.MIN_BYTES];
+  // minBufferSize is a lasting hint: later writes without it keep the reserved size. It is
+  // recorded only once a block of that size was allocated (a hint that does not fit changes
+  // nothing, like every failed call).
+  const hint = minBytes;
+  if (minBytes === 0) minBytes = i32[e + ENTRY.MIN_BYTES];
   // 2. Record the write before the allocation that makes it recoverable.
   i32[slot + THREAD.PENDING_ENTRY] = ref;
   i32[slot + THREAD.PENDING_OLD] = old;
@@ -329,6 +333,7 @@ function writeValue(store: number, ref: number, tag: number, bytes: Uint8Array, 
     }
     i32 = arena.i32;
   }
+  if (hint > 0) i32[e + ENTRY.MIN_BYTES] = hint;
   const v = d * 2;
   i32[v + VALUE.LEN] = len;
   i32[v + VALUE.META] = tag | (expires !== 0 ? VALUE_FLAG.TTL : 0);
@@ -446,6 +451,10 @@ function checkTimeout(t: unknown, what: string): number {
 }
 
 const SET_OPTIONS = new Set(['minBufferSize', 'immutable', 'ttl', 'skipLock', 'timeout']);
+/** The largest minBufferSize: an Int32 field in the entry. */
+const MAX_HINT_BYTES = 2 ** 31 - 1;
+/** The latest deadline, in epoch ms: deadlines are stored in two Int32 words (high word < 2^31). */
+const MAX_DEADLINE = 2 ** 62;
 
 /** Parsed set options; one reusable object, since set() is a hot path. */
 const parsed = { expires: 0, minBytes: 0, skipLock: false, timeout: DEFAULT_TIMEOUT_MS };
@@ -460,15 +469,16 @@ function parseSetOptions(o: SetOptions | undefined): typeof parsed {
   for (const k in o) if (!SET_OPTIONS.has(k)) throw new InvalidOptionError(`unknown option "${k}" (known: ${[...SET_OPTIONS].join(', ')})`);
   const { minBufferSize, immutable, ttl, skipLock, timeout } = o;
   if (minBufferSize !== undefined) {
-    if (!Number.isSafeInteger(minBufferSize) || minBufferSize < 0 || minBufferSize > 2 ** 31) {
-      throw new InvalidOptionError(`options.minBufferSize must be an integer number of bytes from 0 to 2^31, got ${String(minBufferSize)}`);
+    if (!Number.isSafeInteger(minBufferSize) || minBufferSize < 0 || minBufferSize > MAX_HINT_BYTES) {
+      throw new InvalidOptionError(`options.minBufferSize must be an integer number of bytes from 0 to ${MAX_HINT_BYTES}, got ${String(minBufferSize)}`);
     }
     parsed.minBytes = minBufferSize;
   }
   if (immutable !== undefined && typeof immutable !== 'boolean') throw new InvalidOptionError(`options.immutable must be a boolean, got ${describe(immutable)}`);
   if (ttl !== undefined) {
-    if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < 0) throw new InvalidOptionError(`options.ttl must be a number of seconds >= 0, got ${String(ttl)}`);
-    if (ttl > 0) parsed.expires = now() + Math.max(1, Math.round(ttl * 1000));
+    if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < 0) throw new InvalidOptionError(`options.ttl must be a finite number of seconds >= 0, got ${String(ttl)}`);
+    // Deadlines beyond MAX_DEADLINE (~146 million years) are stored as MAX_DEADLINE.
+    if (ttl > 0) parsed.expires = Math.min(MAX_DEADLINE, now() + Math.max(1, Math.round(ttl * 1000)));
   }
   if (skipLock !== undefined && typeof skipLock !== 'boolean') throw new InvalidOptionError(`options.skipLock must be a boolean, got ${describe(skipLock)}`);
   parsed.skipLock = skipLock === true;
@@ -492,6 +502,8 @@ class CacheSlot {
   gen: number;
   /** SEQ at which `value` was decoded; -1 when no value is cached. */
   seq = -1;
+  /** The VALUE block `value` was decoded from. */
+  data = 0;
   expires = 0;
   value: unknown = undefined;
   constructor(ref: number, gen: number) {
@@ -579,9 +591,11 @@ export class Store<T = unknown> {
     if (slot !== undefined && slot.seq >= 0) {
       const i32 = arena.i32;
       const e = slot.ref * 2;
-      // Same SEQ and GEN: DATA still names the block the cached value was decoded from. (GEN
-      // only changes together with SEQ, so the second load need not be atomic.)
-      if (Atomics.load(i32, e + ENTRY.SEQ) === slot.seq && i32[e + ENTRY.GEN] === slot.gen) {
+      // Same SEQ, DATA and GEN: the entry still publishes the block the cached value was decoded
+      // from. DATA is compared too because a writer publishes DATA *before* it bumps SEQ: in
+      // between, a plain get already returns the new value, and a hot get must not then return
+      // the old one. (GEN changes only after SEQ, so it need not be loaded atomically.)
+      if (Atomics.load(i32, e + ENTRY.SEQ) === slot.seq && i32[e + ENTRY.DATA] === slot.data && i32[e + ENTRY.GEN] === slot.gen) {
         if (slot.expires === 0 || now() < slot.expires) return slot.value as T;
         return undefined;
       }
@@ -603,6 +617,7 @@ export class Store<T = unknown> {
         return undefined;
       }
       slot.seq = readSeq;
+      slot.data = readData;
       slot.expires = readExpires;
       slot.value = deepFreeze(v);
       return slot.value as T;
@@ -633,8 +648,15 @@ export class Store<T = unknown> {
   get size(): number {
     if (this.closed) throw new StoreClosedError(this.name);
     const s = this.ref * 2;
-    if (Atomics.load(arena.i32, s + STORE.TTL_COUNT) > 0) this.sweepExpired(Infinity);
-    return Atomics.load(arena.i32, s + STORE.VALUES);
+    if (Atomics.load(arena.i32, s + STORE.TTL_COUNT) === 0) return Atomics.load(arena.i32, s + STORE.VALUES);
+    this.sweepExpired(Infinity);
+    // What the sweep had to leave (keys locked by some thread) is expired all the same.
+    let stillExpired = 0;
+    const t = now();
+    if (Atomics.load(arena.i32, s + STORE.TTL_COUNT) > 0) forEachRef(this.ref, (ref) => {
+      if (expiredAt(ref, t)) stillExpired++;
+    });
+    return Atomics.load(arena.i32, s + STORE.VALUES) - stillExpired;
   }
 
   /**
@@ -644,7 +666,11 @@ export class Store<T = unknown> {
   listKeys(pattern?: string): string[] {
     if (this.closed) throw new StoreClosedError(this.name);
     const p = pattern === undefined ? undefined : compilePattern(pattern);
-    if (p !== undefined && p.literal !== undefined) return p.literal.length > 0 && this.has(p.literal) ? [p.literal] : [];
+    if (p !== undefined && p.literal !== undefined) {
+      // A literal no key can equal (empty, or longer than any key) lists nothing.
+      const k = p.literal;
+      return k.length > 0 && k.length <= MAX_KEY_LENGTH && this.has(k) ? [k] : [];
+    }
     return this.scan(p);
   }
 
@@ -712,7 +738,12 @@ export class Store<T = unknown> {
   setMany(entries: Iterable<readonly [string, T]> | Record<string, T>, options?: SetOptions): number {
     if (this.closed) throw new StoreClosedError(this.name);
     if (entries === null || typeof entries !== 'object') throw new InvalidOptionError(`entries must be an iterable of [key, value] pairs or an object, got ${describe(entries)}`);
-    const list: [string, T][] = Symbol.iterator in entries ? Array.from(entries as Iterable<readonly [string, T]>, (e) => [e[0], e[1]]) : Object.entries(entries as Record<string, T>);
+    const list: [string, T][] = Symbol.iterator in entries
+      ? Array.from(entries as Iterable<readonly [string, T]>, (e, i) => {
+          if (!Array.isArray(e) || e.length !== 2) throw new InvalidOptionError(`entries[${i}] must be a [key, value] pair, got ${Array.isArray(e) ? `an array of length ${e.length}` : describe(e)}`);
+          return [e[0], e[1]];
+        })
+      : Object.entries(entries as Record<string, T>);
     parseSetOptions(options);
     for (const [k, v] of list) {
       if (typeof k !== 'string' || k.length === 0 || k.length > MAX_KEY_LENGTH) badKey(k);
@@ -770,14 +801,18 @@ export class Store<T = unknown> {
         this.slots.delete(key);
         continue;
       }
+      // An expired value is deleted too, but does not count as one: get() already said absent.
+      const d = arena.i32[slot.ref * 2 + ENTRY.DATA];
+      const live = d !== 0 && !expiredBlock(d, now());
       if (lock === LOCK_HELD) {
         // This thread owns the key through lock(): keep the entry (it carries the lock) and
         // drop only the value; release() removes the empty entry.
-        return clearValue(this.ref, slot.ref);
+        clearValue(this.ref, slot.ref);
+        return live;
       }
-      const had = clearValue(this.ref, slot.ref);
+      clearValue(this.ref, slot.ref);
       this.removeEntry(slot.ref, key);
-      return had;
+      return live;
     }
   }
 
@@ -841,8 +876,10 @@ export class Store<T = unknown> {
    * if `fn` throws, nothing is written and the error propagates.
    */
   update(key: string, fn: (current: T | undefined) => T, options?: SetOptions): T {
+    if (this.closed) throw new StoreClosedError(this.name);
+    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) badKey(key);
     if (typeof fn !== 'function') throw new InvalidOptionError(`update() needs a function, got ${describe(fn)}`);
-    const timeout = checkTimeout(options?.timeout, 'options.timeout');
+    const timeout = parseSetOptions(options).timeout; // the same checks as set()
     const wasHeld = this.holds(key);
     if (!wasHeld && !this.lock(key, timeout)) throw new LockTimeoutError(key, timeout);
     try {
