@@ -1,0 +1,186 @@
+// The systems under test, each behind the same two-function adapter { get(key), set(key, value) }
+// that the measured loops call. Two halves per system:
+//
+//  - setupShared(), in the main thread of a case process, before any worker starts: creates and
+//    fills the shared structure once and returns what the workers need to reach it;
+//  - openInThread(), in every worker: opens the shared structure (or, for Map and lru-cache,
+//    which cannot be shared, builds this thread's own copy filled with the same data) and returns
+//    the adapters.
+//
+// How each peer is shared follows its own documentation (node_modules/<peer>/README.md):
+//  - sharedmap: the SharedMap object goes to the workers in workerData, and each worker restores
+//    its prototype with Object.setPrototypeOf(map, SharedMap.prototype). It stores strings only:
+//    objects go through JSON.stringify / JSON.parse, as its README says ("You can store objects
+//    if you serialize them"). Its memory is allocated up front: maxSize entries of keySize +
+//    objSize UTF-16 code units.
+//  - lmdb: each thread calls open() on the same path (lmdb-js shares one LMDB environment per
+//    process between threads). Default encoding (msgpack), noSync: true, a temp directory.
+//    Writes use putSync: the measured loops are synchronous, and putSync is the write that is
+//    done and visible to the other threads when it returns, like native-keyshare's set. (lmdb's
+//    async put() queues the write for a background thread and returns before it is visible.)
+//  - native-keyshare: the main thread loads the library before starting the workers, which find
+//    the arena at load and open the store by name (plain, or with hotReads in its own process).
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { makeKeys, makeValue } from './data.mjs';
+
+export const SCRATCH = process.env.PEERS_SCRATCH || '/tmp/peers-work';
+
+/**
+ * The native-keyshare build to measure: the package itself (its dist/, by the package's own
+ * name), or the copy of dist/ that run.mjs takes when it starts (PEERS_KEYSHARE_DIST), so that
+ * someone rebuilding dist/ during a run does not change the build half-way through.
+ */
+export function keyshareModule() {
+  const dist = process.env.PEERS_KEYSHARE_DIST;
+  return import(dist ? pathToFileURL(join(dist, 'esm/index.mjs')).href : 'native-keyshare');
+}
+
+/** What the adapter's get returns must be the stored object: checked after setup, per thread. */
+export function sameValue(a, b) {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** Biggest JSON length of the values a run stores or writes (sharedmap's fixed value size). */
+function maxJsonLength(kind, n) {
+  // Values grow with the digits of their index; the largest indices make the longest strings.
+  let max = 0;
+  for (const i of [0, n - 1, 2 * n, 2 * n - 1, 999_999, 1_999_999]) max = Math.max(max, JSON.stringify(makeValue(kind, i)).length);
+  return max + 64;
+}
+
+// ── In the case's main thread ───────────────────────────────────────────────────────────────
+
+/**
+ * Creates and fills the shared structure of `system` with n keys of `kind` values.
+ * Returns { handle (structured-cloneable, for workerData), info, close() }.
+ */
+export async function setupShared(system, n, kind) {
+  const keys = makeKeys(n);
+  if (system === 'keyshare' || system === 'keyshare-hot') {
+    const ks = await keyshareModule();
+    // 1M values of ~1 KB take ~1.3 GB with the size-class slack: raise the default 1 GiB bound.
+    ks.configure({ maxMemory: 4 * 2 ** 30 - 2 ** 20 });
+    const name = `peers-${n}-${kind}`;
+    const store = ks.createStore(name);
+    const before = ks.arenaStats().bytesInUse;
+    for (let i = 0; i < n; i++) store.set(keys[i], makeValue(kind, i));
+    const st = store.stats();
+    const info = {
+      arenaBytesInUse: ks.arenaStats().bytesInUse - before,
+      arenaBytesReserved: ks.arenaStats().bytesReserved,
+      valueBytes: st.valueBytes,
+      indexCapacity: st.indexCapacity,
+      entries: st.entries,
+    };
+    if (st.entries !== n) throw new Error(`keyshare store has ${st.entries} entries, expected ${n}`);
+    return { handle: { name }, info, close() {} };
+  }
+  if (system === 'sharedmap') {
+    const { default: SharedMap } = await import('sharedmap');
+    const objSize = maxJsonLength(kind, n);
+    // Coalesced hashing over maxSize slots; its README: "almost no performance drop up to 95%
+    // fill ratio". 80% here.
+    const maxSize = Math.ceil(n / 0.8);
+    const keySize = keys[n - 1].length + 4;
+    const map = new SharedMap(maxSize, keySize, objSize);
+    for (let i = 0; i < n; i++) map.set(keys[i], JSON.stringify(makeValue(kind, i)));
+    if (map.length !== n) throw new Error(`sharedmap holds ${map.length} keys, expected ${n}`);
+    return { handle: { map }, info: { maxSize, keySize, objSize, bytes: map.storage.byteLength }, close() {} };
+  }
+  if (system === 'lmdb') {
+    const { open } = await import('lmdb');
+    mkdirSync(SCRATCH, { recursive: true });
+    const dir = mkdtempSync(join(SCRATCH, 'lmdb-'));
+    const path = join(dir, 'db');
+    const db = open({ path, noSync: true });
+    const CHUNK = 10_000;
+    for (let i = 0; i < n; i += CHUNK) {
+      db.transactionSync(() => {
+        for (let j = i; j < Math.min(n, i + CHUNK); j++) db.putSync(keys[j], makeValue(kind, j));
+      });
+    }
+    const info = { path, entries: db.getStats().entryCount };
+    return {
+      handle: { path },
+      info,
+      async close() {
+        await db.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  if (system === 'map' || system === 'lru') return { handle: {}, info: {}, close() {} };
+  throw new Error(`unknown system ${system}`);
+}
+
+// ── In each worker ──────────────────────────────────────────────────────────────────────────
+
+/**
+ * Opens `system` in this thread. Returns { variants: { name: { get, set } }, fillMs, close() }.
+ * `keys` are this thread's keys[0..n).
+ */
+export async function openInThread(system, handle, n, kind, keys) {
+  const t0 = performance.now();
+  if (system === 'keyshare' || system === 'keyshare-hot') {
+    // Plain and hotReads handles are measured in separate processes: the hotReads cache keeps
+    // decoded values alive in each thread's heap (up to 65,536 per thread), and their GC cost
+    // must not be charged to the plain handle's measurements, or the other way round.
+    const { createStore } = await keyshareModule();
+    const store = createStore(handle.name, { hotReads: system === 'keyshare-hot' });
+    return {
+      variants: { [system]: { get: (k) => store.get(k), set: (k, v) => store.set(k, v) } },
+      fillMs: performance.now() - t0,
+      close() {},
+    };
+  }
+  if (system === 'sharedmap') {
+    const { default: SharedMap } = await import('sharedmap');
+    const map = handle.map;
+    Object.setPrototypeOf(map, SharedMap.prototype);
+    return {
+      variants: {
+        sharedmap: {
+          get: (k) => {
+            const s = map.get(k);
+            return s === undefined ? undefined : JSON.parse(s);
+          },
+          set: (k, v) => map.set(k, JSON.stringify(v)),
+        },
+      },
+      fillMs: performance.now() - t0,
+      close() {},
+    };
+  }
+  if (system === 'lmdb') {
+    const { open } = await import('lmdb');
+    const db = open({ path: handle.path, noSync: true });
+    return {
+      variants: { lmdb: { get: (k) => db.get(k), set: (k, v) => db.putSync(k, v) } },
+      fillMs: performance.now() - t0,
+      close: () => db.close(),
+    };
+  }
+  if (system === 'map') {
+    const map = new Map();
+    for (let i = 0; i < n; i++) map.set(keys[i], makeValue(kind, i));
+    return {
+      variants: { map: { get: (k) => map.get(k), set: (k, v) => { map.set(k, v); } } },
+      fillMs: performance.now() - t0,
+      close() {},
+    };
+  }
+  if (system === 'lru') {
+    const { LRUCache } = await import('lru-cache');
+    // max = n: every key fits, nothing is evicted; get still maintains recency.
+    const lru = new LRUCache({ max: n });
+    for (let i = 0; i < n; i++) lru.set(keys[i], makeValue(kind, i));
+    return {
+      variants: { lru: { get: (k) => lru.get(k), set: (k, v) => { lru.set(k, v); } } },
+      fillMs: performance.now() - t0,
+      close() {},
+    };
+  }
+  throw new Error(`unknown system ${system}`);
+}
