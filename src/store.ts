@@ -45,6 +45,8 @@ import {
 } from './errors';
 import { forEachRef, hashKey, indexHolds, insert, lookup, newIndex, readKey, remove, reserveOne, foundGen } from './keyindex';
 import {
+  BUCKET_EMPTY,
+  BUCKET_TOMBSTONE,
   ENTRY,
   ENTRY_FIXED_BYTES,
   HEADER,
@@ -461,12 +463,11 @@ const MAX_HINT_BYTES = 2 ** 31 - 1;
 const MAX_DEADLINE = 2 ** 62;
 
 /** Parsed set options; one reusable object, since set() is a hot path. */
-const parsed = { expires: 0, minBytes: 0, skipLock: false, timeout: DEFAULT_TIMEOUT_MS };
+const parsed = { expires: 0, minBytes: 0, timeout: DEFAULT_TIMEOUT_MS };
 
 function parseSetOptions(o: SetOptions | undefined): typeof parsed {
   parsed.expires = 0;
   parsed.minBytes = 0;
-  parsed.skipLock = false;
   parsed.timeout = DEFAULT_TIMEOUT_MS;
   if (o === undefined) return parsed;
   if (o === null || typeof o !== 'object') throw new InvalidOptionError(`options must be an object, got ${describe(o)}`);
@@ -485,7 +486,6 @@ function parseSetOptions(o: SetOptions | undefined): typeof parsed {
     if (ttl > 0) parsed.expires = Math.min(MAX_DEADLINE, now() + Math.max(1, Math.round(ttl * 1000)));
   }
   if (skipLock !== undefined && typeof skipLock !== 'boolean') throw new InvalidOptionError(`options.skipLock must be a boolean, got ${describe(skipLock)}`);
-  parsed.skipLock = skipLock === true;
   parsed.timeout = checkTimeout(timeout, 'options.timeout');
   return parsed;
 }
@@ -921,7 +921,7 @@ export class Store<T = unknown> {
       entries: values,
       placeholders: Math.max(0, Atomics.load(i32, s + STORE.COUNT) - values),
       ttlEntries: Atomics.load(i32, s + STORE.TTL_COUNT),
-      indexCapacity: arena.i32[idx * 2 + 1],
+      indexCapacity: arena.i32[idx * 2 + INDEX.CAPACITY],
       tombstones: Atomics.load(i32, s + STORE.TOMBSTONES),
       valueBytes,
       arena: { bytesInUse: u.bytesInUse, bytesReserved: u.bytesReserved, maxMemory: u.maxMemory, threads: liveThreadCount() },
@@ -1152,11 +1152,11 @@ function repairCounts(store: number): void {
   let tombstones = 0;
   const i32 = arena.i32;
   const idx = i32[s + STORE.INDEX];
-  const cap = i32[idx * 2 + 1];
+  const cap = i32[idx * 2 + INDEX.CAPACITY];
   for (let i = 0; i < cap; i++) {
-    const ref = i32[idx * 2 + 2 + i];
-    if (ref === 1) tombstones++;
-    if (ref <= 1) continue;
+    const ref = i32[idx * 2 + INDEX.BUCKETS + i];
+    if (ref === BUCKET_TOMBSTONE) tombstones++;
+    if (ref === BUCKET_EMPTY || ref === BUCKET_TOMBSTONE) continue;
     count++;
     const d = i32[ref * 2 + ENTRY.DATA];
     if (d !== 0) {
