@@ -45,6 +45,11 @@ export class Arena {
   i32: Int32Array;
   u8: Uint8Array;
   u16: Uint16Array;
+  /** Views for fixed-layout record fields (see records.ts); same extent as the others. */
+  u32: Uint32Array;
+  i16: Int16Array;
+  i8: Int8Array;
+  f64: Float64Array;
   viewBytes: number;
 
   constructor(sab: SharedArrayBuffer) {
@@ -53,6 +58,10 @@ export class Arena {
     this.i32 = new Int32Array(sab, 0, this.viewBytes >>> 2);
     this.u8 = new Uint8Array(sab, 0, this.viewBytes);
     this.u16 = new Uint16Array(sab, 0, this.viewBytes >>> 1);
+    this.u32 = new Uint32Array(sab, 0, this.viewBytes >>> 2);
+    this.i16 = new Int16Array(sab, 0, this.viewBytes >>> 1);
+    this.i8 = new Int8Array(sab, 0, this.viewBytes);
+    this.f64 = new Float64Array(sab, 0, this.viewBytes >>> 3);
   }
 
   /** Re-creates the views if the buffer grew. Returns true if they changed. */
@@ -63,6 +72,10 @@ export class Arena {
     this.i32 = new Int32Array(this.sab, 0, n >>> 2);
     this.u8 = new Uint8Array(this.sab, 0, n);
     this.u16 = new Uint16Array(this.sab, 0, n >>> 1);
+    this.u32 = new Uint32Array(this.sab, 0, n >>> 2);
+    this.i16 = new Int16Array(this.sab, 0, n >>> 1);
+    this.i8 = new Int8Array(this.sab, 0, n);
+    this.f64 = new Float64Array(this.sab, 0, n >>> 3);
     return true;
   }
 

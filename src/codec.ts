@@ -46,6 +46,10 @@ export const enum Tag {
    * every length measured, exact for lone surrogates, and no larger for ASCII text.
    */
   String = 7,
+  /** msgpackr with the record structures of the store's schema (see {@link StructuredCodec}). */
+  Structured = 8,
+  /** A fixed-layout record (see records.ts): raw bytes at fixed offsets, decoded by the store. */
+  Record = 9,
 }
 
 /**
@@ -61,6 +65,8 @@ export const Tags = {
   Msgpack: Tag.Msgpack,
   V8: Tag.V8,
   String: Tag.String,
+  Structured: Tag.Structured,
+  Record: Tag.Record,
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -327,6 +333,58 @@ function encodeObject(value: object): Tag {
     if (route === Route.Invalid) throwIfInvalid(value);
   }
   return encodeV8(value);
+}
+
+/**
+ * msgpackr with record structures known in advance (from a schema), for one store: objects of
+ * those shapes are written as a record id and the values, without their property names.
+ *
+ * Every thread builds its codec from the same list (the store keeps it in shared memory), so no
+ * structure is ever negotiated between threads:
+ * - `maxSharedStructures` is exactly the list's length, so msgpackr never adds a shared
+ *   structure (it would exist in this thread only, and other threads could not decode it);
+ * - `shouldShareStructure: () => false` makes every other shape an "own" structure, whose
+ *   definition msgpackr writes inline into the value that uses it, so such values still decode
+ *   anywhere (they are just as large as without structures).
+ * Values the default codec would not give to msgpackr (Map, -0, `__proto__` keys, …; see
+ * {@link encode}) are not given to it here either.
+ */
+export class StructuredCodec {
+  private readonly packr: MsgpackPacker;
+  private readonly unpackr: MsgpackUnpacker;
+  constructor(structures: readonly (readonly string[])[]) {
+    const m = loadMsgpackr();
+    if (m === null) throw new CodecError('record structures need msgpackr, which is not installed in this process');
+    const options = () => ({
+      ...MSGPACKR_OPTIONS,
+      useRecords: true,
+      // Each instance gets its own copy: msgpackr keeps per-call state in the array.
+      structures: structures.map((keys) => [...keys]),
+      maxSharedStructures: structures.length,
+      shouldShareStructure: () => false,
+    });
+    this.packr = new m.Packr(options());
+    this.unpackr = new m.Unpackr(options());
+  }
+
+  /** Like {@link encode}: the result is in {@link encoded} until the next call. */
+  encode(value: unknown): Tag {
+    if (typeof value !== 'object' || value === null || packr === null) return encode(value);
+    objectBudget = MAX_SCAN_OBJECTS;
+    const route = scanObject(value, 0);
+    if (route === Route.Invalid) throwIfInvalid(value);
+    if (route !== Route.Msgpack) return encodeV8(value);
+    const target = this.packr.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE);
+    const start = target.start as number;
+    encoded.bytes = target;
+    encoded.offset = start;
+    encoded.length = (target.end as number) - start;
+    return Tag.Structured;
+  }
+
+  decode(src: Uint8Array, length: number): unknown {
+    return this.unpackr.unpack(src, length);
+  }
 }
 
 function encodeMsgpack(value: unknown): Tag {

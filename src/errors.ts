@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'ERR_KEYSHARE_LOCK_TIMEOUT'
   | 'ERR_KEYSHARE_TOO_MANY_THREADS'
   | 'ERR_KEYSHARE_INCOMPATIBLE_ARENA'
-  | 'ERR_KEYSHARE_CODEC';
+  | 'ERR_KEYSHARE_CODEC'
+  | 'ERR_KEYSHARE_KEY_NOT_FOUND';
 
 export class KeyshareError extends Error {
   readonly code: ErrorCode;
@@ -105,5 +106,17 @@ export class IncompatibleArenaError extends KeyshareError {
 export class CodecError extends KeyshareError {
   constructor(message: string) {
     super('ERR_KEYSHARE_CODEC', message);
+  }
+}
+
+/**
+ * A call that changes part of a fixed-layout record (`add`, `compareExchange`, `setFields`, a
+ * record view's field) found no record under the key: there is nothing to change in place.
+ */
+export class KeyNotFoundError extends KeyshareError {
+  readonly key: string;
+  constructor(storeName: string, key: string) {
+    super('ERR_KEYSHARE_KEY_NOT_FOUND', `store "${storeName}" holds no record under key "${key}" (set the whole record first)`);
+    this.key = key;
   }
 }

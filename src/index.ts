@@ -15,6 +15,27 @@ import { liveThreadCount } from './threads';
 export { createStore, listStores, Store } from './store';
 import { readRetryCount } from './store';
 export type { SetOptions, DeleteOptions, StoreOptions, StoreStats } from './store';
+export { RecordView } from './view';
+export { layoutRecord } from './records';
+export type { RecordLayout, RecordField, RecordFieldSpec, FieldType, ScalarType, AtomicType } from './records';
+
+// ── Schema field types for codegen: plain numbers and strings at run time; the generator maps
+// them to fixed-size record fields (see codegen/README.md).
+/** A 32-bit signed integer field. */
+export type Int32 = number;
+/** A 32-bit unsigned integer field. */
+export type Uint32 = number;
+/** A 16-bit signed integer field. */
+export type Int16 = number;
+/** A 16-bit unsigned integer field. */
+export type Uint16 = number;
+/** An 8-bit signed integer field. */
+export type Int8 = number;
+/** An 8-bit unsigned integer field. */
+export type Uint8 = number;
+/** A string field of at most N UTF-8 bytes. */
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
+export type FixedString<N extends number> = string;
 export {
   KeyshareError,
   InvalidKeyError,
@@ -27,6 +48,7 @@ export {
   TooManyThreadsError,
   IncompatibleArenaError,
   CodecError,
+  KeyNotFoundError,
 } from './errors';
 export type { ErrorCode } from './errors';
 export { MAX_KEY_LENGTH, MAX_THREADS } from './layout';

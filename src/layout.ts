@@ -25,6 +25,7 @@
  *                                               │
  *                                               ▼
  *  VALUE  [HDR][LEN][META][ EXPIRES_HI EXPIRES_LO if META has TTL ][ encoded value bytes … ]
+ *  record [HDR][LEN][META][pad][ record bytes at fixed field offsets, from byte 16 … ]
  * ```
  *
  * Invariants the protocols rely on (see `store.ts` for the read and write protocols):
@@ -36,7 +37,9 @@
  *
  *  SLAB   [HDR][pad][ENTRY][ENTRY][ENTRY] …   (entries of one size class, from unit 1 on)
  * - A VALUE block is immutable from the moment it is published in an entry's DATA word until it
- *   is freed. Writers never change a published value in place: they publish a new block.
+ *   is freed. Writers never change a published value in place: they publish a new block. The
+ *   one exception is a fixed-layout record (VALUE_FLAG.RECORD), whose bytes change in place
+ *   with SEQ odd (readers wait) or one integer field at a time by an atomic op.
  * - The arena never shrinks, so any ref below the current length can be read safely; refs read
  *   inside an optimistic section are bounds-checked before they are followed.
  */
@@ -149,6 +152,21 @@ export const THREAD = {
    */
   PENDING_LIMBO: 8,
   PENDING_STORE: 9,
+  /**
+   * In-place record writes (see store.ts, writeRecordInPlace). REDO_BLOCK is this thread's redo
+   * buffer (a VALUE-kind block it owns); while REDO_ENTRY is set, the thread may be changing
+   * the record block REDO_DATA of that entry in place, with the entry's SEQ odd, and the redo
+   * buffer holds the complete change: recovery re-applies it and makes SEQ even.
+   */
+  REDO_BLOCK: 10,
+  REDO_ENTRY: 11,
+  REDO_DATA: 12,
+  /**
+   * Hazard word of the lock-free record ops (add, compareExchange): the entry whose record
+   * block this thread may be about to change. A writer that retires a record block waits until
+   * no live thread names its entry here (see store.ts, waitForAtomicOps).
+   */
+  HAZARD: 13,
 } as const;
 export const THREAD_SLOT_WORDS = 16;
 /**
@@ -181,8 +199,11 @@ export const STORE = {
   SWEEP_CURSOR: 8,
   /** Entries that hold a value (COUNT minus lock placeholders), i.e. the store's size. */
   VALUES: 9,
-  /** Reserved for eviction bookkeeping. */
-  RESERVED: 10,
+  /**
+   * Ref of the store's SCHEMA block (0: none): the msgpackr record structures and/or the
+   * fixed record layout every handle of this store must agree on, as JSON text in UTF-16.
+   */
+  SCHEMA: 10,
   NAME_LEN: 11,
   /** UTF-16 name starts here (word index; two code units per word). */
   NAME: 12,
@@ -247,11 +268,27 @@ export const VALUE = {
 } as const;
 export const VALUE_FLAG = {
   TTL: 1 << 8,
+  /**
+   * A fixed-layout record: its bytes start at RECORD_BYTES_OFFSET, 8-byte aligned so fields can
+   * be read through Float64Array/Int32Array views, and they may change in place (only with SEQ
+   * odd under the entry lock, or one integer field at a time with an atomic op). Never with TTL.
+   */
+  RECORD: 1 << 9,
 } as const;
 export const TAG_MASK = 0xff;
 /** Byte offset of the encoded bytes within a VALUE block, without and with a deadline. */
 export const VALUE_BYTES_OFFSET = VALUE.META * 4 + 4;
 export const VALUE_BYTES_OFFSET_TTL = VALUE.EXPIRES_LO * 4 + 4;
+/** Byte offset of a record's bytes within its VALUE block (word 3 is padding). */
+export const RECORD_BYTES_OFFSET = 16;
+
+/** SCHEMA block: [HDR][LEN = UTF-16 code units][ JSON text … ]. Never freed while its store lives. */
+export const SCHEMA = { HDR: 0, LEN: 1, TEXT: 2 } as const;
+/**
+ * REDO block (a thread's redo buffer): [HDR][COUNT][ (offset, length) × COUNT ][ bytes … ].
+ * Ranges are byte ranges of the record; the bytes follow the range table, packed in order.
+ */
+export const REDO = { HDR: 0, COUNT: 1, RANGES: 2 } as const;
 
 // ── Size classes ─────────────────────────────────────────────────────────────────────────────
 // Block sizes in units: 2..8 exactly, then four classes per power of two (at most 25% slack).

@@ -36,13 +36,29 @@
 import { arena } from './arena';
 import { alloc, free, usage } from './allocator';
 import { now } from './clock';
-import { decode, deepFreeze, encode, encoded } from './codec';
+import { decode, deepFreeze, encode, encoded, StructuredCodec, Tag } from './codec';
 import {
+  CodecError,
   InvalidKeyError,
   InvalidOptionError,
+  InvalidValueError,
+  KeyNotFoundError,
   LockTimeoutError,
   StoreClosedError,
 } from './errors';
+import {
+  checkLayout,
+  decodeRecord,
+  encodeFields,
+  encodeRecord,
+  fieldSpan,
+  intRange,
+  isAtomicType,
+  layoutText,
+  type AtomicType,
+  type RecordField,
+  type RecordLayout,
+} from './records';
 import { forEachRef, hashKey, indexHolds, insert, lookup, newIndex, readKey, remove, reserveOne, foundGen } from './keyindex';
 import {
   BUCKET_EMPTY,
@@ -54,7 +70,11 @@ import {
   KIND,
   MAX_KEY_LENGTH,
   MAX_STORE_NAME_LENGTH,
+  MAX_THREADS,
   MIN_INDEX_CAPACITY,
+  RECORD_BYTES_OFFSET,
+  REDO,
+  SCHEMA,
   STORE,
   TAG_MASK,
   THREAD,
@@ -63,11 +83,13 @@ import {
   VALUE_BYTES_OFFSET,
   VALUE_BYTES_OFFSET_TTL,
   VALUE_FLAG,
+  THREAD_STATE,
+  classUnits,
   sizeClassOf,
 } from './layout';
 import { Acquired, acquire, holder, release, tryAcquire } from './locks';
 import { compilePattern, type KeyPattern } from './patterns';
-import { liveThreadCount, myToken, myWord, setRecoveryHooks } from './threads';
+import { liveThreadCount, mySlot, myToken, myWord, setRecoveryHooks, slotWord } from './threads';
 
 // Recovery of a dead thread frees the blocks its interrupted write leaves behind.
 setRecoveryHooks({ free: (ref) => free(ref), limbo: recoverLimboEntry });
@@ -145,6 +167,22 @@ export interface StoreOptions {
    * this mode are deep-frozen, so that no caller can change what the next caller receives.
    */
   hotReads?: boolean;
+  /**
+   * Makes the store a store of fixed-layout records (see {@link layoutRecord}): every value is
+   * an object with exactly these fields, kept as raw bytes that change in place, so that one
+   * field can be read, changed under the key's lock ({@link Store.setFields}) or changed
+   * atomically without a lock ({@link Store.add}, {@link Store.compareExchange}). The layout is
+   * kept in shared memory: every handle of the store must pass the same one (or none). Not
+   * with `hotReads` (atomic ops change a record without republishing it) nor TTLs.
+   */
+  record?: RecordLayout;
+  /**
+   * msgpackr record structures: property lists of the object shapes the store holds (in the
+   * order objects have their properties). Objects of those shapes are then stored as a record
+   * id and the values, without the property names. Kept in shared memory: every handle of the
+   * store must pass the same list (or none). Needs msgpackr.
+   */
+  structures?: readonly (readonly string[])[];
 }
 
 /** What {@link Store.stats} reports. Counts are read without locks and may be momentarily off by concurrent writers. */
@@ -197,6 +235,7 @@ let scratch: Uint8Array = Buffer.allocUnsafeSlow(4096);
 /** Values up to this many bytes are copied a word at a time (see readEntry). */
 const WORD_COPY_MAX = 16 * 1024;
 let scratch32 = new Int32Array(scratch.buffer, scratch.byteOffset, scratch.length >>> 2);
+let scratchView = new DataView(scratch.buffer, scratch.byteOffset, scratch.length);
 /** SEQ and deadline of the value the last successful readEntry returned (for hot reads). */
 let readSeq = 0;
 let readData = 0;
@@ -214,7 +253,7 @@ export function readRetryCount(): number {
  * Returns the decoded value, MISSING (no value, or expired) or STALE (the entry no longer holds
  * the key: look it up again).
  */
-function readEntry(ref: number, gen: number): unknown {
+function readEntry(ref: number, gen: number, store: Store<unknown>): unknown {
   const a = arena;
   const e = ref * 2;
   for (let spins = 0; ; spins++) {
@@ -248,9 +287,13 @@ function readEntry(ref: number, gen: number): unknown {
       len = i32[v + VALUE.LEN];
       meta = i32[v + VALUE.META];
       off = d * UNIT + VALUE_BYTES_OFFSET;
-      if ((meta & VALUE_FLAG.TTL) !== 0) {
-        expires = i32[v + VALUE.EXPIRES_HI] * 4294967296 + (i32[v + VALUE.EXPIRES_LO] >>> 0);
-        off = d * UNIT + VALUE_BYTES_OFFSET_TTL;
+      if ((meta & (VALUE_FLAG.TTL | VALUE_FLAG.RECORD)) !== 0) {
+        if ((meta & VALUE_FLAG.TTL) !== 0) {
+          expires = i32[v + VALUE.EXPIRES_HI] * 4294967296 + (i32[v + VALUE.EXPIRES_LO] >>> 0);
+          off = d * UNIT + VALUE_BYTES_OFFSET_TTL;
+        } else {
+          off = d * UNIT + RECORD_BYTES_OFFSET;
+        }
       }
     }
     if (len < 0 || off + len > a.viewBytes) {
@@ -266,6 +309,7 @@ function readEntry(ref: number, gen: number): unknown {
       // A Buffer, like what msgpackr's own callers pass it (its string paths prefer one).
       scratch = Buffer.allocUnsafeSlow(Math.max((len + 7) & ~7, scratch.length * 2));
       scratch32 = new Int32Array(scratch.buffer, scratch.byteOffset, scratch.length >>> 2);
+      scratchView = new DataView(scratch.buffer, scratch.byteOffset, scratch.length);
     }
     if (len <= WORD_COPY_MAX) {
       // Copies out of shared memory are slow in V8 (set() of a shared subarray: ~0.6 ns/byte);
@@ -282,7 +326,8 @@ function readEntry(ref: number, gen: number): unknown {
     readSeq = s1;
     readData = d;
     readExpires = expires;
-    return decode(meta & TAG_MASK, scratch, len);
+    const tag = meta & TAG_MASK;
+    return tag < Tag.Structured ? decode(tag, scratch, len) : store.decodeSchemaValue(tag, scratch, scratchView, len);
   }
 }
 
@@ -319,7 +364,7 @@ function writeValue(store: number, ref: number, tag: number, bytes: Uint8Array, 
   i32[slot + THREAD.PENDING_ENTRY] = ref;
   i32[slot + THREAD.PENDING_OLD] = old;
   i32[slot + THREAD.PENDING_NEW] = 0;
-  const head = expires !== 0 ? VALUE_BYTES_OFFSET_TTL : VALUE_BYTES_OFFSET;
+  const head = expires !== 0 ? VALUE_BYTES_OFFSET_TTL : tag === Tag.Record ? RECORD_BYTES_OFFSET : VALUE_BYTES_OFFSET;
   const units = Math.ceil((head + Math.max(len, minBytes)) / UNIT);
   let d = i32[slot + THREAD.DEFERRED_FREE];
   if (d !== 0 && (i32[d * 2 + VALUE.HDR] & 0xff) === sizeClassOf(units)) {
@@ -342,7 +387,7 @@ function writeValue(store: number, ref: number, tag: number, bytes: Uint8Array, 
   if (hint > 0) i32[e + ENTRY.MIN_BYTES] = hint;
   const v = d * 2;
   i32[v + VALUE.LEN] = len;
-  i32[v + VALUE.META] = tag | (expires !== 0 ? VALUE_FLAG.TTL : 0);
+  i32[v + VALUE.META] = tag | (expires !== 0 ? VALUE_FLAG.TTL : 0) | (tag === Tag.Record ? VALUE_FLAG.RECORD : 0);
   if (expires !== 0) {
     i32[v + VALUE.EXPIRES_HI] = Math.floor(expires / 4294967296);
     i32[v + VALUE.EXPIRES_LO] = expires % 4294967296;
@@ -359,7 +404,12 @@ function writeValue(store: number, ref: number, tag: number, bytes: Uint8Array, 
   if (old === 0) Atomics.add(i32, s + STORE.VALUES, 1);
   const oldTtl = old !== 0 && (i32[old * 2 + VALUE.META] & VALUE_FLAG.TTL) !== 0;
   if (oldTtl !== (expires !== 0)) Atomics.add(i32, s + STORE.TTL_COUNT, oldTtl ? -1 : 1);
-  // 4. Retire: a reader may still be copying `old`; it will see SEQ moved and retry.
+  // 4. Retire: a reader may still be copying `old`; it will see SEQ moved and retry. A record
+  //    block may also be about to take a lock-free atomic op: wait those out first.
+  if (old !== 0 && (i32[old * 2 + VALUE.META] & VALUE_FLAG.RECORD) !== 0) {
+    waitForAtomicOps(ref);
+    i32 = arena.i32;
+  }
   if (old !== 0) i32[slot + THREAD.DEFERRED_FREE] = old;
   i32[slot + THREAD.PENDING_ENTRY] = 0;
 }
@@ -378,10 +428,274 @@ function clearValue(store: number, ref: number): boolean {
   Atomics.add(i32, e + ENTRY.SEQ, 2);
   const s = store * 2;
   Atomics.add(i32, s + STORE.VALUES, -1);
-  if ((i32[old * 2 + VALUE.META] & VALUE_FLAG.TTL) !== 0) Atomics.add(i32, s + STORE.TTL_COUNT, -1);
+  const meta = i32[old * 2 + VALUE.META];
+  if ((meta & VALUE_FLAG.TTL) !== 0) Atomics.add(i32, s + STORE.TTL_COUNT, -1);
+  if ((meta & VALUE_FLAG.RECORD) !== 0) waitForAtomicOps(ref);
   free(old, slot + THREAD.PENDING_OLD);
   arena.i32[slot + THREAD.PENDING_ENTRY] = 0;
   return true;
+}
+
+// ── Fixed-layout records: in-place writes, field reads, lock-free atomic ops ────────────────
+//
+// A record block (VALUE_FLAG.RECORD) is the one kind of value that changes after publication:
+// - whole or partial writes change its bytes in place, under the entry lock, with SEQ odd for
+//   the duration; readers (readEntry, readRecordField) wait for an even SEQ and retry when SEQ
+//   moved, exactly as for a republished block, so they see all of a write or none of it;
+// - add/compareExchange change one aligned integer field with one Atomics operation, without
+//   the lock and without touching SEQ. A field read sees the value before or after it. They do
+//   not order with each other across fields: a snapshot that overlaps adds to two different
+//   fields may see one of them and not the other (each field is still exact).
+// Termination safety: an in-place write is first copied into the thread's redo buffer, so
+// whoever recovers a writer that died with SEQ odd re-applies the whole write (threads.ts). An
+// atomic op is one instruction: it happened or it did not.
+// Reclamation: an atomic op follows DATA without the lock, so the block must not be freed (and
+// reused) between its load of DATA and its Atomics call. It announces the entry in its slot's
+// HAZARD word first (a seq_cst store), then loads GEN and DATA; a writer that retires a record
+// block stores DATA (seq_cst) and then waits until no live slot announces the entry. Either
+// the op sees the new DATA, or the writer sees the announcement — never neither.
+
+/** Waits until no other live thread is inside an atomic op on entry `ref` (see above). */
+function waitForAtomicOps(ref: number): void {
+  for (let slot = 0; slot < MAX_THREADS; slot++) {
+    if (slot === mySlot) continue;
+    const w = slotWord(slot);
+    for (let spins = 0; arena.i32[w + THREAD.HAZARD] === ref; spins++) {
+      // A dead thread's op will never complete; recovery clears its word.
+      if (Atomics.load(arena.i32, w + THREAD.STATE) !== THREAD_STATE.ALIVE) break;
+      if (spins > 64) Atomics.wait(arena.i32, w + THREAD.HAZARD, ref, 1);
+    }
+  }
+}
+
+/** How a record field is read by {@link readRecordField}. */
+export const enum FieldKind {
+  Float64,
+  Int32,
+  Uint32,
+  Int16,
+  Uint16,
+  Int8,
+  Uint8,
+}
+
+/** What a record view (view.ts) needs to find its entry: where it was, and how to look again. */
+export interface RecordTarget {
+  ref: number;
+  gen: number;
+  /** Looks the key up again after GEN moved; throws KeyNotFoundError if it holds no record. */
+  rebind(): void;
+}
+
+/**
+ * The field read protocol: one field of a record, straight from shared memory.
+ *
+ * It is the read protocol of {@link readEntry} with the copy shrunk to one load: SEQ, then GEN
+ * and DATA, then the field, then SEQ again. A same, even SEQ means no in-place write overlapped
+ * the load; an atomic op may have, but it changes the field in one store, so the load returned
+ * the value before or after it, never a mix.
+ */
+export function readRecordField(t: RecordTarget, at: number, kind: FieldKind): number {
+  for (let spins = 0; ; spins++) {
+    const a = arena;
+    const i32 = a.i32;
+    const e = t.ref * 2;
+    const s1 = Atomics.load(i32, e + ENTRY.SEQ);
+    if ((s1 & 1) !== 0) {
+      waitForEven(e, s1, spins);
+      continue;
+    }
+    const d = i32[e + ENTRY.DATA];
+    if (i32[e + ENTRY.GEN] !== t.gen || d === 0) {
+      // Deleted, or re-created in another entry: look the key up again (or throw).
+      if (Atomics.load(i32, e + ENTRY.SEQ) === s1 || i32[e + ENTRY.GEN] !== t.gen) t.rebind();
+      continue;
+    }
+    const byte = d * UNIT + RECORD_BYTES_OFFSET + at;
+    if (byte + 8 > a.viewBytes || (i32[d * 2 + VALUE.META] & VALUE_FLAG.RECORD) === 0) {
+      if (!a.covers(byte + 8) && Atomics.load(a.i32, e + ENTRY.SEQ) === s1 && spins > 2) throw corrupt(t.ref);
+      continue;
+    }
+    let x: number;
+    switch (kind) {
+      case FieldKind.Float64: x = a.f64[byte >>> 3]; break;
+      case FieldKind.Int32: x = i32[byte >>> 2]; break;
+      case FieldKind.Uint32: x = a.u32[byte >>> 2]; break;
+      case FieldKind.Int16: x = a.i16[byte >>> 1]; break;
+      case FieldKind.Uint16: x = a.u16[byte >>> 1]; break;
+      case FieldKind.Int8: x = a.i8[byte]; break;
+      default: x = a.u8[byte];
+    }
+    if (Atomics.load(i32, e + ENTRY.SEQ) === s1) return x;
+    readRetries++;
+  }
+}
+
+/**
+ * Copies `n` bytes of a record from byte `at` into private memory (for string and array
+ * fields), with the same protocol as {@link readRecordField}. The copy is valid until the next
+ * read of this thread.
+ */
+export function readRecordRange(t: RecordTarget, at: number, n: number): Uint8Array {
+  if (n > rangeScratch.length) rangeScratch = Buffer.allocUnsafeSlow(Math.max(n, rangeScratch.length * 2));
+  const out = rangeScratch;
+  for (let spins = 0; ; spins++) {
+    const a = arena;
+    const i32 = a.i32;
+    const e = t.ref * 2;
+    const s1 = Atomics.load(i32, e + ENTRY.SEQ);
+    if ((s1 & 1) !== 0) {
+      waitForEven(e, s1, spins);
+      continue;
+    }
+    const d = i32[e + ENTRY.DATA];
+    if (i32[e + ENTRY.GEN] !== t.gen || d === 0) {
+      if (Atomics.load(i32, e + ENTRY.SEQ) === s1 || i32[e + ENTRY.GEN] !== t.gen) t.rebind();
+      continue;
+    }
+    const byte = d * UNIT + RECORD_BYTES_OFFSET + at;
+    if (byte + n > a.viewBytes || (i32[d * 2 + VALUE.META] & VALUE_FLAG.RECORD) === 0) {
+      if (!a.covers(byte + n) && Atomics.load(a.i32, e + ENTRY.SEQ) === s1 && spins > 2) throw corrupt(t.ref);
+      continue;
+    }
+    const u8 = a.u8;
+    for (let i = 0; i < n; i++) out[i] = u8[byte + i];
+    if (Atomics.load(i32, e + ENTRY.SEQ) === s1) return out;
+    readRetries++;
+  }
+}
+let rangeScratch: Uint8Array = Buffer.allocUnsafeSlow(256);
+
+/** Results of {@link recordAtomic} besides the previous value, in {@link atomicStatus}. */
+export const enum AtomicStatus {
+  Done,
+  /** GEN moved: the entry no longer holds the key; look it up again. */
+  Stale,
+  /** The key holds no record. */
+  Missing,
+}
+/** Why the last {@link recordAtomic} that returned NaN did not happen. */
+let atomicStatus: AtomicStatus = AtomicStatus.Done;
+export function atomicFailure(): AtomicStatus {
+  return atomicStatus;
+}
+
+/**
+ * Fault injection for tests: widens the window between an atomic op's load of DATA and its
+ * Atomics call, where a writer retiring the block without waiting for it would let the op land
+ * in a reused block. A constant per thread, so the check folds away when it is 0.
+ */
+const ATOMIC_DELAY_SPINS = Number(process.env['NATIVE_KEYSHARE_TEST_ATOMIC_DELAY'] ?? 0) | 0;
+/** Likewise: stalls an in-place write half-way, with SEQ odd, so that kills land there. */
+const INPLACE_DELAY_SPINS = Number(process.env['NATIVE_KEYSHARE_TEST_INPLACE_DELAY'] ?? 0) | 0;
+let delaySink = 0;
+function delayForTests(spins = ATOMIC_DELAY_SPINS): void {
+  for (let i = 0; i < spins; i++) delaySink += i;
+}
+
+/**
+ * A lock-free atomic op on one integer field of entry `ref`'s record: add `a` (op 0), or
+ * compare-exchange `a` → `b` (op 1). Returns the field's previous value (as Atomics does), or
+ * NaN when it did not happen (see {@link atomicFailure}). See the section comment for why the
+ * HAZARD announcement makes following DATA without the lock safe.
+ */
+export function recordAtomic(ref: number, gen: number, at: number, kind: FieldKind, op: 0 | 1, a: number, b: number): number {
+  const h = myWord + THREAD.HAZARD;
+  for (;;) {
+    const ar = arena;
+    const i32 = ar.i32;
+    const e = ref * 2;
+    Atomics.store(i32, h, ref);
+    const d = i32[e + ENTRY.DATA];
+    // GEN after DATA: if it is still ours, DATA was this key's when we loaded it.
+    if (i32[e + ENTRY.GEN] !== gen) {
+      i32[h] = 0;
+      atomicStatus = AtomicStatus.Stale;
+      return NaN;
+    }
+    const byte = d * UNIT + RECORD_BYTES_OFFSET + at;
+    if (ATOMIC_DELAY_SPINS !== 0) delayForTests();
+    if (d === 0 || (i32[d * 2 + VALUE.META] & VALUE_FLAG.RECORD) === 0) {
+      i32[h] = 0;
+      atomicStatus = AtomicStatus.Missing;
+      return NaN;
+    }
+    if (byte + 4 > ar.viewBytes) {
+      i32[h] = 0;
+      if (!ar.covers(byte + 4)) throw corrupt(ref);
+      continue;
+    }
+    let old: number;
+    switch (kind) {
+      case FieldKind.Int32: old = op === 0 ? Atomics.add(i32, byte >>> 2, a) : Atomics.compareExchange(i32, byte >>> 2, a, b); break;
+      case FieldKind.Uint32: old = op === 0 ? Atomics.add(ar.u32, byte >>> 2, a) : Atomics.compareExchange(ar.u32, byte >>> 2, a, b); break;
+      case FieldKind.Int16: old = op === 0 ? Atomics.add(ar.i16, byte >>> 1, a) : Atomics.compareExchange(ar.i16, byte >>> 1, a, b); break;
+      case FieldKind.Uint16: old = op === 0 ? Atomics.add(ar.u16, byte >>> 1, a) : Atomics.compareExchange(ar.u16, byte >>> 1, a, b); break;
+      case FieldKind.Int8: old = op === 0 ? Atomics.add(ar.i8, byte, a) : Atomics.compareExchange(ar.i8, byte, a, b); break;
+      default: old = op === 0 ? Atomics.add(ar.u8, byte, a) : Atomics.compareExchange(ar.u8, byte, a, b);
+    }
+    i32[h] = 0;
+    return old;
+  }
+}
+
+/**
+ * Writes byte ranges of a record in place (entry lock held; `d` is the entry's record block):
+ * `ranges` holds (offset, length) pairs into `src`, which holds the new record bytes.
+ *
+ * 1. Copy the ranges and their bytes into this thread's redo buffer and name the entry in
+ *    REDO_ENTRY: from here a recovering thread can finish the write.
+ * 2. SEQ odd: readers wait (they never copy a half-written record).
+ * 3. Copy the ranges into the block — only them, so atomic ops on other fields are kept.
+ * 4. SEQ even, REDO_ENTRY cleared.
+ */
+function writeRecordInPlace(ref: number, d: number, src: Uint8Array, ranges: readonly number[]): void {
+  let bytes = 0;
+  for (let i = 1; i < ranges.length; i += 2) bytes += ranges[i];
+  const count = ranges.length >> 1;
+  const redoBytes = (REDO.RANGES + 2 * count) * 4 + bytes;
+  const slot = myWord;
+  let redo = arena.i32[slot + THREAD.REDO_BLOCK];
+  if (redo === 0 || classUnitsOf(redo) * UNIT < redoBytes) {
+    // The buffer is this thread's for good (freed at exit or by recovery); alloc records it in
+    // REDO_BLOCK inside the allocator's critical section, so it is never lost.
+    if (redo !== 0) free(redo, slot + THREAD.REDO_BLOCK);
+    redo = alloc(KIND.VALUE, Math.ceil(Math.max(redoBytes, 256) / UNIT), slot + THREAD.REDO_BLOCK);
+  }
+  const i32 = arena.i32;
+  const u8 = arena.u8;
+  const r = redo * 2;
+  i32[r + REDO.COUNT] = count;
+  let at = (r + REDO.RANGES + 2 * count) * 4;
+  for (let i = 0; i < count; i++) {
+    const off = ranges[2 * i];
+    const len = ranges[2 * i + 1];
+    i32[r + REDO.RANGES + 2 * i] = off;
+    i32[r + REDO.RANGES + 2 * i + 1] = len;
+    for (let k = 0; k < len; k++) u8[at + k] = src[off + k];
+    at += len;
+  }
+  const e = ref * 2;
+  i32[slot + THREAD.PENDING_ENTRY] = ref;
+  i32[slot + THREAD.PENDING_OLD] = 0;
+  i32[slot + THREAD.PENDING_NEW] = d;
+  i32[slot + THREAD.REDO_DATA] = d;
+  Atomics.store(i32, slot + THREAD.REDO_ENTRY, ref);
+  Atomics.add(i32, e + ENTRY.SEQ, 1);
+  const base = d * UNIT + RECORD_BYTES_OFFSET;
+  for (let i = 0; i < count; i++) {
+    const off = ranges[2 * i];
+    const len = ranges[2 * i + 1];
+    for (let k = 0; k < len; k++) u8[base + off + k] = src[off + k];
+    if (INPLACE_DELAY_SPINS !== 0 && i === 0) delayForTests(INPLACE_DELAY_SPINS);
+  }
+  Atomics.add(i32, e + ENTRY.SEQ, 1);
+  Atomics.store(i32, slot + THREAD.REDO_ENTRY, 0);
+  i32[slot + THREAD.PENDING_ENTRY] = 0;
+}
+
+function classUnitsOf(ref: number): number {
+  return classUnits(arena.i32[ref * 2] & 0xff);
 }
 
 // ── Store directory ──────────────────────────────────────────────────────────────────────────
@@ -517,6 +831,7 @@ class CacheSlot {
 }
 
 const instances = new Map<string, Store<unknown>>();
+const STORE_OPTIONS = ['hotReads', 'record', 'structures'];
 const sweepable = new Set<Store<unknown>>();
 let sweepTimer: ReturnType<typeof setInterval> | undefined;
 
@@ -554,11 +869,49 @@ export class Store<T = unknown> {
   /** @internal */
   closed = false;
 
+  /** The store's schema (record layout, structures) once this thread has seen one. */
+  private schema: StoreSchema | null;
+
   /** @internal Use createStore(). */
-  constructor(name: string, ref: number, hot: boolean) {
+  constructor(name: string, ref: number, hot: boolean, schema: StoreSchema | null) {
     this.name = name;
     this.ref = ref;
     this.hot = hot;
+    this.schema = schema;
+  }
+
+  /** The record layout of a store of fixed-layout records, else undefined. */
+  get recordLayout(): RecordLayout | undefined {
+    return this.currentSchema()?.layout ?? undefined;
+  }
+
+  /**
+   * The schema in shared memory, which another thread may have installed after this handle was
+   * opened: a plain load of one word while there is none.
+   */
+  private currentSchema(): StoreSchema | null {
+    if (this.schema !== null) return this.schema;
+    const r = arena.i32[this.ref * 2 + STORE.SCHEMA];
+    if (r === 0) return null;
+    return (this.schema = schemaAt(this.ref, r));
+  }
+
+  /** @internal Decodes the tags that need the store's schema (called by readEntry). */
+  decodeSchemaValue(tag: number, bytes: Uint8Array, view: DataView, len: number): unknown {
+    const sc = this.currentSchema();
+    if (tag === Tag.Record && sc !== null && sc.layout !== null && len === sc.layout.size) return decodeRecord(sc.layout, bytes, view);
+    if (tag === Tag.Structured && sc !== null && sc.structured !== null) return sc.structured.decode(bytes, len);
+    throw new CodecError(`store "${this.name}": a value with tag ${tag} (${len} bytes) does not match the store's schema`);
+  }
+
+  /** Encodes a value for this store (records into the schema's buffer); returns its tag. */
+  private encodeValue(value: unknown, sc: StoreSchema | null, path: string): number {
+    if (sc === null) return encode(value);
+    if (sc.layout !== null) {
+      encodeRecord(sc.layout, value, sc.rec, sc.recView, path);
+      return Tag.Record;
+    }
+    return sc.structured!.encode(value);
   }
 
   // ── reads ──
@@ -573,7 +926,7 @@ export class Store<T = unknown> {
     if (this.hot) return this.getHot(key);
     const slot = this.slots.get(key);
     if (slot !== undefined) {
-      const v = readEntry(slot.ref, slot.gen);
+      const v = readEntry(slot.ref, slot.gen, this as Store<unknown>);
       if (v !== STALE) return v === MISSING ? undefined : (v as T);
       this.slots.delete(key);
     }
@@ -584,7 +937,7 @@ export class Store<T = unknown> {
     for (;;) {
       const slot = this.find(key);
       if (slot === undefined) return undefined;
-      const v = readEntry(slot.ref, slot.gen);
+      const v = readEntry(slot.ref, slot.gen, this as Store<unknown>);
       if (v !== STALE) return v === MISSING ? undefined : (v as T);
       this.slots.delete(key);
     }
@@ -609,7 +962,7 @@ export class Store<T = unknown> {
         slot = this.find(key);
         if (slot === undefined) return undefined;
       }
-      const v = readEntry(slot.ref, slot.gen);
+      const v = readEntry(slot.ref, slot.gen, this as Store<unknown>);
       if (v === STALE) {
         this.slots.delete(key);
         slot = undefined;
@@ -703,7 +1056,9 @@ export class Store<T = unknown> {
     const minBytes = o.minBytes;
     const timeout = o.timeout;
     // Encode before any lock: a value that cannot be stored throws with nothing changed.
-    const tag = encode(value);
+    const sc = this.currentSchema();
+    const tag = this.encodeValue(value, sc, `${this.name}: value`);
+    if (tag === Tag.Record) return this.setRecord(key, sc!, expires, timeout);
     const bytes = encoded.bytes;
     const src = encoded.offset;
     const len = encoded.length;
@@ -749,9 +1104,10 @@ export class Store<T = unknown> {
         })
       : Object.entries(entries as Record<string, T>);
     parseSetOptions(options);
+    const sc = this.currentSchema();
     for (const [k, v] of list) {
       if (typeof k !== 'string' || k.length === 0 || k.length > MAX_KEY_LENGTH) badKey(k);
-      encode(v);
+      this.encodeValue(v, sc, `${this.name} (key ${JSON.stringify(k)}): value`);
     }
     let n = 0;
     for (const [k, v] of list) if (this.set(k, v, options)) n++;
@@ -887,11 +1243,186 @@ export class Store<T = unknown> {
     const wasHeld = this.holds(key);
     if (!wasHeld && !this.lock(key, timeout)) throw new LockTimeoutError(key, timeout);
     try {
-      const next = fn(this.get(key));
-      this.set(key, next, { ...options, skipLock: true });
+      const current = this.get(key);
+      const next = fn(current);
+      const sc = this.currentSchema();
+      if (sc !== null && sc.layout !== null && current !== undefined) this.updateRecord(key, sc, current, next);
+      else this.set(key, next, { ...options, skipLock: true });
       return next;
     } finally {
       if (!wasHeld) this.release(key);
+    }
+  }
+
+  // ── fixed-layout records ──
+
+  /** set() of a record store: whole record, in place when the key already holds one. */
+  private setRecord(key: string, sc: StoreSchema, expires: number, timeout: number): boolean {
+    if (expires !== 0) throw new InvalidOptionError(`store "${this.name}" holds fixed-layout records, which cannot have a TTL`);
+    const size = sc.layout!.size;
+    for (;;) {
+      const slot = this.slots.get(key) ?? this.find(key);
+      if (slot === undefined) {
+        if (this.insertEntry(key, Tag.Record, sc.rec, 0, size, 0, 0, false)) return true;
+        continue;
+      }
+      const lock = this.lockEntry(slot, timeout);
+      if (lock === LOCK_TIMEOUT) return false;
+      if (lock === LOCK_STALE) {
+        this.slots.delete(key);
+        continue;
+      }
+      try {
+        this.writeRecord(slot.ref, sc, sc.allRanges);
+      } finally {
+        if (lock === LOCK_TAKEN) release(arena.i32, slot.ref * 2 + ENTRY.LOCK);
+      }
+      return true;
+    }
+  }
+
+  /** Writes `ranges` of sc.rec into entry `ref` (lock held): in place, or as a first block. */
+  private writeRecord(ref: number, sc: StoreSchema, ranges: readonly number[]): void {
+    const size = sc.layout!.size;
+    const i32 = arena.i32;
+    const d = i32[ref * 2 + ENTRY.DATA];
+    if (d !== 0 && (i32[d * 2 + VALUE.META] & VALUE_FLAG.RECORD) !== 0 && i32[d * 2 + VALUE.LEN] === size) {
+      if (ranges.length > 0) writeRecordInPlace(ref, d, sc.rec, ranges);
+    } else {
+      writeValue(this.ref, ref, Tag.Record, sc.rec, 0, size, 0, 0);
+    }
+  }
+
+  /**
+   * update() of a record that exists (lock held): writes only the fields whose bytes changed,
+   * so that atomic ops other threads made meanwhile on the fields `fn` left alone are kept.
+   */
+  private updateRecord(key: string, sc: StoreSchema, current: unknown, next: unknown): void {
+    const layout = sc.layout!;
+    encodeRecord(layout, next, sc.rec, sc.recView, 'value');
+    encodeRecord(layout, current, sc.old, sc.oldView, 'value');
+    const ranges: number[] = [];
+    for (const f of layout.fields) {
+      const n = fieldSpan(f);
+      for (let i = f.offset; i < f.offset + n; i++) {
+        if (sc.rec[i] !== sc.old[i]) {
+          ranges.push(f.offset, n);
+          break;
+        }
+      }
+    }
+    const slot = this.slots.get(key) ?? this.find(key);
+    if (slot !== undefined) this.writeRecord(slot.ref, sc, ranges);
+  }
+
+  /**
+   * Changes some fields of the record under `key`, in place under the key's lock: readers see
+   * all of them changed or none. Fields not named keep their value (including atomic ops other
+   * threads make meanwhile). Returns false if another thread holds the lock past the timeout.
+   * Throws KeyNotFoundError when the key holds no record, InvalidValueError for a bad field.
+   */
+  setFields(key: string, fields: Partial<T>, options?: { timeout?: number }): boolean {
+    if (this.closed) throw new StoreClosedError(this.name);
+    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) badKey(key);
+    const sc = this.recordSchema('setFields');
+    const layout = sc.layout!;
+    const timeout = checkTimeout(options?.timeout, 'options.timeout');
+    // Check every field before the lock; the bytes are encoded again over the current record.
+    encodeFields(layout, fields, sc.old, sc.oldView, 'fields');
+    for (;;) {
+      const slot = this.slots.get(key) ?? this.find(key);
+      if (slot === undefined) throw new KeyNotFoundError(this.name, key);
+      const lock = this.lockEntry(slot, timeout);
+      if (lock === LOCK_TIMEOUT) return false;
+      if (lock === LOCK_STALE) {
+        this.slots.delete(key);
+        continue;
+      }
+      try {
+        const i32 = arena.i32;
+        const d = i32[slot.ref * 2 + ENTRY.DATA];
+        if (d === 0 || (i32[d * 2 + VALUE.META] & VALUE_FLAG.RECORD) === 0) throw new KeyNotFoundError(this.name, key);
+        // Under the lock no other thread writes in place; atomic ops may change other fields
+        // of this copy meanwhile, but only the ranges of the named fields are copied back.
+        const base = d * UNIT + RECORD_BYTES_OFFSET;
+        sc.rec.set(arena.u8.subarray(base, base + layout.size));
+        const written = encodeFields(layout, fields, sc.rec, sc.recView, 'fields');
+        const ranges: number[] = [];
+        for (const i of written) ranges.push(layout.fields[i].offset, fieldSpan(layout.fields[i]));
+        writeRecordInPlace(slot.ref, d, sc.rec, ranges);
+      } finally {
+        if (lock === LOCK_TAKEN) release(arena.i32, slot.ref * 2 + ENTRY.LOCK);
+      }
+      return true;
+    }
+  }
+
+  /**
+   * Adds `delta` to integer field `field` of the record under `key`, atomically and without a
+   * lock; returns the field's previous value (as Atomics.add). Like Atomics.add, the result
+   * wraps around the field type's range. Throws KeyNotFoundError when the key holds no record.
+   */
+  add(key: string, field: string, delta: number): number {
+    const f = this.atomicField(field, 'add');
+    checkDelta(f, field, delta);
+    return this.atomicOp(key, f, 0, delta, 0);
+  }
+
+  /**
+   * Sets integer field `field` to `replacement` if it holds `expected`, atomically and without a
+   * lock; returns the previous value (the exchange happened iff it equals `expected`).
+   */
+  compareExchange(key: string, field: string, expected: number, replacement: number): number {
+    const f = this.atomicField(field, 'compareExchange');
+    const [lo, hi] = intRange(f.type);
+    for (const [what, v] of [['expected', expected], ['replacement', replacement]] as const) {
+      if (!Number.isInteger(v) || v < lo || v > hi) throw new InvalidValueError(`${what} must be a ${f.type} integer for field "${field}", got ${String(v)}`);
+    }
+    return this.atomicOp(key, f, 1, expected, replacement);
+  }
+
+  private atomicOp(key: string, f: AtomicField, op: 0 | 1, a: number, b: number): number {
+    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) badKey(key);
+    for (;;) {
+      const slot = this.slots.get(key) ?? this.find(key);
+      if (slot === undefined) throw new KeyNotFoundError(this.name, key);
+      const old = recordAtomic(slot.ref, slot.gen, f.offset, f.kind, op, a, b);
+      if (old === old) return old;
+      if (atomicStatus === AtomicStatus.Missing) throw new KeyNotFoundError(this.name, key);
+      this.slots.delete(key);
+    }
+  }
+
+  private recordSchema(what: string): StoreSchema {
+    if (this.closed) throw new StoreClosedError(this.name);
+    const sc = this.currentSchema();
+    if (sc === null || sc.layout === null) throw new InvalidOptionError(`${what}() needs a store of fixed-layout records; store "${this.name}" was not created with options.record`);
+    return sc;
+  }
+
+  /** @internal The integer field `field` of the record layout, for atomic ops. */
+  atomicField(field: string, what: string): AtomicField {
+    const sc = this.schema !== null && !this.closed ? this.schema : this.recordSchema(what);
+    const f = sc.atomic.get(field);
+    if (f === undefined) {
+      throw new InvalidOptionError(`${what}(): "${String(field)}" is not an integer field of store "${this.name}" (integer fields: ${[...sc.atomic.keys()].join(', ') || 'none'})`);
+    }
+    return f;
+  }
+
+  /** @internal Where `key`'s entry is (for record views), or undefined if absent. */
+  locate(key: string): { ref: number; gen: number } | undefined {
+    if (this.closed) throw new StoreClosedError(this.name);
+    this.recordSchema('a record view');
+    for (;;) {
+      const slot = this.slots.get(key) ?? this.find(key);
+      if (slot === undefined) return undefined;
+      const state = peekEntry(slot.ref, slot.gen);
+      if (state === STALE) {
+        this.slots.delete(key);
+        continue;
+      }
+      return state === true ? slot : undefined;
     }
   }
 
@@ -938,8 +1469,7 @@ export class Store<T = unknown> {
     this.closed = true;
     this.slots.clear();
     sweepable.delete(this as Store<unknown>);
-    const k = instanceKey(this.name, this.hot);
-    if (instances.get(k) === (this as Store<unknown>)) instances.delete(k);
+    for (const [k, v] of instances) if (v === (this as Store<unknown>)) instances.delete(k);
   }
 
   /**
@@ -1170,8 +1700,160 @@ function repairCounts(store: number): void {
   i32[s + STORE.TOMBSTONES] = tombstones;
 }
 
-function instanceKey(name: string, hot: boolean): string {
-  return hot ? `${name}\u0000hot` : name;
+function instanceKey(name: string, hot: boolean, schema: string | null = null): string {
+  return `${name}\u0000${hot ? 'hot' : ''}\u0000${schema ?? ''}`;
+}
+
+// ── Store schemas: record layout and msgpackr structures, shared through the SCHEMA block ────
+
+/** An integer field of a record layout, as the atomic ops address it. */
+export interface AtomicField {
+  offset: number;
+  kind: FieldKind;
+  type: AtomicType;
+  /** hi - lo of the type: the largest |delta| an add accepts. */
+  span: number;
+}
+
+/** @internal Checks an add's delta for field `f`. */
+export function checkDelta(f: AtomicField, field: string, delta: number): void {
+  if (!Number.isInteger(delta) || delta > f.span || delta < -f.span) {
+    throw new InvalidValueError(`delta must be an integer of at most ${f.span} in magnitude for ${f.type} field "${field}", got ${String(delta)}`);
+  }
+}
+
+const FIELD_KINDS: Record<AtomicType | 'float64', FieldKind> = {
+  float64: FieldKind.Float64,
+  int32: FieldKind.Int32,
+  uint32: FieldKind.Uint32,
+  int16: FieldKind.Int16,
+  uint16: FieldKind.Uint16,
+  int8: FieldKind.Int8,
+  uint8: FieldKind.Uint8,
+};
+
+/**
+ * What this thread built from a store's schema text: the codec of its structures, or its record
+ * layout with the private buffers records are encoded in (one store's writes never interleave
+ * in one thread, so one pair of buffers per store is enough).
+ */
+class StoreSchema {
+  readonly layout: RecordLayout | null = null;
+  readonly structured: StructuredCodec | null = null;
+  readonly atomic = new Map<string, AtomicField>();
+  readonly rec: Uint8Array = EMPTY;
+  readonly recView: DataView = new DataView(new ArrayBuffer(0));
+  readonly old: Uint8Array = EMPTY;
+  readonly oldView: DataView = this.recView;
+  /** (offset, length) of the whole record: what a set() writes. */
+  readonly allRanges: readonly number[] = [];
+
+  constructor(readonly text: string) {
+    const parsed = JSON.parse(text) as { record: { size: number; fields: [string, RecordField['type'], number][] } | null; structures: string[][] | null };
+    if (parsed.structures !== null) this.structured = new StructuredCodec(parsed.structures);
+    if (parsed.record !== null) {
+      const layout: RecordLayout = { size: parsed.record.size, fields: parsed.record.fields.map(([name, type, offset]) => ({ name, type, offset })) };
+      this.layout = layout;
+      this.rec = Buffer.alloc(layout.size);
+      this.recView = new DataView(this.rec.buffer, this.rec.byteOffset, layout.size);
+      this.old = Buffer.alloc(layout.size);
+      this.oldView = new DataView(this.old.buffer, this.old.byteOffset, layout.size);
+      this.allRanges = [0, layout.size];
+      for (const f of layout.fields) {
+        if (!isAtomicType(f.type)) continue;
+        const [lo, hi] = intRange(f.type);
+        this.atomic.set(f.name, { offset: f.offset, kind: FIELD_KINDS[f.type], type: f.type, span: hi - lo });
+      }
+    }
+  }
+}
+
+/** Schemas this thread has built, by STORE ref (a store's SCHEMA block never changes once set). */
+const schemas = new Map<number, StoreSchema>();
+
+function schemaAt(store: number, block: number): StoreSchema {
+  let sc = schemas.get(store);
+  if (sc === undefined) schemas.set(store, (sc = new StoreSchema(readSchemaText(block))));
+  return sc;
+}
+
+function readSchemaText(block: number): string {
+  arena.covers((block * 2 + SCHEMA.TEXT) * 4);
+  const len = arena.i32[block * 2 + SCHEMA.LEN];
+  arena.covers((block * 2 + SCHEMA.TEXT) * 4 + len * 2);
+  const u16 = arena.u16;
+  const base = (block * 2 + SCHEMA.TEXT) * 2;
+  let text = '';
+  for (let i = 0; i < len; i += 4096) text += String.fromCharCode(...u16.subarray(base + i, base + Math.min(len, i + 4096)));
+  return text;
+}
+
+/** The canonical schema text of createStore options, or null when they set none. */
+function schemaText(options: StoreOptions | undefined): string | null {
+  const record = options?.record;
+  const structures = options?.structures;
+  if (record === undefined && structures === undefined) return null;
+  if (record !== undefined) checkLayout(record);
+  if (structures !== undefined) {
+    if (!Array.isArray(structures) || structures.length > 1000) throw new InvalidOptionError('options.structures must be an array of at most 1000 structures');
+    structures.forEach((keys, i) => {
+      if (!Array.isArray(keys) || keys.length === 0 || keys.some((k) => typeof k !== 'string') || new Set(keys).size !== keys.length) {
+        throw new InvalidOptionError(`options.structures[${i}] must be a non-empty array of distinct property names`);
+      }
+    });
+  }
+  return JSON.stringify({
+    record: record === undefined ? null : JSON.parse(layoutText(record)),
+    structures: structures === undefined ? null : structures.map((keys) => [...keys]),
+  });
+}
+
+/**
+ * Installs the schema of a handle's options in store `store`, or checks it against the one
+ * there. Every handle must agree: bytes written under one layout or structure list mean
+ * something else under another.
+ */
+function openSchema(store: number, name: string, text: string | null): StoreSchema | null {
+  const i32 = arena.i32;
+  const cur = Atomics.load(i32, store * 2 + STORE.SCHEMA);
+  if (text === null) return cur === 0 ? null : schemaAt(store, cur);
+  if (cur === 0) {
+    const lw = store * 2 + STORE.LOCK;
+    const got = acquire(arena.i32, lw, myToken, Infinity);
+    arena.refresh();
+    try {
+      if (got === Acquired.FromDeadHolder) repairCounts(store);
+      const s = store * 2;
+      if (Atomics.load(arena.i32, s + STORE.SCHEMA) === 0) {
+        const sc = new StoreSchema(text);
+        const values = Atomics.load(arena.i32, s + STORE.VALUES);
+        if (sc.layout !== null && values > 0) {
+          throw new InvalidOptionError(`store "${name}" already holds ${values} values written without a record layout; a store of records must be created with options.record before its first write`);
+        }
+        const block = alloc(KIND.VALUE, Math.ceil((SCHEMA.TEXT * 4 + text.length * 2) / UNIT));
+        const w = block * 2;
+        arena.i32[w + SCHEMA.LEN] = text.length;
+        const u16 = arena.u16;
+        for (let i = 0; i < text.length; i++) u16[(w + SCHEMA.TEXT) * 2 + i] = text.charCodeAt(i);
+        Atomics.store(arena.i32, s + STORE.SCHEMA, block);
+        schemas.set(store, sc);
+        return sc;
+      }
+    } finally {
+      release(arena.i32, lw);
+    }
+  }
+  const sc = schemaAt(store, Atomics.load(arena.i32, store * 2 + STORE.SCHEMA));
+  if (sc.text !== text) {
+    throw new InvalidOptionError(`store "${name}" was opened with a different ${describeSchema(sc.text, text)} in this process; every handle of a store must pass the same one (regenerate the code that opens it?)`);
+  }
+  return sc;
+}
+
+function describeSchema(a: string, b: string): string {
+  const x = JSON.parse(a) as { record: unknown; structures: unknown };
+  const y = JSON.parse(b) as { record: unknown; structures: unknown };
+  return JSON.stringify(x.record) !== JSON.stringify(y.record) ? 'record layout' : 'structures list';
 }
 
 /**
@@ -1183,16 +1865,22 @@ export function createStore<T = unknown>(name: string = 'default', options?: Sto
     throw new InvalidOptionError(`store name must be a non-empty string of at most ${MAX_STORE_NAME_LENGTH} characters, got ${describe(name)}`);
   }
   let hot = false;
+  let text: string | null = null;
   if (options !== undefined) {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError(`options must be an object, got ${describe(options)}`);
-    for (const k in options) if (k !== 'hotReads') throw new InvalidOptionError(`unknown option "${k}" (known: hotReads)`);
+    for (const k in options) if (!STORE_OPTIONS.includes(k)) throw new InvalidOptionError(`unknown option "${k}" (known: ${STORE_OPTIONS.join(', ')})`);
     if (options.hotReads !== undefined && typeof options.hotReads !== 'boolean') throw new InvalidOptionError(`options.hotReads must be a boolean, got ${describe(options.hotReads)}`);
     hot = options.hotReads === true;
+    if (hot && options.record !== undefined) throw new InvalidOptionError('options.hotReads cannot be combined with options.record: atomic ops change a record without republishing it, so a cached copy would go stale');
+    text = schemaText(options);
   }
-  const k = instanceKey(name, hot);
+  const k = instanceKey(name, hot, text);
   const existing = instances.get(k);
   if (existing !== undefined) return existing as Store<T>;
-  const store = new Store<T>(name, openStore(name), hot);
+  const ref = openStore(name);
+  const schema = openSchema(ref, name, text);
+  if (hot && schema !== null && schema.layout !== null) throw new InvalidOptionError(`store "${name}" holds fixed-layout records, which cannot be read with hotReads (atomic ops change a record without republishing it)`);
+  const store = new Store<T>(name, ref, hot, schema);
   instances.set(k, store as Store<unknown>);
   return store;
 }

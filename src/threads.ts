@@ -20,6 +20,9 @@ import { arena } from './arena';
 import {
   ENTRY,
   HEADER,
+  RECORD_BYTES_OFFSET,
+  REDO,
+  UNIT,
   HEADER_BYTES,
   MAX_THREADS,
   THREAD,
@@ -59,6 +62,10 @@ function claimSlot(): { slot: number; token: number } {
     i32[w + THREAD.DEFERRED_FREE] = 0;
     i32[w + THREAD.PENDING_LIMBO] = 0;
     i32[w + THREAD.PENDING_STORE] = 0;
+    i32[w + THREAD.REDO_BLOCK] = 0;
+    i32[w + THREAD.REDO_ENTRY] = 0;
+    i32[w + THREAD.REDO_DATA] = 0;
+    i32[w + THREAD.HAZARD] = 0;
     Atomics.store(i32, w + THREAD.TOKEN, token);
     return { slot, token };
   }
@@ -153,7 +160,20 @@ function recoverSlot(w: number): void {
       }
     }
   }
+  // A dead thread's lock-free atomic op never completes: stop writers from waiting for it.
+  i32[w + THREAD.HAZARD] = 0;
   Atomics.store(i32, w + THREAD.STATE, THREAD_STATE.RECOVERING);
+  // An in-place record write that died with SEQ odd is finished from the redo buffer, before
+  // SEQ moves on below (which would leave it odd). We hold the entry's lock (taken over above).
+  const redoEntry = i32[w + THREAD.REDO_ENTRY];
+  if (redoEntry !== 0 && redoEntry === entry) {
+    const e = entry * 2;
+    const d = i32[w + THREAD.REDO_DATA];
+    if ((Atomics.load(i32, e + ENTRY.SEQ) & 1) !== 0 && i32[e + ENTRY.DATA] === d) {
+      replayRedo(i32[w + THREAD.REDO_BLOCK], d);
+      Atomics.add(i32, e + ENTRY.SEQ, 1);
+    }
+  }
   const oldRef = i32[w + THREAD.PENDING_OLD];
   const newRef = i32[w + THREAD.PENDING_NEW];
   const deferred = i32[w + THREAD.DEFERRED_FREE];
@@ -171,6 +191,8 @@ function recoverSlot(w: number): void {
     }
   }
   if (deferred !== 0) freeBlock(deferred);
+  const redo = i32[w + THREAD.REDO_BLOCK];
+  if (redo !== 0) freeBlock(redo);
   const limbo = i32[w + THREAD.PENDING_LIMBO];
   const limboStore = i32[w + THREAD.PENDING_STORE];
   if (limbo !== 0 && limboStore !== 0) recoverLimbo(limboStore, limbo, newRef, dead);
@@ -181,9 +203,27 @@ function recoverSlot(w: number): void {
   i32[w + THREAD.PENDING_NEW] = 0;
   i32[w + THREAD.DEFERRED_FREE] = 0;
   i32[w + THREAD.PENDING_LIMBO] = 0;
+  i32[w + THREAD.REDO_BLOCK] = 0;
+  i32[w + THREAD.REDO_ENTRY] = 0;
   Atomics.store(i32, w + THREAD.TOKEN, 0);
   Atomics.store(i32, w + THREAD.STATE, THREAD_STATE.FREE);
   Atomics.add(i32, HEADER.THREADS_RECOVERED, 1);
+}
+
+/** Copies the ranges of redo block `redo` into record block `d` (see store.ts, writeRecordInPlace). */
+function replayRedo(redo: number, d: number): void {
+  const i32 = arena.i32;
+  const u8 = arena.u8;
+  const r = redo * 2;
+  const count = i32[r + REDO.COUNT];
+  let at = (r + REDO.RANGES + 2 * count) * 4;
+  const base = d * UNIT + RECORD_BYTES_OFFSET;
+  for (let i = 0; i < count; i++) {
+    const off = i32[r + REDO.RANGES + 2 * i];
+    const len = i32[r + REDO.RANGES + 2 * i + 1];
+    u8.copyWithin(base + off, at, at + len);
+    at += len;
+  }
 }
 
 /** Frees this thread's slot at a clean exit. */
@@ -193,6 +233,11 @@ function releaseOwnSlot(): void {
   if (deferred !== 0) {
     i32[myWord + THREAD.DEFERRED_FREE] = 0;
     freeBlock(deferred);
+  }
+  const redo = i32[myWord + THREAD.REDO_BLOCK];
+  if (redo !== 0) {
+    i32[myWord + THREAD.REDO_BLOCK] = 0;
+    freeBlock(redo);
   }
   Atomics.store(i32, myWord + THREAD.TOKEN, 0);
   Atomics.store(i32, myWord + THREAD.STATE, THREAD_STATE.FREE);

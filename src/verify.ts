@@ -48,6 +48,7 @@ import {
   VALUE_BYTES_OFFSET,
   VALUE_BYTES_OFFSET_TTL,
   VALUE_FLAG,
+  RECORD_BYTES_OFFSET,
   classUnits,
 } from './layout';
 import { hashKey, readKey } from './keyindex';
@@ -224,7 +225,7 @@ export function verify(): VerifyReport {
     const state = i32[w + THREAD.STATE];
     if (state === THREAD_STATE.FREE) continue;
     if (state === THREAD_STATE.RECOVERING) warn('thread', 0, `thread slot ${slot} (threadId ${i32[w + THREAD.THREAD_ID]}) is stuck in recovery`);
-    for (const f of [THREAD.PENDING_OLD, THREAD.PENDING_NEW, THREAD.DEFERRED_FREE]) if (i32[w + f] !== 0) inFlight.add(i32[w + f]);
+    for (const f of [THREAD.PENDING_OLD, THREAD.PENDING_NEW, THREAD.DEFERRED_FREE, THREAD.REDO_BLOCK]) if (i32[w + f] !== 0) inFlight.add(i32[w + f]);
   }
 
   // ── stores, indexes, entries, values ──
@@ -241,6 +242,11 @@ export function verify(): VerifyReport {
       break;
     }
     referenced.add(s);
+    const schema = i32[s * 2 + STORE.SCHEMA];
+    if (schema !== 0) {
+      if (heapWalked && !isBlock(schema, KIND.VALUE)) err('store', s, `SCHEMA names unit ${schema}, which is not a VALUE-kind block`);
+      referenced.add(schema);
+    }
     report.stores++;
     const name = storeName(i32, s);
     verifyStore(i32, s, name, { err, warn, isBlock, heapWalked, referenced, report });
@@ -338,7 +344,7 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
     if (hasTtl) ttl++;
     const vlen = i32[d * 2 + VALUE.LEN];
     const vBytes = classUnits(i32[d * 2] & 0xff) * UNIT;
-    const head = hasTtl ? VALUE_BYTES_OFFSET_TTL : VALUE_BYTES_OFFSET;
+    const head = hasTtl ? VALUE_BYTES_OFFSET_TTL : (meta & VALUE_FLAG.RECORD) !== 0 ? RECORD_BYTES_OFFSET : VALUE_BYTES_OFFSET;
     if (vlen < 0 || head + vlen > vBytes) err('value', d, `value length ${vlen} does not fit its ${vBytes}-byte block`, where);
     if ((meta & 0xff) === 0 || (meta & 0xff) > 16) err('value', d, `unknown codec tag ${meta & 0xff}`, where);
   }

@@ -8,7 +8,8 @@
 // Options for partial runs while working on it: --systems=keyshare,lmdb  --datasets=1K/20B,1M/1KB
 // --workloads=get,mix90  --threads=1,2  --reps=N  --window-ms=N  --warm-ms=N  --out=DIR
 //
-// Writes results/peers.json, results/peers.md and results/<workload>-<threads>t.svg, and prints
+// Writes results/peers.json, results/peers.md and results/<workload>-<threads>t.svg (then, see
+// the end of this file, the README's PNG docs/peers-get.png through render-png.mjs), and prints
 // the Markdown tables and `TARGET …` lines (the format bench/run.mjs collects). Exit code 0 when
 // every case ran, whether targets pass or fail; 1 if a case process crashed.
 import { execFileSync, fork } from 'node:child_process';
@@ -381,3 +382,16 @@ if (meta.repoDistFingerprintAfter !== meta.distFingerprint) console.log(`Note: d
 console.log(`Total ${(meta.totalSeconds / 60).toFixed(1)} min (${meta.totalSeconds.toFixed(0)} s).\n`);
 for (const t of targets) target(t.name, t.ratio, t.op, t.limit);
 process.exitCode = broken > 0 ? 1 : 0;
+
+// ── PNG for the README ──────────────────────────────────────────────────────────────────────
+// docs/peers-get.png (and peers-get-4t.png), redrawn from the peers.json just written. Only a
+// full run into results/ replaces the README's image; a quick or partial run, or one with
+// --out, writes its PNGs next to its other outputs instead. A failure here is reported but
+// leaves the exit code alone: the measurements are already written.
+try {
+  const { renderPngs } = await import('./render-png.mjs');
+  const pngDir = meta.mode === 'full' && opts.out === undefined ? join(ROOT, 'docs') : OUT;
+  console.log(`PNG: ${renderPngs(join(OUT, 'peers.json'), pngDir).join(', ')}`);
+} catch (err) {
+  console.error(`PNG not written: ${err.message}`);
+}
