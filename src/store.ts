@@ -165,8 +165,12 @@ export interface StoreOptions {
    * Hot-path read mode: `get` keeps the decoded value per key and returns it again — without
    * copying or decoding — while the key's sequence counter is unchanged. Values returned in
    * this mode are deep-frozen, so that no caller can change what the next caller receives.
+   *
+   * `{ maxKeys }` bounds how many keys this thread keeps decoded (default 65,536, like the
+   * lookup cache of a plain handle). Keys beyond it are read, decoded and frozen on every get.
+   * Size it to the working set: a bigger bound holds more decoded values in each thread.
    */
-  hotReads?: boolean;
+  hotReads?: boolean | { maxKeys?: number };
   /**
    * Makes the store a store of fixed-layout records (see {@link layoutRecord}): every value is
    * an object with exactly these fields, kept as raw bytes that change in place, so that one
@@ -863,6 +867,8 @@ export class Store<T = unknown> {
   /** Unit ref of this store's STORE block. */
   private readonly ref: number;
   private readonly hot: boolean;
+  /** How many keys this handle's per-thread cache holds at most. */
+  private readonly cacheLimit: number;
   private readonly slots = new Map<string, CacheSlot>();
   /** Keys this thread locked with lock() through this instance. */
   private readonly held = new Set<string>();
@@ -873,10 +879,11 @@ export class Store<T = unknown> {
   private schema: StoreSchema | null;
 
   /** @internal Use createStore(). */
-  constructor(name: string, ref: number, hot: boolean, schema: StoreSchema | null) {
+  constructor(name: string, ref: number, hot: boolean, schema: StoreSchema | null, cacheLimit = CACHE_LIMIT) {
     this.name = name;
     this.ref = ref;
     this.hot = hot;
+    this.cacheLimit = cacheLimit;
     this.schema = schema;
   }
 
@@ -1522,7 +1529,7 @@ export class Store<T = unknown> {
     const ref = lookup(this.ref, key, hashKey(key));
     if (ref === 0) return undefined;
     const slot = new CacheSlot(ref, foundGen);
-    if (this.slots.size < CACHE_LIMIT) this.slots.set(key, slot);
+    if (this.slots.size < this.cacheLimit) this.slots.set(key, slot);
     return slot;
   }
 
@@ -1590,7 +1597,7 @@ export class Store<T = unknown> {
       insert(this.ref, ref, hash);
       arena.i32[myWord + THREAD.PENDING_LIMBO] = 0;
       if (placeholder && !owned) return false;
-      if (this.slots.size < CACHE_LIMIT) this.slots.set(key, new CacheSlot(ref, gen + 1));
+      if (this.slots.size < this.cacheLimit) this.slots.set(key, new CacheSlot(ref, gen + 1));
       return true;
     });
   }
@@ -1700,8 +1707,8 @@ function repairCounts(store: number): void {
   i32[s + STORE.TOMBSTONES] = tombstones;
 }
 
-function instanceKey(name: string, hot: boolean, schema: string | null = null): string {
-  return `${name}\u0000${hot ? 'hot' : ''}\u0000${schema ?? ''}`;
+function instanceKey(name: string, hot: boolean, schema: string | null, cacheLimit: number): string {
+  return `${name}\u0000${hot ? `hot${cacheLimit}` : ''}\u0000${schema ?? ''}`;
 }
 
 // ── Store schemas: record layout and msgpackr structures, shared through the SCHEMA block ────
@@ -1865,22 +1872,30 @@ export function createStore<T = unknown>(name: string = 'default', options?: Sto
     throw new InvalidOptionError(`store name must be a non-empty string of at most ${MAX_STORE_NAME_LENGTH} characters, got ${describe(name)}`);
   }
   let hot = false;
+  let cacheLimit = CACHE_LIMIT;
   let text: string | null = null;
   if (options !== undefined) {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError(`options must be an object, got ${describe(options)}`);
     for (const k in options) if (!STORE_OPTIONS.includes(k)) throw new InvalidOptionError(`unknown option "${k}" (known: ${STORE_OPTIONS.join(', ')})`);
-    if (options.hotReads !== undefined && typeof options.hotReads !== 'boolean') throw new InvalidOptionError(`options.hotReads must be a boolean, got ${describe(options.hotReads)}`);
-    hot = options.hotReads === true;
+    const h = options.hotReads;
+    if (h !== undefined && typeof h !== 'boolean') {
+      if (h === null || typeof h !== 'object' || Object.keys(h).some((k) => k !== 'maxKeys')) throw new InvalidOptionError(`options.hotReads must be a boolean or { maxKeys }, got ${describe(h)}`);
+      if (h.maxKeys !== undefined) {
+        if (!Number.isSafeInteger(h.maxKeys) || h.maxKeys < 0) throw new InvalidOptionError(`options.hotReads.maxKeys must be an integer >= 0, got ${String(h.maxKeys)}`);
+        cacheLimit = h.maxKeys;
+      }
+    }
+    hot = h === true || (typeof h === 'object' && h !== null);
     if (hot && options.record !== undefined) throw new InvalidOptionError('options.hotReads cannot be combined with options.record: atomic ops change a record without republishing it, so a cached copy would go stale');
     text = schemaText(options);
   }
-  const k = instanceKey(name, hot, text);
+  const k = instanceKey(name, hot, text, cacheLimit);
   const existing = instances.get(k);
   if (existing !== undefined) return existing as Store<T>;
   const ref = openStore(name);
   const schema = openSchema(ref, name, text);
   if (hot && schema !== null && schema.layout !== null) throw new InvalidOptionError(`store "${name}" holds fixed-layout records, which cannot be read with hotReads (atomic ops change a record without republishing it)`);
-  const store = new Store<T>(name, ref, hot, schema);
+  const store = new Store<T>(name, ref, hot, schema, cacheLimit);
   instances.set(k, store as Store<unknown>);
   return store;
 }

@@ -147,6 +147,25 @@ test('many keys: index growth keeps every key', () => {
   assert.is(s.listKeys('key:*').length, N / 2);
 });
 
+test('hotReads: the same frozen object while unchanged; maxKeys bounds what is kept', () => {
+  const w = createStore('hot-basic');
+  const h = createStore('hot-basic', { hotReads: { maxKeys: 2 } });
+  for (const k of ['a', 'b', 'c']) w.set(k, { k });
+  const a = h.get('a');
+  assert.ok(Object.isFrozen(a));
+  assert.is(h.get('a'), a, 'cached: the same object');
+  h.get('b');
+  const c1 = h.get('c');
+  assert.equal(c1, { k: 'c' });
+  assert.ok(Object.isFrozen(c1));
+  assert.is.not(h.get('c'), c1, 'beyond maxKeys: decoded again');
+  w.set('a', { k: 'a2' });
+  assert.equal(h.get('a'), { k: 'a2' });
+  assert.is(createStore('hot-basic', { hotReads: true }), createStore('hot-basic', { hotReads: {} }));
+  assert.throws(() => createStore('hot-basic', { hotReads: { maxKeys: -1 } }), /maxKeys must be an integer/);
+  assert.throws(() => createStore('hot-basic', { hotReads: { max: 1 } }), /hotReads must be a boolean or \{ maxKeys \}/);
+});
+
 test('stats() reports entries and bytes', () => {
   const s = createStore('stats');
   s.set('a', 'x'.repeat(100));

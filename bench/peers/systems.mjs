@@ -125,10 +125,11 @@ export async function openInThread(system, handle, n, kind, keys) {
   const t0 = performance.now();
   if (system === 'keyshare' || system === 'keyshare-hot') {
     // Plain and hotReads handles are measured in separate processes: the hotReads cache keeps
-    // decoded values alive in each thread's heap (up to 65,536 per thread), and their GC cost
-    // must not be charged to the plain handle's measurements, or the other way round.
+    // decoded values alive in each thread's heap, and their GC cost must not be charged to the
+    // plain handle's measurements, or the other way round. The hot cache gets the same budget
+    // as lru-cache below (`max: n`): every key of the run.
     const { createStore } = await keyshareModule();
-    const store = createStore(handle.name, { hotReads: system === 'keyshare-hot' });
+    const store = createStore(handle.name, { hotReads: system === 'keyshare-hot' ? { maxKeys: n } : false });
     return {
       variants: { [system]: { get: (k) => store.get(k), set: (k, v) => store.set(k, v) } },
       fillMs: performance.now() - t0,
