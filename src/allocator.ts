@@ -70,7 +70,7 @@ function freeLocked(i32: Int32Array, ref: number): void {
   const w = ref * 2;
   const hdr = i32[w + BLOCK.HDR];
   const c = hdr & 0xff;
-  const kind = hdr >>> 8;
+  const kind = (hdr >>> 8) & 0xff; // a VALUE block's tag and flags sit above the kind
   const lw = listWord(kind, c);
   const head = i32[lw];
   const units = classUnits(c);
@@ -111,10 +111,11 @@ export function alloc(kind: number, units: number, pendingWord = -1, freeDeferre
     if (kind === KIND.ENTRY) {
       const lw = LIST_BASE[FREE_LIST_ENTRY] + c;
       if (i32[lw] === 0) {
-        // A new slab: its units are counted once, as one block; its entries are not. It doubles
-        // this class's entry capacity, so slabs stay few and far between the values.
+        // A new slab: its units are counted once, as one block; its entries are not. It adds a
+        // quarter to this class's entry capacity: slabs stay O(log n) (few, between the
+        // values), and a store's unused entries stay under a fifth of its entries.
         const have = slabEntries[c];
-        const slabUnits = Math.min(SLAB_MAX_UNITS, Math.max(SLAB_MIN_UNITS, (Math.max(SLAB_MIN_ENTRIES, have) * size) + 1));
+        const slabUnits = Math.min(SLAB_MAX_UNITS, Math.max(SLAB_MIN_UNITS, (Math.max(SLAB_MIN_ENTRIES, have >>> 2) * size) + 1));
         slabEntries[c] = have + Math.floor((slabUnits - 1) / size);
         const sc = sizeClassOf(slabUnits);
         const slab = takeData(sc, true);

@@ -22,6 +22,8 @@ import {
   BUCKET_EMPTY,
   BUCKET_TOMBSTONE,
   ENTRY,
+  KEY_LEN_MASK,
+  KEY_ONE_BYTE,
   INDEX,
   KIND,
   MAX_LOAD,
@@ -40,13 +42,46 @@ export function hashKey(key: string): number {
   return h;
 }
 
+/** hashKey of the key stored in entry `ref`, from its stored code units (store lock held). */
+export function storedHash(ref: number): number {
+  const lenWord = arena.i32[ref * 2 + ENTRY.KEY_LEN];
+  const len = lenWord & KEY_LEN_MASK;
+  let h = 0x811c9dc5;
+  if ((lenWord & KEY_ONE_BYTE) !== 0) {
+    const u8 = arena.u8;
+    const at = (ref * 2 + ENTRY.KEY) * 4;
+    for (let i = 0; i < len; i++) h = Math.imul(h ^ u8[at + i], 0x01000193);
+  } else {
+    const u16 = arena.u16;
+    const at = (ref * 2 + ENTRY.KEY) * 2;
+    for (let i = 0; i < len; i++) h = Math.imul(h ^ u16[at + i], 0x01000193);
+  }
+  return h;
+}
+
 /** The GEN of the entry the last successful `lookup` returned. */
 export let foundGen = 0;
 
-/** Compares the key stored in entry `ref` with `key` (lengths already equal). */
-function keyEquals(u16: Uint16Array, ref: number, key: string): boolean {
+/**
+ * Compares the key stored in entry `ref` with `key` (lengths already equal). A one-byte key
+ * never equals a key with a code unit >= 256: no need to know which form `key` would take.
+ */
+function keyEquals(ref: number, key: string, oneByte: boolean): boolean {
+  if (oneByte) {
+    const u8 = arena.u8;
+    const base = (ref * 2 + ENTRY.KEY) * 4;
+    for (let i = 0; i < key.length; i++) if (u8[base + i] !== key.charCodeAt(i)) return false;
+    return true;
+  }
+  const u16 = arena.u16;
   const base = ref * 4 + ENTRY.KEY * 2;
   for (let i = 0; i < key.length; i++) if (u16[base + i] !== key.charCodeAt(i)) return false;
+  return true;
+}
+
+/** Whether `key` can be stored one byte per code unit (every unit below 256). */
+export function isOneByteKey(key: string): boolean {
+  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) > 0xff) return false;
   return true;
 }
 
@@ -70,7 +105,6 @@ export function lookup(store: number, key: string, hash: number): number {
     // freed and reused under us: fall through to the SEQ check, which will have moved.
     if (cap > 0 && (cap & (cap - 1)) === 0 && arena.covers((base + cap) * 4)) {
       i32 = arena.i32;
-      let u16 = arena.u16;
       const mask = cap - 1;
       let b = hash & mask;
       for (let n = 0; n < cap; n++, b = (b + 1) & mask) {
@@ -81,10 +115,10 @@ export function lookup(store: number, key: string, hash: number): number {
         if (!arena.covers((e + ENTRY.KEY) * 4 + len * 2)) break;
         // covers() may have replaced the views (the arena grew): use the new ones.
         i32 = arena.i32;
-        u16 = arena.u16;
         const gen = Atomics.load(i32, e + ENTRY.GEN);
-        if ((gen & 1) !== 0 || i32[e + ENTRY.HASH] !== hash || i32[e + ENTRY.KEY_LEN] !== len) continue;
-        if (!keyEquals(u16, ref, key)) continue;
+        const lenWord = i32[e + ENTRY.KEY_LEN];
+        if ((gen & 1) !== 0 || (lenWord & KEY_LEN_MASK) !== len) continue;
+        if (!keyEquals(ref, key, (lenWord & KEY_ONE_BYTE) !== 0)) continue;
         if (Atomics.load(i32, e + ENTRY.GEN) !== gen) continue;
         foundGen = gen;
         found = ref;
@@ -150,7 +184,7 @@ export function rebuild(store: number, cap: number, mayDefragment = true): void 
   for (let i = 0; i < oldCap; i++) {
     const ref = i32[oldBase + i];
     if (ref === BUCKET_EMPTY || ref === BUCKET_TOMBSTONE) continue;
-    let b = i32[ref * 2 + ENTRY.HASH] & mask;
+    let b = storedHash(ref) & mask;
     while (i32[base + b] !== BUCKET_EMPTY) b = (b + 1) & mask;
     i32[base + b] = ref;
   }
@@ -242,7 +276,16 @@ export function forEachRef(store: number, visit: (ref: number) => void, maxResta
 
 /** Reads entry `ref`'s key; the caller validates GEN around the call. */
 export function readKey(ref: number): string {
-  const len = arena.i32[ref * 2 + ENTRY.KEY_LEN];
+  const lenWord = arena.i32[ref * 2 + ENTRY.KEY_LEN];
+  const len = lenWord & KEY_LEN_MASK;
+  if ((lenWord & KEY_ONE_BYTE) !== 0) {
+    const at = (ref * 2 + ENTRY.KEY) * 4;
+    if (len <= 0 || len > 4096 || !arena.covers(at + len)) return '';
+    const u8 = arena.u8;
+    let k = '';
+    for (let i = 0; i < len; i++) k += String.fromCharCode(u8[at + i]);
+    return k;
+  }
   const base = ref * 4 + ENTRY.KEY * 2;
   if (len <= 0 || len > 4096 || !arena.covers((base + len) * 2)) return '';
   const u16 = arena.u16;

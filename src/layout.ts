@@ -21,11 +21,11 @@
  *  STORE  ─INDEX─►  INDEX block: [HDR][CAPACITY][bucket 0][bucket 1] … (power-of-two buckets)
  *                                          │ bucket = entry ref | EMPTY | TOMBSTONE
  *                                          ▼
- *  ENTRY  [HDR][KEY_LEN][GEN][SEQ][LOCK][HASH][DATA][SPARE][ key as UTF-16 code units … ]
+ *  ENTRY  [HDR][KEY_LEN][GEN][SEQ][LOCK][DATA][MIN_BYTES][ key: Latin-1 bytes or UTF-16 … ]
  *                                               │
  *                                               ▼
- *  VALUE  [HDR][LEN][META][ EXPIRES_HI EXPIRES_LO if META has TTL ][ encoded value bytes … ]
- *  record [HDR][LEN][META][pad][ record bytes at fixed field offsets, from byte 16 … ]
+ *  VALUE  [HDR = tag,flags,kind,class][LEN][ EXPIRES_HI EXPIRES_LO if TTL ][ encoded value bytes … ]
+ *  record [HDR][LEN][ record bytes at fixed field offsets, from byte 8 … ]
  * ```
  *
  * Invariants the protocols rely on (see `store.ts` for the read and write protocols):
@@ -48,16 +48,17 @@
 export const UNIT = 8;
 /** Arena magic ("NKS1") and layout version: a mismatch means another library version made it. */
 export const MAGIC = 0x4e4b5331;
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 3;
 
 /**
- * Slab sizing: a new slab of a class holds as many entries as all that class's slabs so far
- * (so slabs double, and a store of n keys has O(log n) slabs between its values), at least
+ * Slab sizing: a new slab of a class holds a quarter as many entries as all that class's slabs
+ * so far (so a store of n keys has O(log n) slabs between its values, and at most a fifth of its
+ * entries unused), at least
  * SLAB_MIN_ENTRIES and SLAB_MIN_UNITS, at most SLAB_MAX_UNITS.
  */
 export const SLAB_MIN_ENTRIES = 16;
 export const SLAB_MIN_UNITS = 512;
-export const SLAB_MAX_UNITS = 1 << 17;
+export const SLAB_MAX_UNITS = 1 << 15;
 
 /** Upper bound of the arena reservation: refs are Int32 units, typed arrays index to 2^32 bytes. */
 export const MAX_ARENA_BYTES = 2 ** 32;
@@ -227,7 +228,11 @@ export const MAX_LOAD = 0.75;
 /** ENTRY block: one per key. Its key never changes while GEN is unchanged. */
 export const ENTRY = {
   HDR: 0,
-  /** Key length in UTF-16 code units. (While the block is FREE this word is BLOCK.NEXT_FREE.) */
+  /**
+   * Key length in UTF-16 code units, | KEY_ONE_BYTE when every code unit is below 256 and the key
+   * is stored one byte per unit (Latin-1: ASCII keys take half the room). (While the block is
+   * FREE this word is BLOCK.NEXT_FREE.)
+   */
   KEY_LEN: 1,
   /**
    * Life counter: even while the entry is live in an index, odd while free or being set up.
@@ -242,45 +247,57 @@ export const ENTRY = {
   SEQ: 3,
   /** Per-key mutex: 0 when free, else holderToken << 1 | hasWaiters. */
   LOCK: 4,
-  /** 32-bit FNV-1a hash of the key. */
-  HASH: 5,
   /** Ref of the current VALUE block; 0 when the entry holds no value (a lock placeholder). */
-  DATA: 6,
+  DATA: 5,
   /** minBufferSize hint in bytes (0 when none). */
-  MIN_BYTES: 7,
-  /** Key code units start here (word index). */
-  KEY: 8,
+  MIN_BYTES: 6,
+  /**
+   * Key code units start here (word index): bytes if KEY_ONE_BYTE, else UTF-16 code units. The
+   * key's hash is not stored (a resize recomputes it from these units): 28 fixed bytes instead
+   * of 32, which with 8-byte blocks saves a unit for most short keys.
+   */
+  KEY: 7,
 } as const;
+export const KEY_ONE_BYTE = 1 << 16;
+export const KEY_LEN_MASK = 0xffff;
 export const ENTRY_FIXED_BYTES = ENTRY.KEY * 4;
 /** Longest key, in UTF-16 code units. */
 export const MAX_KEY_LENGTH = 4096;
 
-/** VALUE block: an immutable snapshot of one value, its encoding tag and its deadline. */
+/**
+ * VALUE block: an immutable snapshot of one value, its encoding tag and its deadline. The tag
+ * and the VALUE_FLAG bits share the block's HDR word with its kind and size class (bits 16..):
+ * an 8-byte header, so that a number (8 bytes) fits a 16-byte block.
+ */
 export const VALUE = {
+  /** tag << TAG_SHIFT | VALUE_FLAG bits | kind << 8 | sizeClass. */
   HDR: 0,
   /** Encoded length in bytes. */
   LEN: 1,
-  /** Tag (low 8 bits) | VALUE_FLAG bits. */
-  META: 2,
   /** Deadline in epoch milliseconds, split in two words; present only with VALUE_FLAG.TTL. */
-  EXPIRES_HI: 3,
-  EXPIRES_LO: 4,
+  EXPIRES_HI: 2,
+  EXPIRES_LO: 3,
 } as const;
+/** Where a value's codec tag sits in its HDR word: `(hdr >>> TAG_SHIFT) & TAG_MASK`. */
+export const TAG_SHIFT = 16;
+/** Flags in a VALUE block's HDR word, above the tag. */
 export const VALUE_FLAG = {
-  TTL: 1 << 8,
+  TTL: 1 << 24,
   /**
    * A fixed-layout record: its bytes start at RECORD_BYTES_OFFSET, 8-byte aligned so fields can
    * be read through Float64Array/Int32Array views, and they may change in place (only with SEQ
    * odd under the entry lock, or one integer field at a time with an atomic op). Never with TTL.
    */
-  RECORD: 1 << 9,
+  RECORD: 1 << 25,
 } as const;
 export const TAG_MASK = 0xff;
+/** The HDR bits that are the block's own (kind and size class), kept when a value is written. */
+export const BLOCK_BITS = 0xffff;
 /** Byte offset of the encoded bytes within a VALUE block, without and with a deadline. */
-export const VALUE_BYTES_OFFSET = VALUE.META * 4 + 4;
+export const VALUE_BYTES_OFFSET = VALUE.LEN * 4 + 4;
 export const VALUE_BYTES_OFFSET_TTL = VALUE.EXPIRES_LO * 4 + 4;
-/** Byte offset of a record's bytes within its VALUE block (word 3 is padding). */
-export const RECORD_BYTES_OFFSET = 16;
+/** Byte offset of a record's bytes within its VALUE block: 8-byte aligned, for Float64Array. */
+export const RECORD_BYTES_OFFSET = 8;
 
 /** SCHEMA block: [HDR][LEN = UTF-16 code units][ JSON text … ]. Never freed while its store lives. */
 export const SCHEMA = { HDR: 0, LEN: 1, TEXT: 2 } as const;

@@ -59,13 +59,14 @@ import {
   type RecordField,
   type RecordLayout,
 } from './records';
-import { forEachRef, hashKey, indexHolds, insert, lookup, newIndex, readKey, remove, reserveOne, foundGen } from './keyindex';
+import { forEachRef, hashKey, indexHolds, insert, isOneByteKey, lookup, newIndex, readKey, remove, reserveOne, foundGen } from './keyindex';
 import {
   BUCKET_EMPTY,
   BUCKET_TOMBSTONE,
   ENTRY,
   ENTRY_FIXED_BYTES,
   HEADER,
+  KEY_ONE_BYTE,
   INDEX,
   KIND,
   MAX_KEY_LENGTH,
@@ -77,6 +78,8 @@ import {
   SCHEMA,
   STORE,
   TAG_MASK,
+  TAG_SHIFT,
+  BLOCK_BITS,
   THREAD,
   UNIT,
   VALUE,
@@ -289,7 +292,7 @@ function readEntry(ref: number, gen: number, store: Store<unknown>): unknown {
     let expires = 0;
     if (v + VALUE.EXPIRES_LO < i32.length) {
       len = i32[v + VALUE.LEN];
-      meta = i32[v + VALUE.META];
+      meta = i32[v + VALUE.HDR];
       off = d * UNIT + VALUE_BYTES_OFFSET;
       if ((meta & (VALUE_FLAG.TTL | VALUE_FLAG.RECORD)) !== 0) {
         if ((meta & VALUE_FLAG.TTL) !== 0) {
@@ -330,7 +333,7 @@ function readEntry(ref: number, gen: number, store: Store<unknown>): unknown {
     readSeq = s1;
     readData = d;
     readExpires = expires;
-    const tag = meta & TAG_MASK;
+    const tag = (meta >>> TAG_SHIFT) & TAG_MASK;
     return tag < Tag.Structured ? decode(tag, scratch, len) : store.decodeSchemaValue(tag, scratch, scratchView, len);
   }
 }
@@ -391,7 +394,7 @@ function writeValue(store: number, ref: number, tag: number, bytes: Uint8Array, 
   if (hint > 0) i32[e + ENTRY.MIN_BYTES] = hint;
   const v = d * 2;
   i32[v + VALUE.LEN] = len;
-  i32[v + VALUE.META] = tag | (expires !== 0 ? VALUE_FLAG.TTL : 0) | (tag === Tag.Record ? VALUE_FLAG.RECORD : 0);
+  i32[v + VALUE.HDR] = (i32[v + VALUE.HDR] & BLOCK_BITS) | (tag << TAG_SHIFT) | (expires !== 0 ? VALUE_FLAG.TTL : 0) | (tag === Tag.Record ? VALUE_FLAG.RECORD : 0);
   if (expires !== 0) {
     i32[v + VALUE.EXPIRES_HI] = Math.floor(expires / 4294967296);
     i32[v + VALUE.EXPIRES_LO] = expires % 4294967296;
@@ -406,11 +409,11 @@ function writeValue(store: number, ref: number, tag: number, bytes: Uint8Array, 
   // Bookkeeping happens only on transitions, to keep contended counters off the common path.
   const s = store * 2;
   if (old === 0) Atomics.add(i32, s + STORE.VALUES, 1);
-  const oldTtl = old !== 0 && (i32[old * 2 + VALUE.META] & VALUE_FLAG.TTL) !== 0;
+  const oldTtl = old !== 0 && (i32[old * 2 + VALUE.HDR] & VALUE_FLAG.TTL) !== 0;
   if (oldTtl !== (expires !== 0)) Atomics.add(i32, s + STORE.TTL_COUNT, oldTtl ? -1 : 1);
   // 4. Retire: a reader may still be copying `old`; it will see SEQ moved and retry. A record
   //    block may also be about to take a lock-free atomic op: wait those out first.
-  if (old !== 0 && (i32[old * 2 + VALUE.META] & VALUE_FLAG.RECORD) !== 0) {
+  if (old !== 0 && (i32[old * 2 + VALUE.HDR] & VALUE_FLAG.RECORD) !== 0) {
     waitForAtomicOps(ref);
     i32 = arena.i32;
   }
@@ -432,7 +435,7 @@ function clearValue(store: number, ref: number): boolean {
   Atomics.add(i32, e + ENTRY.SEQ, 2);
   const s = store * 2;
   Atomics.add(i32, s + STORE.VALUES, -1);
-  const meta = i32[old * 2 + VALUE.META];
+  const meta = i32[old * 2 + VALUE.HDR];
   if ((meta & VALUE_FLAG.TTL) !== 0) Atomics.add(i32, s + STORE.TTL_COUNT, -1);
   if ((meta & VALUE_FLAG.RECORD) !== 0) waitForAtomicOps(ref);
   free(old, slot + THREAD.PENDING_OLD);
@@ -516,7 +519,7 @@ export function readRecordField(t: RecordTarget, at: number, kind: FieldKind): n
       continue;
     }
     const byte = d * UNIT + RECORD_BYTES_OFFSET + at;
-    if (byte + 8 > a.viewBytes || (i32[d * 2 + VALUE.META] & VALUE_FLAG.RECORD) === 0) {
+    if (byte + 8 > a.viewBytes || (i32[d * 2 + VALUE.HDR] & VALUE_FLAG.RECORD) === 0) {
       if (!a.covers(byte + 8) && Atomics.load(a.i32, e + ENTRY.SEQ) === s1 && spins > 2) throw corrupt(t.ref);
       continue;
     }
@@ -558,7 +561,7 @@ export function readRecordRange(t: RecordTarget, at: number, n: number): Uint8Ar
       continue;
     }
     const byte = d * UNIT + RECORD_BYTES_OFFSET + at;
-    if (byte + n > a.viewBytes || (i32[d * 2 + VALUE.META] & VALUE_FLAG.RECORD) === 0) {
+    if (byte + n > a.viewBytes || (i32[d * 2 + VALUE.HDR] & VALUE_FLAG.RECORD) === 0) {
       if (!a.covers(byte + n) && Atomics.load(a.i32, e + ENTRY.SEQ) === s1 && spins > 2) throw corrupt(t.ref);
       continue;
     }
@@ -619,7 +622,7 @@ export function recordAtomic(ref: number, gen: number, at: number, kind: FieldKi
     }
     const byte = d * UNIT + RECORD_BYTES_OFFSET + at;
     if (ATOMIC_DELAY_SPINS !== 0) delayForTests();
-    if (d === 0 || (i32[d * 2 + VALUE.META] & VALUE_FLAG.RECORD) === 0) {
+    if (d === 0 || (i32[d * 2 + VALUE.HDR] & VALUE_FLAG.RECORD) === 0) {
       i32[h] = 0;
       atomicStatus = AtomicStatus.Missing;
       return NaN;
@@ -1293,7 +1296,7 @@ export class Store<T = unknown> {
     const size = sc.layout!.size;
     const i32 = arena.i32;
     const d = i32[ref * 2 + ENTRY.DATA];
-    if (d !== 0 && (i32[d * 2 + VALUE.META] & VALUE_FLAG.RECORD) !== 0 && i32[d * 2 + VALUE.LEN] === size) {
+    if (d !== 0 && (i32[d * 2 + VALUE.HDR] & VALUE_FLAG.RECORD) !== 0 && i32[d * 2 + VALUE.LEN] === size) {
       if (ranges.length > 0) writeRecordInPlace(ref, d, sc.rec, ranges);
     } else {
       writeValue(this.ref, ref, Tag.Record, sc.rec, 0, size, 0, 0);
@@ -1348,7 +1351,7 @@ export class Store<T = unknown> {
       try {
         const i32 = arena.i32;
         const d = i32[slot.ref * 2 + ENTRY.DATA];
-        if (d === 0 || (i32[d * 2 + VALUE.META] & VALUE_FLAG.RECORD) === 0) throw new KeyNotFoundError(this.name, key);
+        if (d === 0 || (i32[d * 2 + VALUE.HDR] & VALUE_FLAG.RECORD) === 0) throw new KeyNotFoundError(this.name, key);
         // Under the lock no other thread writes in place; atomic ops may change other fields
         // of this copy meanwhile, but only the ranges of the named fields are copied back.
         const base = d * UNIT + RECORD_BYTES_OFFSET;
@@ -1564,7 +1567,8 @@ export class Store<T = unknown> {
       reserveOne(this.ref);
       // Limbo: until the bucket is published, recovery frees this entry (see threads.ts).
       arena.i32[myWord + THREAD.PENDING_STORE] = this.ref;
-      const ref = alloc(KIND.ENTRY, Math.ceil((ENTRY_FIXED_BYTES + key.length * 2) / UNIT), myWord + THREAD.PENDING_LIMBO);
+      const oneByte = isOneByteKey(key);
+      const ref = alloc(KIND.ENTRY, Math.ceil((ENTRY_FIXED_BYTES + key.length * (oneByte ? 1 : 2)) / UNIT), myWord + THREAD.PENDING_LIMBO);
       let i32 = arena.i32;
       const e = ref * 2;
       i32[e + ENTRY.DATA] = 0;
@@ -1574,12 +1578,17 @@ export class Store<T = unknown> {
         gen++;
         Atomics.store(i32, e + ENTRY.GEN, gen);
       }
-      i32[e + ENTRY.KEY_LEN] = key.length;
-      i32[e + ENTRY.HASH] = hash;
+      i32[e + ENTRY.KEY_LEN] = key.length | (oneByte ? KEY_ONE_BYTE : 0);
       i32[e + ENTRY.MIN_BYTES] = minBytes;
-      const u16 = arena.u16;
-      const kb = (e + ENTRY.KEY) * 2;
-      for (let i = 0; i < key.length; i++) u16[kb + i] = key.charCodeAt(i);
+      if (oneByte) {
+        const u8 = arena.u8;
+        const kb = (e + ENTRY.KEY) * 4;
+        for (let i = 0; i < key.length; i++) u8[kb + i] = key.charCodeAt(i);
+      } else {
+        const u16 = arena.u16;
+        const kb = (e + ENTRY.KEY) * 2;
+        for (let i = 0; i < key.length; i++) u16[kb + i] = key.charCodeAt(i);
+      }
       if (!placeholder) {
         try {
           writeValue(this.ref, ref, tag, bytes, src, len, expires, minBytes);
@@ -1609,7 +1618,7 @@ export class Store<T = unknown> {
     arena.i32[myWord + THREAD.PENDING_STORE] = this.ref;
     arena.i32[myWord + THREAD.PENDING_LIMBO] = ref;
     this.withStoreLock(() => {
-      remove(this.ref, ref, arena.i32[e + ENTRY.HASH]);
+      remove(this.ref, ref, hashKey(key));
       // GEN odd: every cached (ref, gen) for this key is now stale.
       Atomics.add(arena.i32, e + ENTRY.GEN, 1);
     });
@@ -1656,7 +1665,7 @@ function expiredBlock(d: number, t: number): boolean {
   if (!arena.covers(d * UNIT + VALUE_BYTES_OFFSET_TTL)) return false;
   const v = d * 2;
   const i32 = arena.i32;
-  if ((i32[v + VALUE.META] & VALUE_FLAG.TTL) === 0) return false;
+  if ((i32[v + VALUE.HDR] & VALUE_FLAG.TTL) === 0) return false;
   return i32[v + VALUE.EXPIRES_HI] * 4294967296 + (i32[v + VALUE.EXPIRES_LO] >>> 0) <= t;
 }
 
@@ -1698,7 +1707,7 @@ function repairCounts(store: number): void {
     const d = i32[ref * 2 + ENTRY.DATA];
     if (d !== 0) {
       values++;
-      if ((i32[d * 2 + VALUE.META] & VALUE_FLAG.TTL) !== 0) ttl++;
+      if ((i32[d * 2 + VALUE.HDR] & VALUE_FLAG.TTL) !== 0) ttl++;
     }
   }
   i32[s + STORE.COUNT] = count;

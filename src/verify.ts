@@ -29,6 +29,8 @@ import {
   BUCKET_TOMBSTONE,
   ENTRY,
   ENTRY_FIXED_BYTES,
+  KEY_LEN_MASK,
+  KEY_ONE_BYTE,
   FREE_ENTRY_FLAG,
   HEADER,
   HEAP_START_UNIT,
@@ -315,9 +317,11 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
     if (referenced.has(ref)) err('entry', ref, 'entry is referenced twice', at);
     referenced.add(ref);
     const e = ref * 2;
-    const len = i32[e + ENTRY.KEY_LEN];
+    const lenWord = i32[e + ENTRY.KEY_LEN];
+    const len = lenWord & KEY_LEN_MASK;
+    const width = (lenWord & KEY_ONE_BYTE) !== 0 ? 1 : 2;
     const entryBytes = classUnits(i32[e] & 0xff) * UNIT;
-    if (len <= 0 || len > MAX_KEY_LENGTH || ENTRY_FIXED_BYTES + len * 2 > entryBytes) {
+    if (len <= 0 || len > MAX_KEY_LENGTH || (lenWord & ~(KEY_LEN_MASK | KEY_ONE_BYTE)) !== 0 || ENTRY_FIXED_BYTES + len * width > entryBytes) {
       err('entry', ref, `key length ${len} does not fit its ${entryBytes}-byte block`, at);
       continue;
     }
@@ -325,8 +329,7 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
     const where = { store, key };
     if ((i32[e + ENTRY.GEN] & 1) !== 0) err('entry', ref, 'entry in the index has an odd GEN (it is marked free)', where);
     if ((i32[e + ENTRY.SEQ] & 1) !== 0) err('entry', ref, 'SEQ is odd: an in-place write never finished', where);
-    if (i32[e + ENTRY.HASH] !== hashKey(key)) err('entry', ref, `stored hash ${hex(i32[e + ENTRY.HASH])} is not the key's hash ${hex(hashKey(key))}`, where);
-    else if (!reachable(i32, base, cap, b, i32[e + ENTRY.HASH])) err('index', ref, `bucket ${b} cannot be reached from the key's home bucket (an EMPTY bucket cuts the probe chain)`, where);
+    if (!reachable(i32, base, cap, b, hashKey(key))) err('index', ref, `bucket ${b} cannot be reached from the key's home bucket (an EMPTY bucket cuts the probe chain)`, where);
     if (keys.has(key)) err('index', ref, 'key appears twice in the index', where);
     keys.add(key);
     lockCheck(i32, e + ENTRY.LOCK, ref, `key "${key}"'s lock`, warn, where);
@@ -339,14 +342,15 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
     if (referenced.has(d)) err('value', d, 'value block is referenced twice', where);
     referenced.add(d);
     values++;
-    const meta = i32[d * 2 + VALUE.META];
+    const meta = i32[d * 2 + VALUE.HDR];
     const hasTtl = (meta & VALUE_FLAG.TTL) !== 0;
     if (hasTtl) ttl++;
     const vlen = i32[d * 2 + VALUE.LEN];
     const vBytes = classUnits(i32[d * 2] & 0xff) * UNIT;
     const head = hasTtl ? VALUE_BYTES_OFFSET_TTL : (meta & VALUE_FLAG.RECORD) !== 0 ? RECORD_BYTES_OFFSET : VALUE_BYTES_OFFSET;
     if (vlen < 0 || head + vlen > vBytes) err('value', d, `value length ${vlen} does not fit its ${vBytes}-byte block`, where);
-    if ((meta & 0xff) === 0 || (meta & 0xff) > 16) err('value', d, `unknown codec tag ${meta & 0xff}`, where);
+    const tag = (meta >>> 16) & 0xff;
+    if (tag === 0 || tag > 16) err('value', d, `unknown codec tag ${tag}`, where);
   }
   ctx.report.entries += count;
   const f = (field: number): number => i32[w + field];

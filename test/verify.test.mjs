@@ -75,14 +75,22 @@ test('catches a bucket that names a non-entry', () => {
   assert.ok(cap > 0);
 });
 
-test("catches an entry whose hash is not its key's", () => {
-  corrupt(entryOf('k1') * 2 + L.ENTRY.HASH, 12345, 'entry', /not the key's hash/);
+test("catches an entry in a bucket its key's probe chain cannot reach", () => {
+  const idx = arena.i32[s.ref * 2 + L.STORE.INDEX];
+  const cap = arena.i32[idx * 2 + L.INDEX.CAPACITY];
+  const base = idx * 2 + L.INDEX.BUCKETS;
+  // The EMPTY bucket closest before the key's home bucket: a probe from home stops at an EMPTY
+  // bucket long before it could wrap around to it.
+  const home = hashKey('k1') & (cap - 1);
+  let b = (home - 1 + cap) & (cap - 1);
+  while (arena.i32[base + b] !== L.BUCKET_EMPTY) b = (b - 1 + cap) & (cap - 1);
+  corrupt(base + b, entryOf('k1'), 'index', /cannot be reached from the key's home bucket/);
 });
 
 test('catches a value longer than its block, and an unknown codec tag', () => {
   const d = arena.i32[entryOf('k1') * 2 + L.ENTRY.DATA];
   corrupt(d * 2 + L.VALUE.LEN, 1 << 20, 'value', /does not fit/);
-  corrupt(d * 2 + L.VALUE.META, 99, 'value', /unknown codec tag/);
+  corrupt(d * 2 + L.VALUE.HDR, (99 << L.TAG_SHIFT) | (arena.i32[d * 2] & L.BLOCK_BITS), 'value', /unknown codec tag/);
 });
 
 test('catches a value block shared by two entries', () => {

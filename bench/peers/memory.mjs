@@ -7,8 +7,8 @@
 //    divided by N. Each N gets a fresh store, so its index grows from the initial 16 buckets.
 //  - layout: the same sum computed from the layout of the build being measured
 //    (dist/cjs/layout.js, i.e. src/layout.ts; run.mjs's copy of it): per key an ENTRY block of ENTRY_FIXED_BYTES
-//    (32) + the key in UTF-16, rounded up to its size class; a VALUE block of the 12-byte
-//    header + the value, rounded up to its size class, minus the value bytes; and the index,
+//    (32) + the key in UTF-16, rounded up to its size class; a VALUE block of the
+//    VALUE_BYTES_OFFSET-byte header + the value, rounded up to its size class, minus the value bytes; and the index,
 //    4 bytes per bucket, grown as keyindex.ts grows it (past 3/4 load, to the next power of two
 //    that keeps the load at most 1/2), its block rounded up to its size class too.
 //
@@ -59,7 +59,7 @@ for (const n of counts) {
   for (let i = 0; i < n; i++) {
     const len = keyOf(i).length;
     keyUnits += len;
-    entryBytes += blockBytes(L.ENTRY_FIXED_BYTES + 2 * len);
+    entryBytes += blockBytes(L.ENTRY_FIXED_BYTES + (L.KEY_ONE_BYTE !== undefined ? 1 : 2) * len);
     valueOverhead += blockBytes(L.VALUE_BYTES_OFFSET + 8) - 8;
   }
   const cap = indexCapacity(n);
@@ -73,7 +73,7 @@ for (const n of counts) {
     breakdown: {
       entry: entryBytes / n,
       entryFixed: L.ENTRY_FIXED_BYTES,
-      keyUtf16: (2 * keyUnits) / n,
+      keyBytes: ((L.KEY_ONE_BYTE !== undefined ? 1 : 2) * keyUnits) / n,
       valueHeaderAndSlack: valueOverhead / n,
       valueHeader: L.VALUE_BYTES_OFFSET,
       index: indexBytes / n,
