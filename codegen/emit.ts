@@ -6,9 +6,9 @@
  * The file has four parts, in this order: value types, checks, and per store its key type and
  * facade — so a reader meets every name before it is used.
  */
-import type { FieldModel, KeyPart, NamedType, ObjectIR, SchemaModel, SourceRef, StoreModel, TypeIR } from './model';
-import { isScalar } from './model';
-import { escapeTemplate, isIdentifierName, propertyName, quote, Scope } from './names';
+import type { FieldModel, IntType, KeyPart, NamedType, ObjectIR, RecordFieldModel, RecordFieldType, RecordModel, SchemaModel, SourceRef, StoreModel, TypeIR } from './model';
+import { INT_BRANDS, intBrand, intRange, isScalar } from './model';
+import { camelCase, escapeTemplate, isIdentifierName, pascalCase, propertyName, quote, Scope } from './names';
 import { Imports, Writer } from './printer';
 
 /** The module the generated file imports the runtime from. */
@@ -16,6 +16,33 @@ export const RUNTIME_MODULE = 'native-keyshare';
 
 export function emit(model: SchemaModel): string {
   return new Emitter(model).print();
+}
+
+/**
+ * Members of the runtime's RecordView (and of Object.prototype): a record field with one of
+ * these names gets no getter in its view class (it is read with `snapshot()`).
+ */
+const RECORD_VIEW_MEMBERS = new Set([
+  // src/view.ts
+  'constructor', 'store', 'key', 'ref', 'gen', 'layout', 'rebind', 'exists', 'snapshot', 'set', 'add', 'compareExchange', 'field', 'read',
+  'float64', 'int32', 'uint32', 'int16', 'uint16', 'int8', 'uint8', 'boolean', 'enumOf', 'string', 'array',
+  'addAt', 'compareExchangeAt', 'atomic',
+  'toString', 'toLocaleString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable',
+  '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__', '__proto__',
+]);
+
+/** The generated names of one record type (shared by every store of that type). */
+interface RecordNames {
+  layout: string;
+  view: string;
+  /** The type of the integer field names; undefined when the record has none. */
+  intField?: string;
+  /** The check of `setFields`' partial values. */
+  checkFields: string;
+  /** The constant of each enum field's values, by field name. */
+  enums: Map<string, string>;
+  /** Printed already (in the section of the first store of this type). */
+  printed: boolean;
 }
 
 /** Where a checked value is, as a path expression built at run time only when needed. */
@@ -68,26 +95,39 @@ class Emitter {
   private isRecordName = '';
   private failName = '';
   private describeName = '';
+  private isIntegerName = '';
   private usesIsRecord = false;
   private usesFail = false;
+  private usesIsInteger = false;
+  /** Type-level names of the file (schema types, key types, imports, generated classes). */
+  private readonly typeNames: Set<string>;
+  private readonly recordNames = new Map<string, RecordNames>();
+  /** Records by type, for the partial checks (in the order of their first store). */
+  private readonly records = new Map<string, RecordModel>();
 
   constructor(private readonly model: SchemaModel) {
     this.types = new Map(model.types.map((t) => [t.name, t]));
     const typeNames = new Set([...model.types.map((t) => t.name), ...model.stores.map((s) => s.keyTypeName)]);
+    this.typeNames = typeNames;
     // Public names first: the facades, then every parameter name (so no module-level name a
     // method uses can be shadowed by one of its parameters).
     for (const s of model.stores) this.root.reserve(s.exportName);
     for (const s of model.stores) this.moduleNames.add(s.exportName);
     for (const s of model.stores) for (const p of s.key.parts) this.root.reserve(p.param);
-    for (const reserved of ['value', 'path', 'key', 'id', 'options', 'fn', 'timeout', 'current', 'next', 'entries', 'keys', 'pattern', 'parts', 'list', 'match']) {
+    const locals = ['value', 'path', 'key', 'id', 'options', 'fn', 'timeout', 'current', 'next', 'entries', 'keys', 'pattern', 'parts', 'list', 'match'];
+    for (const reserved of [...locals, 'fields', 'field', 'delta', 'expected', 'replacement']) {
       this.root.reserve(reserved);
     }
     this.imports = new Imports(
       [
         { name: 'createStore', type: false },
         { name: 'InvalidValueError', type: false },
+        { name: 'KeyNotFoundError', type: false },
+        { name: 'RecordView', type: false },
         { name: 'DeleteOptions', type: true },
+        { name: 'RecordLayout', type: true },
         { name: 'SetOptions', type: true },
+        ...[...Object.keys(INT_BRANDS), 'FixedString'].map((name) => ({ name, type: true })),
       ],
       (n) => typeNames.has(n) || this.root.has(n),
     );
@@ -96,7 +136,34 @@ class Emitter {
     this.isRecordName = this.moduleName('isRecord');
     this.describeName = this.moduleName('describe');
     this.failName = this.moduleName('fail');
+    this.isIntegerName = this.moduleName('isInteger');
     for (const t of model.types) if (!isScalar({ kind: 'ref', name: t.name }, this.types)) this.checkNames.set(t.name, this.moduleName(`check${t.name}`));
+    for (const s of model.stores) {
+      const r = s.record;
+      if (r === undefined || this.records.has(r.type)) continue;
+      this.records.set(r.type, r);
+      const stem = camelCase(r.type);
+      const names: RecordNames = {
+        layout: this.moduleName(`${stem}Layout`),
+        view: this.typeName(`${r.type}View`),
+        checkFields: this.moduleName(`check${r.type}Fields`),
+        enums: new Map(),
+        printed: false,
+      };
+      if (r.fields.some((f) => isIntField(f.type))) names.intField = this.typeName(`${r.type}IntField`);
+      for (const f of r.fields) if (typeof f.type === 'object' && 'enum' in f.type) names.enums.set(f.name, this.moduleName(`${stem}${pascalCase(f.name) || 'Field'}Values`));
+      this.recordNames.set(r.type, names);
+    }
+  }
+
+  /** A type-level name (a class or type the file exports) that collides with nothing. */
+  private typeName(base: string): string {
+    let name = base;
+    for (let n = 2; this.typeNames.has(name) || this.root.has(name); n++) name = `${base}${n}`;
+    this.typeNames.add(name);
+    this.root.reserve(name);
+    this.moduleNames.add(name);
+    return name;
   }
 
   private moduleName(base: string): string {
@@ -161,6 +228,10 @@ class Emitter {
         return t.kind;
       case 'literal':
         return typeof t.value === 'string' ? quote(t.value) : String(t.value);
+      case 'int':
+        return this.imports.use(intBrand(t.int));
+      case 'fixedString':
+        return `${this.imports.use('FixedString')}<${t.maxBytes}>`;
       case 'union':
         return t.members.map((m) => this.typeText(m)).join(' | ');
       case 'array':
@@ -209,6 +280,12 @@ class Emitter {
     switch (t.kind) {
       case 'literal':
         return typeof t.value === 'string' ? JSON.stringify(t.value) : String(t.value);
+      case 'int': {
+        const [min, max] = intRange(t.int);
+        return `${intBrand(t.int)} (an integer from ${min} to ${max})`;
+      }
+      case 'fixedString':
+        return `FixedString<${t.maxBytes}>`;
       case 'union':
         return t.members.map((m) => this.expectedText(m)).join(' | ');
       case 'array':
@@ -234,7 +311,7 @@ class Emitter {
 
   /** Whether a mismatch message should show the value itself (the type allows only some). */
   private hasLiterals(t: TypeIR): boolean {
-    if (t.kind === 'literal') return true;
+    if (t.kind === 'literal' || t.kind === 'int') return true;
     if (t.kind === 'union') return t.members.some((m) => this.hasLiterals(m));
     if (t.kind === 'ref' && isScalar(t, this.types)) return this.hasLiterals(this.types.get(t.name)!.type);
     return false;
@@ -245,7 +322,20 @@ class Emitter {
   private printChecks(w: Writer): void {
     const bodies = this.model.types
       .filter((t) => this.checkNames.has(t.name))
-      .map((t) => ({ t, body: Writer.capture((b) => this.checkBody(b, t)) }));
+      .map((t) => ({
+        name: this.checkNames.get(t.name)!,
+        doc: `Throws InvalidValueError unless \`value\` matches ${t.name} (\`path\` names it in messages).`,
+        body: Writer.capture((b) => this.checkBody(b, t)),
+      }));
+    for (const [type, r] of this.records) {
+      // setFields: the fields given, each checked like in a whole value.
+      const partial: ObjectIR = { kind: 'object', fields: r.fields.map((f) => ({ name: f.name, type: f.declared, optional: true, readonly: false, source: f.source })) };
+      bodies.push({
+        name: this.recordNames.get(type)!.checkFields,
+        doc: `Throws InvalidValueError unless \`value\` holds some fields of ${type}, each matching (for setFields).`,
+        body: Writer.capture((b) => this.check(b, partial, 'value', Path.variable('path'), this.functionScope('value', 'path'), `Partial<${type}>`)),
+      });
+    }
     if (!this.usesFail && bodies.length === 0) return;
     section(w, 'Checks: run by set, setMany and update before anything is written');
     if (this.usesIsRecord) {
@@ -274,10 +364,17 @@ class Emitter {
         w.line(`throw new ${this.imports.use('InvalidValueError')}(\`\${path} must be \${expected}, got \${${this.describeName}(got, exact)}\`);`);
       });
     }
-    for (const { t, body } of bodies) {
+    if (this.usesIsInteger) {
       w.line();
-      w.doc(`Throws InvalidValueError unless \`value\` matches ${t.name} (\`path\` names it in messages).`);
-      w.block(`function ${this.checkNames.get(t.name)!}(value: unknown, path: string): void`, () => w.lines(body));
+      w.doc('Whether `value` is an integer from `min` to `max` (an Int32, Uint8, … of native-keyshare).');
+      w.block(`function ${this.isIntegerName}(value: unknown, min: number, max: number): value is number`, () => {
+        w.line('return Number.isInteger(value) && (value as number) >= min && (value as number) <= max;');
+      });
+    }
+    for (const { name, doc, body } of bodies) {
+      w.line();
+      w.doc(doc);
+      w.block(`function ${name}(value: unknown, path: string): void`, () => w.lines(body));
     }
   }
 
@@ -324,6 +421,14 @@ class Emitter {
         return '';
       case 'literal':
         return `${expr} !== ${typeof t.value === 'string' ? quote(t.value) : String(t.value)}`;
+      case 'int': {
+        this.usesIsInteger = true;
+        const [min, max] = intRange(t.int);
+        return `!${this.isIntegerName}(${expr}, ${min}, ${max})`;
+      }
+      case 'fixedString':
+        // The byte length is checked by the runtime (records), not here: see codegen/README.md.
+        return `typeof ${expr} !== 'string'`;
       case 'date':
         return `!(${expr} instanceof Date)`;
       case 'union': {
@@ -538,8 +643,13 @@ class Emitter {
     w.line();
     w.doc(`Keys of store \`${s.name}\`.`);
     w.line(`export type ${keyType} = ${this.keyTypeText(s)};`);
+    const options: string[] = [];
+    if (s.hotReads) options.push('hotReads: true');
+    if (s.structures.length > 0) options.push(`structures: ${this.printStructures(w, s)}`);
+    const record = s.record !== undefined ? this.printRecord(w, s.record) : undefined;
+    if (record !== undefined) options.push(`record: ${record.layout}`);
     w.line();
-    const storeOptions = s.hotReads ? ', { hotReads: true }' : '';
+    const storeOptions = options.length > 0 ? `, { ${options.join(', ')} }` : '';
     w.line(`const ${handle} = ${this.imports.use('createStore')}<${valueType}>(${quote(s.name)}${storeOptions});`);
     if (builder !== undefined) {
       w.line();
@@ -552,6 +662,12 @@ class Emitter {
     const facts = [`Store \`${s.name}\`: keys \`${this.keyTypeText(s).replace(/`/g, '')}\`, values ${s.value.kind === 'ref' ? `{@link ${s.value.name}}` : `\`${valueType}\``}.`];
     if (defaults.length > 0) facts.push(`Writes default to \`{ ${defaults.join(', ')} }\` (a caller's options override).`);
     if (s.hotReads) facts.push('Opened with hotReads: `get` returns shared, deep-frozen values.');
+    if (s.record !== undefined) {
+      facts.push(
+        `Stored as fixed-layout records (${s.record.size} bytes): \`at\` reads single fields in place` +
+          (record?.intField !== undefined ? ', `add` and `compareExchange` change integer fields without a lock.' : '.'),
+      );
+    }
     w.doc(withSource(s.doc, s.source, facts.join(' ')));
     w.block(`export const ${s.exportName} =`, () => {
       const method = (doc: string, head: string, body: () => void) => {
@@ -602,6 +718,7 @@ class Emitter {
           }, `}, ${setOptions});`);
         },
       );
+      if (s.record !== undefined) this.printRecordMethods(w, s, s.record, record!, { params, key, handle, method, withParams, SetOptions });
       method(`Deletes the value of ${whereKey}; true if there was one.`, `delete(${withParams(`options?: ${deleteOptions}`)}): boolean`, () => {
         w.line(`return ${handle}.delete(${key}, { ...options, literal: true });`);
       });
@@ -640,6 +757,180 @@ class Emitter {
       w.doc('Number of keys holding a value.');
       w.block('get size(): number', () => w.line(`return ${handle}.size;`), '},');
     }, '};');
+  }
+
+  /**
+   * The structures constant of a store (printed before its handle); returns its name.
+   */
+  private printStructures(w: Writer, s: StoreModel): string {
+    const name = this.moduleName(`${s.exportName}Structures`);
+    w.line();
+    w.doc(
+      `msgpackr record structures of store \`${s.name}\`: the property names of the object shapes in its values, from the schema (a type with optional fields twice: all fields, and the required ones). ` +
+        'Objects of these shapes are encoded without their property names. Every thread opens the store with this same list (the runtime refuses another).',
+    );
+    w.nested(`const ${name} = [`, () => {
+      for (const names of s.structures) {
+        const items = names.map((n) => quote(n));
+        const one = `[${items.join(', ')}],`;
+        if (one.length + 4 <= 100) {
+          w.line(one);
+          continue;
+        }
+        // Long shapes: several names per line.
+        const lines: string[] = [];
+        let line = '';
+        for (const item of items) {
+          if (line !== '' && line.length + item.length + 2 > 90) {
+            lines.push(`${line},`);
+            line = item;
+          } else line = line === '' ? item : `${line}, ${item}`;
+        }
+        lines.push(`${line},`);
+        w.nested('[', () => lines.forEach((l) => w.line(l)), '],');
+      }
+    }, '] as const;');
+    return name;
+  }
+
+  /**
+   * The layout, enum values, integer field names and view class of a record type, the first
+   * time a store of that type is printed. Returns the record's names.
+   */
+  private printRecord(w: Writer, r: RecordModel): RecordNames {
+    const names = this.recordNames.get(r.type)!;
+    if (names.printed) return names;
+    names.printed = true;
+    const RecordLayout = this.imports.use('RecordLayout');
+    for (const f of r.fields) {
+      if (typeof f.type !== 'object' || !('enum' in f.type)) continue;
+      w.line();
+      w.doc(`The values of \`${r.type}.${f.name}\`, in declaration order: a record stores a value's index.`);
+      w.line(`const ${names.enums.get(f.name)!} = [${f.type.enum.map((v) => quote(v)).join(', ')}] as const;`);
+    }
+    w.line();
+    w.doc(
+      `Where each field of a ${r.type} record lives: byte offsets in its ${r.size} bytes, from the runtime's layoutRecord (fields by alignment, largest first). ` +
+        'Every thread opens the store with this layout; the runtime refuses a handle with another one.',
+    );
+    w.block(`const ${names.layout}: ${RecordLayout} =`, () => {
+      w.line(`size: ${r.size},`);
+      w.nested('fields: [', () => {
+        for (const f of r.fields) w.line(`{ name: ${quote(f.name)}, type: ${fieldTypeText(f.type, names.enums.get(f.name))}, offset: ${f.offset} },`);
+      }, '],');
+    }, '};');
+    if (names.intField !== undefined) {
+      w.line();
+      w.doc(`The integer fields of ${r.type}: what \`add\` and \`compareExchange\` change.`);
+      const ints = r.fields.filter((f) => isIntField(f.type)).map((f) => quote(f.name));
+      w.line(`export type ${names.intField} = ${ints.join(' | ')};`);
+    }
+    const skipped = r.fields.filter((f) => RECORD_VIEW_MEMBERS.has(f.name)).map((f) => `\`${f.name}\``);
+    w.line();
+    w.doc(
+      [
+        `The fields of one ${r.type} record, read straight from shared memory: each getter reads one field (no copy of the others, no decoding), consistent for that field; \`snapshot()\` reads every field at once, consistently, like \`get\`. A view follows its key: each read sees the record the key holds then.`,
+        skipped.length > 0 ? `${skipped.join(', ')} ${skipped.length === 1 ? 'has' : 'have'} no getter (RecordView uses the name): read ${skipped.length === 1 ? 'it' : 'them'} with \`snapshot()\`.` : undefined,
+      ]
+        .filter((x) => x !== undefined)
+        .join('\n\n'),
+    );
+    w.block(`export class ${names.view} extends ${this.imports.use('RecordView')}<${r.type}>`, () => {
+      let first = true;
+      for (const f of r.fields) {
+        if (RECORD_VIEW_MEMBERS.has(f.name)) continue;
+        if (!first) w.line();
+        first = false;
+        const where = typeof f.type === 'string' ? f.type : 'enum' in f.type ? 'enum' : 'string' in f.type ? `string of at most ${f.type.string} UTF-8 bytes` : `${f.type.length} × ${f.type.array}`;
+        w.doc(withSource(f.doc, f.source, `Reads \`${f.name}\` alone: ${where} at byte ${f.offset}.`));
+        w.block(`get ${propertyName(f.name)}(): ${this.typeText(f.declared)}`, () => w.line(`return ${this.fieldRead(f.type, f.offset, names.enums.get(f.name))};`));
+      }
+      if (names.intField === undefined) return;
+      // The atomic ops by field name, dispatched to constant offsets: no lookup of the field.
+      const ints = r.fields.filter((f) => isIntField(f.type));
+      const dispatch = (call: (f: RecordFieldModel) => string, fallback: string): void => {
+        w.nested('switch (field) {', () => {
+          for (const f of ints) w.line(`case ${quote(f.name)}: return ${call(f)};`);
+          w.line(`default: return ${fallback};`);
+        }, '}');
+      };
+      w.line();
+      w.doc('Adds `delta` to an integer field atomically, without a lock; returns the value before (like Atomics.add).');
+      w.block(`override add(field: ${names.intField}, delta: number): number`, () =>
+        dispatch((f) => `this.addAt(${f.offset}, ${quote(f.type as string)}, delta)`, 'super.add(field, delta)'),
+      );
+      w.line();
+      w.doc('Sets an integer field to `replacement` if it holds `expected`, atomically, without a lock; returns the value before.');
+      w.block(`override compareExchange(field: ${names.intField}, expected: number, replacement: number): number`, () =>
+        dispatch((f) => `this.compareExchangeAt(${f.offset}, ${quote(f.type as string)}, expected, replacement)`, 'super.compareExchange(field, expected, replacement)'),
+      );
+    });
+    return names;
+  }
+
+  /** The RecordView call that reads one field. */
+  private fieldRead(t: RecordFieldType, offset: number, enumName: string | undefined): string {
+    if (typeof t === 'string') return `this.${t}(${offset})`;
+    if ('enum' in t) return `this.enumOf(${offset}, ${enumName!})`;
+    if ('string' in t) return `this.string(${offset}, ${t.string})`;
+    // The runtime returns number[] / boolean[]: as a tuple of that length (which the declared
+    // tuple type, readonly or labelled, accepts).
+    const element = t.array === 'boolean' ? 'boolean' : 'number';
+    return `this.array(${offset}, ${quote(t.array)}, ${t.length}) as [${new Array<string>(t.length).fill(element).join(', ')}]`;
+  }
+
+  /** at, setFields, add, compareExchange of a record store's facade. */
+  private printRecordMethods(
+    w: Writer,
+    s: StoreModel,
+    r: RecordModel,
+    names: RecordNames,
+    c: {
+      params: string;
+      key: string;
+      handle: string;
+      method: (doc: string, head: string, body: () => void) => void;
+      withParams: (rest: string) => string;
+      SetOptions: string;
+    },
+  ): void {
+    const paramNames = s.key.parts.map((p) => p.param);
+    c.method(
+      `A view of the record of ${this.whereKey(s)} whose getters read single fields straight from shared memory, or undefined if the key holds no value now. ` +
+        '(Once the key holds no record, the getters throw KeyNotFoundError.)',
+      `at(${c.params}): ${names.view} | undefined`,
+      () => {
+        const scope = this.functionScope(...paramNames);
+        const e = scope.claim('e');
+        w.nested('try {', () => w.line(`return new ${names.view}(${c.handle}, ${c.key});`), `} catch (${e}) {`);
+        w.lines([`  if (${e} instanceof ${this.imports.use('KeyNotFoundError')}) return undefined;`, `  throw ${e};`, '}']);
+      },
+    );
+    c.method(
+      `Checks the given fields against ${r.type}, then writes only them, in place, under the key's lock: a reader sees all of them or none. ` +
+        "False if another thread holds the key's lock past the timeout.",
+      `setFields(${c.withParams(`fields: Partial<${r.type}>, options?: Pick<${c.SetOptions}, 'timeout'>`)}): boolean`,
+      () => {
+        w.line(`${names.checkFields}(fields, ${quote(`${s.name}: fields`)});`);
+        w.line(`return ${c.handle}.setFields(${c.key}, fields, options);`);
+      },
+    );
+    if (names.intField === undefined) return;
+    c.method(
+      "Adds `delta` to an integer field atomically, without a lock (reads of the other fields do not wait); returns the value before, like Atomics.add.",
+      `add(${c.withParams(`field: ${names.intField}, delta: number`)}): number`,
+      () => w.line(`return ${c.handle}.add(${c.key}, field, delta);`),
+    );
+    c.method(
+      'Sets an integer field to `replacement` if it holds `expected`, atomically, without a lock; returns the value before (equal to `expected` if it was replaced), like Atomics.compareExchange.',
+      `compareExchange(${c.withParams(`field: ${names.intField}, expected: number, replacement: number`)}): number`,
+      () => w.line(`return ${c.handle}.compareExchange(${c.key}, field, expected, replacement);`),
+    );
+  }
+
+  private whereKey(s: StoreModel): string {
+    const parts = s.key.parts;
+    return parts.length === 0 ? 'the key' : parts.length === 1 ? `\`${parts[0]!.param}\`` : `(${parts.map((p) => p.param).join(', ')})`;
   }
 
   /** `T` as the element type of an array: parenthesised when it is a union or a readonly tuple. */
@@ -714,6 +1005,19 @@ class Emitter {
       w.line(`return [${values.join(', ')}];`);
     });
   }
+}
+
+/** Whether a record field is an integer (what `add` and `compareExchange` work on). */
+function isIntField(t: RecordFieldType): t is IntType {
+  return typeof t === 'string' && t !== 'float64' && t !== 'boolean';
+}
+
+/** The runtime's text of a record field type: `'int32'`, `{ string: 16 }`, … */
+function fieldTypeText(t: RecordFieldType, enumName: string | undefined): string {
+  if (typeof t === 'string') return quote(t);
+  if ('enum' in t) return `{ enum: ${enumName!} }`;
+  if ('string' in t) return `{ string: ${t.string} }`;
+  return `{ array: ${quote(t.array)}, length: ${t.length} }`;
 }
 
 /** A comment line that starts a part of the file. */

@@ -7,10 +7,10 @@
  * parts a store has, what its parameters are called, its defaults); `emit.ts` only prints.
  * Tests can build or inspect a model without TypeScript loaded.
  *
- * Room to grow: encodings that need runtime support (fixed-layout records with offsets computed
- * here, msgpackr record structures) will be a `StoreModel.encoding` variant next to
- * `'structured-clone'`, with their layout computed in the model so the emitter still only
- * prints it.
+ * Encodings: a store's values are either encoded by the runtime's codec (`'structured-clone'`,
+ * with msgpackr record structures derived from the schema: {@link StoreModel.structures}) or
+ * laid out as a fixed-layout record (`'record'`, {@link RecordModel}), whose offsets are computed
+ * here (see records.ts), so the emitter still only prints them.
  */
 
 /** Where something was declared: for per-field JSDoc and for error messages. */
@@ -46,6 +46,13 @@ export type TypeIR =
   /** Anything the runtime can store; not checked. */
   | { kind: 'unknown' }
   | { kind: 'literal'; value: string | number | boolean }
+  /**
+   * An integer brand of native-keyshare (`Int32`, `Uint8`, …: `number` for TypeScript): an
+   * integer in the type's range.
+   */
+  | { kind: 'int'; int: IntType }
+  /** `FixedString<N>` of native-keyshare: a string of at most `maxBytes` UTF-8 bytes. */
+  | { kind: 'fixedString'; maxBytes: number }
   | { kind: 'union'; members: TypeIR[] }
   | { kind: 'array'; element: TypeIR; readonly: boolean }
   | { kind: 'tuple'; elements: TupleElement[]; readonly: boolean }
@@ -57,6 +64,30 @@ export type TypeIR =
   | { kind: 'set'; element: TypeIR; readonly: boolean }
   /** A named type declared in the schema (or a file it imports). */
   | { kind: 'ref'; name: string };
+
+/** The integer types of fixed-layout records, named like the runtime's field types. */
+export type IntType = 'int32' | 'uint32' | 'int16' | 'uint16' | 'int8' | 'uint8';
+
+/** The brand type of native-keyshare that stands for each integer type. */
+export const INT_BRANDS: Readonly<Record<string, IntType>> = {
+  Int32: 'int32',
+  Uint32: 'uint32',
+  Int16: 'int16',
+  Uint16: 'uint16',
+  Int8: 'int8',
+  Uint8: 'uint8',
+};
+
+/** The brand type's name of an integer type: `int32` → `Int32`. */
+export function intBrand(t: IntType): string {
+  return t[0] === 'u' ? `Uint${t.slice(4)}` : `Int${t.slice(3)}`;
+}
+
+/** Smallest and largest value of an integer type. */
+export function intRange(t: IntType): [number, number] {
+  const bits = Number(t.replace(/^u?int/, ''));
+  return t[0] === 'u' ? [0, 2 ** bits - 1] : [-(2 ** (bits - 1)), 2 ** (bits - 1) - 1];
+}
 
 export interface TupleElement {
   type: TypeIR;
@@ -111,6 +142,8 @@ export function isScalar(t: TypeIR, types: ReadonlyMap<string, NamedType>): bool
     case 'unknown':
     case 'literal':
     case 'date':
+    case 'int':
+    case 'fixedString':
       return true;
     case 'union':
       return t.members.every((m) => isScalar(m, types));
@@ -170,8 +203,58 @@ export interface StoreModel {
   minBufferSize?: number;
   /** `createStore(name, { hotReads: true })`: `get` returns shared, deep-frozen values. */
   hotReads: boolean;
-  /** How values are encoded. Only the runtime's default for now (see the module comment). */
-  encoding: 'structured-clone';
+  /**
+   * How values are stored: encoded by the runtime's codec, or as a fixed-layout record
+   * (`record` then holds the layout). See {@link RecordModel} for when a store is a record.
+   */
+  encoding: 'structured-clone' | 'record';
+  /**
+   * msgpackr record structures, for `'structured-clone'` stores whose value contains object
+   * types: per object type reachable from the value, its property names in declaration order,
+   * then (if some are optional) its required ones only. Deduplicated, in the order the types
+   * are met (depth first, fields in order). Empty: no structures option.
+   */
+  structures: string[][];
+  /** The layout of a `'record'` store. */
+  record?: RecordModel;
+  doc?: string;
+  source: SourceRef;
+}
+
+// ─────────────────────────────────────────────────────────────────────────── records
+
+/** Fixed-size field types of a record: the runtime's `FieldType` (src/records.ts), as data. */
+export type RecordScalar = 'float64' | IntType | 'boolean';
+export type RecordFieldType =
+  | RecordScalar
+  /** One of these strings (stored as its index). */
+  | { enum: string[] }
+  /** A string of at most `string` UTF-8 bytes. */
+  | { string: number }
+  /** `length` values of one scalar type (a tuple). */
+  | { array: RecordScalar; length: number };
+
+/**
+ * A fixed-layout record: a store whose value is a named object type (interface, or alias of an
+ * object literal) whose fields are all required and of a fixed size, with no `ttl` and no
+ * `hotReads` (or `record: true`, which turns a mismatch into an error; `record: false` opts out).
+ */
+export interface RecordModel {
+  /** The named object type (`PlayerStats`). */
+  type: string;
+  /** Bytes per record: a multiple of 8, at least 8. */
+  size: number;
+  /** Every field (inherited ones first), in declaration order, with its offset. */
+  fields: RecordFieldModel[];
+}
+
+export interface RecordFieldModel {
+  name: string;
+  type: RecordFieldType;
+  /** Byte offset in the record, from the runtime's algorithm (fields by alignment). */
+  offset: number;
+  /** The field's type as the schema wrote it (what its getter returns). */
+  declared: TypeIR;
   doc?: string;
   source: SourceRef;
 }

@@ -20,14 +20,19 @@ import type {
   KeySegment,
   NamedType,
   ObjectIR,
+  RecordFieldModel,
+  RecordFieldType,
+  RecordModel,
+  RecordScalar,
   SchemaModel,
   SourceRef,
   StoreModel,
   TupleElement,
   TypeIR,
 } from './model';
-import { isScalar } from './model';
+import { INT_BRANDS, intBrand, isScalar } from './model';
 import { camelCase, isSafeIdentifier, member, pascalCase, Scope } from './names';
+import { layoutRecord, MAX_ENUM_MEMBERS, MAX_RECORD_BYTES, MAX_STRING_BYTES } from './records';
 
 type TsMorph = typeof Morph;
 type Node = Morph.Node;
@@ -50,7 +55,14 @@ export interface ParseResult {
 }
 
 /** Store properties the schema understands. */
-const STORE_PROPERTIES = ['key', 'value', 'ttl', 'minBufferSize', 'hotReads'];
+const STORE_PROPERTIES = ['key', 'value', 'ttl', 'minBufferSize', 'hotReads', 'record'];
+
+/** The module the schema imports brand types (`Int32`, `FixedString<N>`) from. */
+const RUNTIME_MODULE = 'native-keyshare';
+const BRANDS = `${Object.keys(INT_BRANDS).join(', ')} and FixedString<N>`;
+
+/** What record fields may be, for hints. */
+const RECORD_FIELD_TYPES = 'number, boolean, Int32…Uint8, FixedString<N>, a union of string literals, or a tuple of one of the number types';
 
 const KEY_FORMS =
   'use string, number, a union of string literals, or a template literal type such as `user:${number}`';
@@ -79,6 +91,12 @@ class SchemaReader {
   private readonly declByName = new Map<string, NamedDeclaration>();
   private readonly outDir: string;
   private schemaFile!: Morph.SourceFile;
+  /** Directories of the runtime's declarations, if `import … from 'native-keyshare'` resolved. */
+  private runtimeDirs: string[] = [];
+  /** Declaration nodes of fields (name and type), for record problems. */
+  private readonly fieldNodes = new WeakMap<FieldModel, { name: Node; type: Node }>();
+  /** What each store's declaration said, for the encoding decision and its problems. */
+  private readonly storeNodes = new WeakMap<StoreModel, StoreNodes>();
 
   constructor(private readonly morph: TsMorph, private readonly options: ParseOptions) {
     const ts = morph.ts;
@@ -102,15 +120,18 @@ class SchemaReader {
   read(): ParseResult {
     this.schemaFile = this.project.addSourceFileAtPath(this.options.schemaPath);
     this.project.resolveSourceFileDependencies();
+    this.runtimeDirs = this.findRuntimeDirs();
     const files = this.userFiles().map((f) => f.getFilePath() as string);
 
     this.checkSyntax();
     const stores = this.readStores();
-    if (this.problems.length > 0) throw new SchemaError(this.sortedProblems());
-
     const types = [...this.named.values()].filter((t): t is NamedType => t !== undefined);
     const order = (t: NamedType) => this.declByName.get(t.name)!;
     types.sort((a, b) => this.compareDeclarations(order(a), order(b)));
+    // Also with problems already found, so that record problems are listed with the others.
+    const byName = new Map(types.map((t) => [t.name, t]));
+    for (const s of stores) this.decideEncoding(s, byName);
+    if (this.problems.length > 0) throw new SchemaError(this.sortedProblems());
     this.assignStoreTypeNames(stores, types);
     const model: SchemaModel = {
       schemaFile: this.relative(this.options.schemaPath),
@@ -128,7 +149,24 @@ class SchemaReader {
   }
 
   private isUserFile(f: Morph.SourceFile): boolean {
-    return !f.getFilePath().split('/').includes('node_modules');
+    const file = f.getFilePath() as string;
+    return !file.split('/').includes('node_modules') && !this.runtimeDirs.some((d) => file.startsWith(d));
+  }
+
+  /**
+   * Where `native-keyshare` resolved to, if it did (the schema imports brand types from it): its
+   * files are not the user's (in this package's own repository they are not under node_modules).
+   */
+  private findRuntimeDirs(): string[] {
+    const dirs = new Set<string>();
+    for (const f of this.project.getSourceFiles()) {
+      for (const d of f.getImportDeclarations()) {
+        if (d.getModuleSpecifierValue() !== RUNTIME_MODULE) continue;
+        const target = d.getModuleSpecifierSourceFile();
+        if (target !== undefined) dirs.add(`${path.dirname(target.getFilePath())}/`);
+      }
+    }
+    return [...dirs];
   }
 
   private checkSyntax(): void {
@@ -285,6 +323,7 @@ class SchemaReader {
       undefined,
     );
     const hotReads = this.attempt(() => this.booleanOption(props.get('hotReads'), name, 'hotReads'), false);
+    const record = this.attempt(() => (props.has('record') ? this.booleanOption(props.get('record'), name, 'record') : undefined), undefined);
     if (key === undefined || value === undefined) return undefined;
 
     const store: StoreModel = {
@@ -296,8 +335,16 @@ class SchemaReader {
       value,
       hotReads,
       encoding: 'structured-clone',
+      structures: [],
       source: this.source(prop.getNameNode(), where),
     };
+    const nodes: StoreNodes = { value: this.typeOf(valueProp) };
+    if (record !== undefined) nodes.record = record;
+    for (const option of ['ttl', 'hotReads'] as const) {
+      const p = props.get(option);
+      if (p !== undefined) nodes[`${option}Node`] = p;
+    }
+    this.storeNodes.set(store, nodes);
     if (ttl !== undefined && ttl > 0) store.ttl = ttl;
     if (minBufferSize !== undefined) store.minBufferSize = minBufferSize;
     const doc = this.docOf(prop);
@@ -400,7 +447,9 @@ class SchemaReader {
     const holes = raw.filter((s): s is RawHole => s.kind === 'part');
     const params = new Scope();
     // Names the facade's methods use for their other parameters and locals.
-    for (const reserved of ['value', 'options', 'fn', 'timeout', 'current', 'next', 'entries', 'keys', 'pattern', 'key', 'parts', 'list', 'match']) params.reserve(reserved);
+    for (const reserved of ['value', 'options', 'fn', 'timeout', 'current', 'next', 'entries', 'keys', 'pattern', 'key', 'parts', 'list', 'match', 'fields', 'field', 'delta', 'expected', 'replacement']) {
+      params.reserve(reserved);
+    }
     // The whole key is one part (`string`, `number`, `'a' | 'b'`, `${string}`): no literal text.
     const wholeKey = holes.length === 1 && raw.every((s) => s.kind === 'part' || s.text === '');
     for (const s of raw) {
@@ -492,7 +541,10 @@ class SchemaReader {
       return hole({ kind: 'literals', values: [...new Set(values)] });
     }
     if (Node.isTypeReference(t)) {
+      const imported = this.runtimeImport(t);
+      if (imported !== undefined && INT_BRANDS[imported] !== undefined) return hole({ kind: 'number' });
       const decl = this.userDeclaration(t);
+      if (Node.isTypeAliasDeclaration(decl) && this.isLocalBrand(decl) && INT_BRANDS[decl.getName()] !== undefined) return hole({ kind: 'number' });
       if (Node.isTypeAliasDeclaration(decl) && decl.getTypeParameters().length === 0) {
         const name = decl.getName();
         const inner = this.keyHole(decl.getTypeNodeOrThrow(), store, alias ?? name);
@@ -662,6 +714,7 @@ class SchemaReader {
             readonly: m.isReadonly(),
             source: this.source(m.getNameNode(), at),
           };
+          this.fieldNodes.set(field, { name: m.getNameNode(), type: tn });
           const doc = this.docOf(m);
           if (doc !== undefined) field.doc = doc;
           fields.push(field);
@@ -698,8 +751,15 @@ class SchemaReader {
     const { Node } = this.morph;
     const name = t.getTypeName().getText();
     const args = t.getTypeArguments();
+    const imported = this.runtimeImport(t);
+    if (imported !== undefined) {
+      const brand = this.brand(imported, t, where);
+      if (brand !== undefined) return brand;
+      throw new Problem(t, `${where}: ${imported} of ${RUNTIME_MODULE} cannot be a stored type`, `of ${RUNTIME_MODULE}, a schema may use the types ${BRANDS}`);
+    }
     const decl = this.userDeclaration(t);
     if (decl !== undefined) {
+      if (Node.isTypeAliasDeclaration(decl) && this.isLocalBrand(decl)) return this.brand(decl.getName(), t, where)!;
       if (Node.isInterfaceDeclaration(decl) || Node.isTypeAliasDeclaration(decl)) {
         if (args.length > 0 || decl.getTypeParameters().length > 0) {
           throw new Problem(t, `${where}: generic type ${t.getText()} is not supported yet`, 'declare a concrete interface with the type arguments filled in');
@@ -754,6 +814,53 @@ class SchemaReader {
     throw new Problem(t, `${where}: cannot find type ${name}`, 'declare it in the schema, or import it from a relative file');
   }
 
+  /**
+   * The name a type reference imports from native-keyshare (`Int32`; also for
+   * `import { Int32 as I32 }`), or undefined if it names something else.
+   */
+  private runtimeImport(t: Morph.TypeReferenceNode): string | undefined {
+    const { Node } = this.morph;
+    const nameNode = t.getTypeName();
+    if (!Node.isIdentifier(nameNode)) return undefined;
+    for (const d of nameNode.getSymbol()?.getDeclarations() ?? []) {
+      if (Node.isImportSpecifier(d) && d.getImportDeclaration().getModuleSpecifierValue() === RUNTIME_MODULE) return d.getName();
+    }
+    return undefined;
+  }
+
+  /**
+   * A local stand-in for a brand, for schemas that do not import native-keyshare: exactly
+   * `type Int32 = number` (any of the integer brands' names) or
+   * `type FixedString<N extends number> = string`.
+   */
+  private isLocalBrand(decl: Morph.TypeAliasDeclaration): boolean {
+    const { SyntaxKind } = this.morph;
+    const name = decl.getName();
+    const body = decl.getTypeNode()?.getKind();
+    if (INT_BRANDS[name] !== undefined) return decl.getTypeParameters().length === 0 && body === SyntaxKind.NumberKeyword;
+    return name === 'FixedString' && decl.getTypeParameters().length === 1 && body === SyntaxKind.StringKeyword;
+  }
+
+  /** The IR of a brand type (`Int32`, `FixedString<16>`), or undefined if `name` is none. */
+  private brand(name: string, t: Morph.TypeReferenceNode, where: string): TypeIR | undefined {
+    const args = t.getTypeArguments();
+    const int = INT_BRANDS[name];
+    if (int !== undefined) {
+      if (args.length > 0) throw new Problem(t, `${where}: ${name} takes no type arguments`, `write ${name}`);
+      return { kind: 'int', int };
+    }
+    if (name !== 'FixedString') return undefined;
+    const n = args.length === 1 ? this.literalOf(args[0]!) : undefined;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_STRING_BYTES) {
+      throw new Problem(
+        args[0] ?? t,
+        `${where}: in ${t.getText()}, N must be an integer literal from 1 to ${MAX_STRING_BYTES} (the most UTF-8 bytes the string may take)`,
+        'write the limit, such as FixedString<32>',
+      );
+    }
+    return { kind: 'fixedString', maxBytes: n };
+  }
+
   private convertRecord(keyNode: TypeNode, valueNode: TypeNode, where: string): TypeIR {
     const { SyntaxKind } = this.morph;
     const value = this.convert(valueNode, `${where}[key]`);
@@ -766,9 +873,11 @@ class SchemaReader {
     if (keys === undefined) {
       throw new Problem(keyNode, `${where}: Record keys must be string, number or a union of literals`, 'write Record<string, V>');
     }
-    const fields = keys.map(
-      (v): FieldModel => ({ name: String(v), type: value, optional: false, readonly: false, source: this.source(keyNode, member(where, String(v))) }),
-    );
+    const fields = keys.map((v): FieldModel => {
+      const field: FieldModel = { name: String(v), type: value, optional: false, readonly: false, source: this.source(keyNode, member(where, String(v))) };
+      this.fieldNodes.set(field, { name: keyNode, type: valueNode });
+      return field;
+    });
     return { kind: 'object', fields };
   }
 
@@ -861,6 +970,89 @@ class SchemaReader {
     return m;
   }
 
+  // ───────────────────────────────────────────────────────────────────────── encodings
+
+  /**
+   * Record or codec, and the structures of a codec store. A store is a record when its value is
+   * a named object type whose fields all have a fixed size and are required, and it has no ttl
+   * and no hotReads — unless it says `record: false`. With `record: true`, every reason it
+   * cannot be one is a problem.
+   */
+  private decideEncoding(s: StoreModel, types: ReadonlyMap<string, NamedType>): void {
+    const nodes = this.storeNodes.get(s)!;
+    if (nodes.record !== false) {
+      const refusals: Problem[] = [];
+      const why = `store "${s.name}" cannot be a record`;
+      if (s.ttl !== undefined) refusals.push(new Problem(nodes.ttlNode!, `${why}: it has a ttl, and records do not expire`, 'remove ttl, or remove record: true'));
+      if (s.hotReads) {
+        refusals.push(new Problem(nodes.hotReadsNode!, `${why}: it has hotReads (a record's fields are read in place instead)`, 'remove hotReads, or remove record: true'));
+      }
+      const record = this.recordOf(s, types, nodes, why, refusals);
+      if (refusals.length === 0 && record !== undefined) {
+        s.encoding = 'record';
+        s.record = record;
+        return;
+      }
+      if (nodes.record === true) for (const p of refusals) this.record(p);
+    }
+    s.structures = structuresOf(s.value, types);
+  }
+
+  /** The record layout of a store's value, or undefined with `refusals` saying why not. */
+  private recordOf(s: StoreModel, types: ReadonlyMap<string, NamedType>, nodes: StoreNodes, why: string, refusals: Problem[]): RecordModel | undefined {
+    const named = s.value.kind === 'ref' ? types.get(s.value.name) : undefined;
+    if (s.value.kind === 'object') {
+      refusals.push(
+        new Problem(nodes.value, `${why}: its value is an inline object type, and a record's type needs a name (its view class is named after it)`, 'declare it as an interface and write value: ThatInterface, or remove record: true'),
+      );
+      return undefined;
+    }
+    if (named === undefined || (named.declaration === 'alias' && named.type.kind !== 'object')) {
+      refusals.push(
+        new Problem(
+          nodes.value,
+          `${why}: its value ${nodes.value.getText()} is not an interface or a type alias of an object type`,
+          'declare the value as an interface whose fields all have a fixed size, or remove record: true',
+        ),
+      );
+      return undefined;
+    }
+    const fields = flattenFields(named, types);
+    const objects = [named, ...allBases(named, types)];
+    if (objects.some((o) => (o.type as ObjectIR).index !== undefined)) {
+      refusals.push(new Problem(nodes.value, `${why}: ${named.name} has an index signature, so its fields are not known`, 'declare every field, or remove record: true'));
+    }
+    if (fields.length === 0) refusals.push(new Problem(nodes.value, `${why}: ${named.name} has no fields`, 'declare its fields, or remove record: true'));
+    const out: Omit<RecordFieldModel, 'offset'>[] = [];
+    for (const f of fields) {
+      const at = this.fieldNodes.get(f);
+      const where = f.source.path;
+      if (f.optional) {
+        refusals.push(new Problem(at?.name ?? nodes.value, `${why}: ${where} is optional, and a record stores every field`, 'make it required, or remove record: true'));
+        continue;
+      }
+      if (f.name === '__proto__') {
+        refusals.push(new Problem(at?.name ?? nodes.value, `${why}: a record field cannot be named __proto__`, 'rename the field, or remove record: true'));
+        continue;
+      }
+      const type = fixedType(f.type, types);
+      if (typeof type === 'object' && 'why' in type) {
+        refusals.push(new Problem(at?.type ?? nodes.value, `${why}: ${where} is ${at?.type.getText() ?? 'a type'}, ${type.why}`, `${type.hint}, or remove record: true`));
+        continue;
+      }
+      const field: Omit<RecordFieldModel, 'offset'> = { name: f.name, type, declared: f.type, source: f.source };
+      if (f.doc !== undefined) field.doc = f.doc;
+      out.push(field);
+    }
+    if (refusals.length > 0) return undefined;
+    const layout = layoutRecord(out.map((f) => f.type));
+    if (layout.size > MAX_RECORD_BYTES) {
+      refusals.push(new Problem(nodes.value, `${why}: ${named.name} takes ${layout.size} bytes as a record, more than the ${MAX_RECORD_BYTES} a record may take`, 'shorten its strings or tuples, or remove record: true'));
+      return undefined;
+    }
+    return { type: named.name, size: layout.size, fields: out.map((f, i) => ({ ...f, offset: layout.offsets[i]! })) };
+  }
+
   // ───────────────────────────────────────────────────────────────────────── names
 
   /**
@@ -882,6 +1074,189 @@ class SchemaReader {
       s.value = { kind: 'ref', name };
     }
   }
+}
+
+/** The parts of a store's declaration the encoding decision needs. */
+interface StoreNodes {
+  value: TypeNode;
+  /** `record: true` / `record: false`; absent: decided by the value. */
+  record?: boolean;
+  ttlNode?: Morph.PropertySignature;
+  hotReadsNode?: Morph.PropertySignature;
+}
+
+/** The named object types an interface extends, transitively (each once). */
+function allBases(t: NamedType, types: ReadonlyMap<string, NamedType>, seen = new Set<string>()): NamedType[] {
+  const out: NamedType[] = [];
+  for (const b of t.extends) {
+    if (seen.has(b)) continue;
+    seen.add(b);
+    const base = types.get(b);
+    if (base === undefined) continue;
+    out.push(base, ...allBases(base, types, seen));
+  }
+  return out;
+}
+
+/**
+ * The fields of a named object type as a value has them: those of its bases first (in the
+ * order of `extends`), then its own; a field declared again keeps its first place.
+ */
+function flattenFields(t: NamedType, types: ReadonlyMap<string, NamedType>, seen = new Set<string>()): FieldModel[] {
+  const out: FieldModel[] = [];
+  const put = (f: FieldModel) => {
+    const i = out.findIndex((x) => x.name === f.name);
+    if (i >= 0) out[i] = f;
+    else out.push(f);
+  };
+  seen.add(t.name);
+  for (const b of t.extends) {
+    const base = types.get(b);
+    if (base !== undefined && !seen.has(b)) flattenFields(base, types, seen).forEach(put);
+  }
+  if (t.type.kind === 'object') t.type.fields.forEach(put);
+  return out;
+}
+
+/** The strings of a union of string literals (through aliases), or undefined if it is not one. */
+function stringLiterals(t: TypeIR, types: ReadonlyMap<string, NamedType>, seen = new Set<string>()): string[] | undefined {
+  if (t.kind === 'literal') return typeof t.value === 'string' ? [t.value] : undefined;
+  if (t.kind === 'union') {
+    const out: string[] = [];
+    for (const m of t.members) {
+      const v = stringLiterals(m, types, seen);
+      if (v === undefined) return undefined;
+      out.push(...v);
+    }
+    return [...new Set(out)];
+  }
+  if (t.kind === 'ref' && !seen.has(t.name)) {
+    const named = types.get(t.name);
+    seen.add(t.name);
+    return named?.declaration === 'alias' ? stringLiterals(named.type, types, seen) : undefined;
+  }
+  return undefined;
+}
+
+/** The scalar record type of `t`, if it has one. */
+function scalarType(t: TypeIR, types: ReadonlyMap<string, NamedType>): RecordScalar | undefined {
+  if (t.kind === 'number') return 'float64';
+  if (t.kind === 'boolean') return 'boolean';
+  if (t.kind === 'int') return t.int;
+  if (t.kind === 'ref') {
+    const named = types.get(t.name);
+    return named?.declaration === 'alias' ? scalarType(named.type, types) : undefined;
+  }
+  return undefined;
+}
+
+/** The record field type of a field's type, or why it has none (and what to do). */
+function fixedType(t: TypeIR, types: ReadonlyMap<string, NamedType>, depth = 0): RecordFieldType | { why: string; hint: string } {
+  const scalar = scalarType(t, types);
+  if (scalar !== undefined) return scalar;
+  if (t.kind === 'fixedString') return { string: t.maxBytes };
+  const strings = stringLiterals(t, types);
+  if (strings !== undefined) {
+    if (strings.length > MAX_ENUM_MEMBERS) return { why: `a union of ${strings.length} strings, more than the ${MAX_ENUM_MEMBERS} a record field may have`, hint: 'use FixedString<N>' };
+    return { enum: strings };
+  }
+  switch (t.kind) {
+    case 'ref': {
+      const named = types.get(t.name);
+      if (named !== undefined && named.declaration === 'alias' && depth < 32) return fixedType(named.type, types, depth + 1);
+      return { why: 'an object, which a record cannot nest', hint: `move its fields into the record's type` };
+    }
+    case 'object':
+    case 'record':
+      return { why: 'an object, which a record cannot nest', hint: `move its fields into the record's type` };
+    case 'string':
+      return { why: 'which has no fixed size', hint: 'use FixedString<N> (from native-keyshare) for a string of at most N UTF-8 bytes' };
+    case 'array':
+      return { why: 'an array, which has no fixed length', hint: 'use a tuple of one number type, such as [x: number, y: number]' };
+    case 'tuple': {
+      if (t.elements.length === 0) return { why: 'an empty tuple', hint: 'remove the field' };
+      if (t.elements.some((e) => e.optional || e.rest)) return { why: 'a tuple with optional or rest elements, which has no fixed length', hint: 'declare every element' };
+      const kinds = t.elements.map((e) => scalarType(e.type, types));
+      const names = [...new Set(kinds.map((k) => k ?? 'other'))];
+      if (kinds.some((k) => k === undefined) || names.length > 1) {
+        const shown = names.map((k) => (k === 'float64' || k === 'boolean' ? (k === 'float64' ? 'number' : k) : k === 'other' ? 'other' : intBrand(k))).join(' and ');
+        return {
+          why: `a tuple of ${shown} elements, but the elements of a record's tuple all have one type (number, boolean or one integer type)`,
+          hint: 'give every element the same type',
+        };
+      }
+      if (MAX_RECORD_BYTES < t.elements.length) return { why: 'a tuple too long for a record', hint: 'shorten it' };
+      return { array: kinds[0]!, length: t.elements.length };
+    }
+    default:
+      return { why: 'which has no fixed-size form in a record', hint: `use ${RECORD_FIELD_TYPES}` };
+  }
+}
+
+/**
+ * msgpackr record structures of a value type: for each object type reachable from it (depth
+ * first, fields in order), its property names in declaration order, then, if some are
+ * optional, its required ones. Each list once; empty objects have none.
+ */
+function structuresOf(value: TypeIR, types: ReadonlyMap<string, NamedType>): string[][] {
+  const out: string[][] = [];
+  const seen = new Set<string>();
+  const visited = new Set<string>();
+  const add = (names: string[]) => {
+    const k = JSON.stringify(names);
+    if (names.length === 0 || seen.has(k)) return;
+    seen.add(k);
+    out.push(names);
+  };
+  const shape = (fields: FieldModel[]) => {
+    add(fields.map((f) => f.name));
+    if (fields.some((f) => f.optional)) add(fields.filter((f) => !f.optional).map((f) => f.name));
+  };
+  const visit = (t: TypeIR): void => {
+    switch (t.kind) {
+      case 'union':
+        t.members.forEach(visit);
+        return;
+      case 'array':
+      case 'set':
+        visit(t.element);
+        return;
+      case 'tuple':
+        t.elements.forEach((e) => visit(e.type));
+        return;
+      case 'record':
+        visit(t.value);
+        return;
+      case 'map':
+        visit(t.key);
+        visit(t.value);
+        return;
+      case 'object':
+        shape(t.fields);
+        t.fields.forEach((f) => visit(f.type));
+        if (t.index !== undefined) visit(t.index.value);
+        return;
+      case 'ref': {
+        if (visited.has(t.name)) return;
+        visited.add(t.name);
+        const named = types.get(t.name);
+        if (named === undefined) return;
+        if (named.declaration === 'alias') return visit(named.type);
+        const fields = flattenFields(named, types);
+        shape(fields);
+        fields.forEach((f) => visit(f.type));
+        for (const o of [named, ...allBases(named, types)]) {
+          const index = (o.type as ObjectIR).index;
+          if (index !== undefined) visit(index.value);
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  };
+  visit(value);
+  return out;
 }
 
 interface RawText {

@@ -51,6 +51,15 @@ export class Writer {
     this.line(tail);
   }
 
+  /** `head` as given (e.g. `const x = [`), the body one level deeper, then `tail`. */
+  nested(head: string, body: () => void, tail: string): void {
+    this.line(head);
+    this.depth++;
+    body();
+    this.depth--;
+    this.line(tail);
+  }
+
   /** Runs `body` against a fresh writer and returns its lines (indentation relative to it). */
   static capture(body: (w: Writer) => void): string[] {
     const w = new Writer();

@@ -17,6 +17,9 @@ const { SchemaError, formatProblem } = require('../dist/codegen/errors.js');
 const dir = path.join(root, 'test/fixtures/codegen/errors');
 const KEY_FORMS = 'use string, number, a union of string literals, or a template literal type such as `user:${number}`';
 
+const ONE_TYPE = "but the elements of a record's tuple all have one type (number, boolean or one integer type) — give every element the same type, or remove record: true";
+const FIXED_N = 'N must be an integer literal from 1 to 65535 (the most UTF-8 bytes the string may take) — write the limit, such as FixedString<32>';
+
 /** [fixture, line, column, message — hint] for each problem the fixture must produce. */
 const CASES = {
   'no-stores.ts': [[1, 1, 'no interface named Stores — declare the stores: export interface Stores { users: { key: `user:${number}`; value: User } }']],
@@ -42,11 +45,42 @@ const CASES = {
   'enum.ts': [[6, 32, "Stores.roles.value: enum Role is not supported — use a union of literals: type Role = 'admin' | 'member'"]],
   'bad-options.ts': [
     [2, 41, 'store "a": ttl must be a non-negative number literal, got number — write the number of seconds, such as ttl: 3600'],
-    [3, 36, 'store "b" has an unknown property "tll" — the known properties are key, value, ttl, minBufferSize, hotReads'],
+    [3, 36, 'store "b" has an unknown property "tll" — the known properties are key, value, ttl, minBufferSize, hotReads, record'],
     [4, 51, 'store "c": minBufferSize must be a non-negative integer literal, got 1.5 — write the number of bytes, such as minBufferSize: 256'],
   ],
   'undefined-value.ts': [
     [2, 32, 'the value of store "maybe" may be undefined, which the store cannot hold (undefined means "absent") — use null for "no value", or leave the key unset'],
+  ],
+  // Fixed-layout records: `record: true` names every field (or option) that keeps the store from
+  // being one, at the field's type (or name, when it is optional).
+  'record-not-fixed.ts': [
+    [3, 9, 'store "players" cannot be a record: Player.name is string, which has no fixed size — use FixedString<N> (from native-keyshare) for a string of at most N UTF-8 bytes, or remove record: true'],
+    [4, 9, 'store "players" cannot be a record: Player.tags is string[], an array, which has no fixed length — use a tuple of one number type, such as [x: number, y: number], or remove record: true'],
+    [5, 3, 'store "players" cannot be a record: Player.nick is optional, and a record stores every field — make it required, or remove record: true'],
+    [6, 9, "store \"players\" cannot be a record: Player.home is { x: number; y: number }, an object, which a record cannot nest — move its fields into the record's type, or remove record: true"],
+  ],
+  'record-mixed-tuple.ts': [
+    [4, 8, `store "bodies" cannot be a record: Body.pos is Pair, a tuple of number and boolean elements, ${ONE_TYPE}`],
+    [5, 9, `store "bodies" cannot be a record: Body.cell is [Int32, number], a tuple of Int32 and number elements, ${ONE_TYPE}`],
+    [6, 9, 'store "bodies" cannot be a record: Body.path is [number, ...number[]], a tuple with optional or rest elements, which has no fixed length — declare every element, or remove record: true'],
+  ],
+  'record-options.ts': [
+    [3, 49, 'store "a" cannot be a record: it has a ttl, and records do not expire — remove ttl, or remove record: true'],
+    [4, 49, "store \"b\" cannot be a record: it has hotReads (a record's fields are read in place instead) — remove hotReads, or remove record: true"],
+    [5, 28, 'store "c" cannot be a record: its value number is not an interface or a type alias of an object type — declare the value as an interface whose fields all have a fixed size, or remove record: true'],
+    [6, 28, "store \"d\" cannot be a record: its value is an inline object type, and a record's type needs a name (its view class is named after it) — declare it as an interface and write value: ThatInterface, or remove record: true"],
+    [7, 43, "store \"e\": record must be true or false, got 'yes' — write record: true"],
+  ],
+  'fixed-string-bad-n.ts': [
+    [3, 22, `Tag.empty: in FixedString<0>, ${FIXED_N}`],
+    [4, 21, `Tag.huge: in FixedString<70000>, ${FIXED_N}`],
+    [5, 20, `Tag.any: in FixedString<number>, ${FIXED_N}`],
+    [6, 21, `Tag.half: in FixedString<1.5>, ${FIXED_N}`],
+    [7, 9, `Tag.bare: in FixedString, ${FIXED_N}`],
+    [8, 8, 'Tag.int: Int32 takes no type arguments — write Int32'],
+  ],
+  'runtime-import.ts': [
+    [3, 10, 'Holder.store: Store of native-keyshare cannot be a stored type — of native-keyshare, a schema may use the types Int32, Uint32, Int16, Uint16, Int8, Uint8 and FixedString<N>'],
   ],
   'syntax-error.ts': [[4, 1, "syntax error: '}' expected. — fix the TypeScript syntax"]],
   'many-problems.ts': [

@@ -61,7 +61,7 @@ test('header: generator version and schema path relative to the output, with / s
 });
 
 test('the emitted file imports from native-keyshare only, and nothing of ts-morph', () => {
-  for (const file of ['codegen/example/stores.ts', 'test/fixtures/codegen/golden/kitchen-sink/expected.ts']) {
+  for (const file of ['codegen/example/stores.ts', 'test/fixtures/codegen/golden/kitchen-sink/expected.ts', 'test/fixtures/codegen/golden/records/expected.ts']) {
     const text = readFileSync(path.join(root, file), 'utf8');
     const imports = [...text.matchAll(/^\s*(?:import|export)\b[^;]*?from\s+'([^']+)'/gm)].map((m) => m[1]);
     assert.equal([...new Set(imports)], ['native-keyshare'], file);
@@ -83,6 +83,57 @@ test('the model: key parameters are named after the aliases of their parts', () 
   // The model is plain data: it survives JSON, and printing it again gives the same text.
   const again = emit(JSON.parse(JSON.stringify(model)));
   assert.is(again, readFileSync(path.join(root, 'codegen/example/stores.ts'), 'utf8'));
+});
+
+test('the model: encodings — a record layout for players, structures for the object stores', () => {
+  const { model } = generate({ schemaPath: path.join(root, 'codegen/example/schema.ts'), outPath: path.join(root, 'codegen/example/stores.ts') });
+  const byName = Object.fromEntries(model.stores.map((s) => [s.name, s]));
+  const players = byName.players;
+  assert.is(players.encoding, 'record');
+  assert.equal(players.structures, []);
+  assert.is(players.record.type, 'PlayerStats');
+  assert.is(players.record.size, 64);
+  assert.equal(
+    players.record.fields.map((f) => [f.name, f.type, f.offset]),
+    [
+      ['x', 'float64', 0],
+      ['y', 'float64', 8],
+      ['hp', 'int32', 32],
+      ['score', 'uint32', 36],
+      ['alive', 'boolean', 58],
+      ['team', { enum: ['red', 'blue'] }, 59],
+      ['name', { string: 16 }, 40],
+      ['pos', { array: 'float64', length: 2 }, 16],
+    ],
+  );
+  assert.equal(byName.carts.structures, [['items', 'currency', 'coupon'], ['items', 'currency'], ['sku', 'quantity', 'unitPrice']]);
+  assert.is(byName.carts.encoding, 'structured-clone');
+  assert.is(byName['rate-limits'].encoding, 'structured-clone', 'ttl: not a record');
+  assert.equal(byName['rate-limits'].structures, [['count', 'blocked']]);
+  assert.equal(byName.counters.structures, [], 'no object type: no structures');
+  assert.equal(byName.settings.structures, []);
+});
+
+test('records: which stores of the records fixture are records', () => {
+  const dir = path.join(goldenDir, 'records');
+  const { model } = generate({ schemaPath: path.join(dir, 'schema.ts'), outPath: path.join(dir, 'expected.ts') });
+  const encodings = Object.fromEntries(model.stores.map((s) => [s.name, s.encoding]));
+  assert.equal(encodings, {
+    players: 'record',
+    bots: 'record',
+    markers: 'record',
+    tallies: 'record',
+    units: 'record',
+    recent: 'structured-clone', // ttl
+    'plain-markers': 'structured-clone', // record: false
+    inline: 'structured-clone', // no name
+    profiles: 'structured-clone', // a string field
+  });
+  const units = model.stores.find((s) => s.name === 'units').record;
+  assert.equal(units.fields.map((f) => f.name), ['id', 'hp', 'tag'], 'inherited fields first');
+  // The local `type Uint8 = number` of brands.ts is the brand, not a copied type.
+  assert.not.ok(model.types.some((t) => t.name === 'Uint8'));
+  assert.equal(model.stores.find((s) => s.name === 'players').record.fields.find((f) => f.name === 'lives').type, 'uint8');
 });
 
 test('generation is deterministic', () => {

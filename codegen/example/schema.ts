@@ -4,6 +4,7 @@
  * After editing, regenerate the facades (committed next to this file):
  *   npx native-keyshare codegen codegen/example/schema.ts --out codegen/example/stores.ts
  */
+import type { FixedString, Int32, Uint32 } from 'native-keyshare';
 import type { Address } from './geo';
 
 // ── Key parts: a type alias names the facade's parameter (`UserId` → `userId`) ─────────────
@@ -12,6 +13,7 @@ export type UserId = number;
 export type SessionId = string;
 export type Locale = 'en' | 'fr' | 'de';
 export type ClientIp = string;
+export type PlayerId = number;
 /** Start of a rate-limit window, in epoch seconds. */
 export type WindowStart = number;
 
@@ -62,6 +64,25 @@ export interface RateWindow {
   blocked: boolean;
 }
 
+export type Team = 'red' | 'blue';
+
+/**
+ * A player of a game, updated many times a second by every thread: all its fields have a fixed
+ * size, so the store lays it out as a record (fields read and changed in place).
+ */
+export interface PlayerStats {
+  x: number;
+  y: number;
+  /** Hit points. */
+  hp: Int32;
+  score: Uint32;
+  alive: boolean;
+  team: Team;
+  /** Display name, at most 16 bytes of UTF-8. */
+  name: FixedString<16>;
+  pos: [x: number, y: number];
+}
+
 // ── The stores ───────────────────────────────────────────────────────────────────────────
 
 export interface Stores {
@@ -77,4 +98,6 @@ export interface Stores {
   settings: { key: 'motd' | 'maintenance'; value: string };
   /** Counters every thread updates; read on hot paths. */
   counters: { key: string; value: number; hotReads: true };
+  /** Live players: a fixed-layout record per player. */
+  players: { key: `player:${PlayerId}`; value: PlayerStats };
 }

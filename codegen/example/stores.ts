@@ -2,7 +2,7 @@
 //
 // Typed facades over the native-keyshare stores declared in schema.ts: one object per store,
 // whose methods take the key's typed parts and check every value written against the schema.
-import { createStore, InvalidValueError, type DeleteOptions, type SetOptions } from 'native-keyshare';
+import { createStore, InvalidValueError, KeyNotFoundError, RecordView, type DeleteOptions, type FixedString, type Int32, type RecordLayout, type SetOptions, type Uint32 } from 'native-keyshare';
 
 // ── Value types ──────────────────────────────────────────────────────────────────────────────────
 
@@ -17,6 +17,9 @@ export type Locale = 'en' | 'fr' | 'de';
 
 /** From `ClientIp` in schema.ts. */
 export type ClientIp = string;
+
+/** From `PlayerId` in schema.ts. */
+export type PlayerId = number;
 
 /**
  * Start of a rate-limit window, in epoch seconds.
@@ -120,6 +123,42 @@ export interface RateWindow {
   blocked: boolean;
 }
 
+/** From `Team` in schema.ts. */
+export type Team = 'red' | 'blue';
+
+/**
+ * A player of a game, updated many times a second by every thread: all its fields have a fixed
+ * size, so the store lays it out as a record (fields read and changed in place).
+ *
+ * From `PlayerStats` in schema.ts.
+ */
+export interface PlayerStats {
+  /** From `PlayerStats.x` in schema.ts. */
+  x: number;
+  /** From `PlayerStats.y` in schema.ts. */
+  y: number;
+  /**
+   * Hit points.
+   *
+   * From `PlayerStats.hp` in schema.ts.
+   */
+  hp: Int32;
+  /** From `PlayerStats.score` in schema.ts. */
+  score: Uint32;
+  /** From `PlayerStats.alive` in schema.ts. */
+  alive: boolean;
+  /** From `PlayerStats.team` in schema.ts. */
+  team: Team;
+  /**
+   * Display name, at most 16 bytes of UTF-8.
+   *
+   * From `PlayerStats.name` in schema.ts.
+   */
+  name: FixedString<16>;
+  /** From `PlayerStats.pos` in schema.ts. */
+  pos: [x: number, y: number];
+}
+
 /**
  * A postal address.
  *
@@ -166,6 +205,11 @@ function describe(value: unknown, exact: boolean): string {
 /** Throws the error of a mismatch, e.g. `users: value.name must be string, got number`. */
 function fail(path: string, expected: string, got: unknown, exact = false): never {
   throw new InvalidValueError(`${path} must be ${expected}, got ${describe(got, exact)}`);
+}
+
+/** Whether `value` is an integer from `min` to `max` (an Int32, Uint8, … of native-keyshare). */
+function isInteger(value: unknown, min: number, max: number): value is number {
+  return Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
 }
 
 /** Throws InvalidValueError unless `value` matches User (`path` names it in messages). */
@@ -231,6 +275,22 @@ function checkRateWindow(value: unknown, path: string): void {
   if (typeof blocked !== 'boolean') fail(`${path}.blocked`, 'boolean', blocked);
 }
 
+/** Throws InvalidValueError unless `value` matches PlayerStats (`path` names it in messages). */
+function checkPlayerStats(value: unknown, path: string): void {
+  if (!isRecord(value)) fail(path, 'PlayerStats', value);
+  const { x, y, hp, score, alive, team, name, pos } = value;
+  if (typeof x !== 'number') fail(`${path}.x`, 'number', x);
+  if (typeof y !== 'number') fail(`${path}.y`, 'number', y);
+  if (!isInteger(hp, -2147483648, 2147483647)) fail(`${path}.hp`, 'Int32 (an integer from -2147483648 to 2147483647)', hp, true);
+  if (!isInteger(score, 0, 4294967295)) fail(`${path}.score`, 'Uint32 (an integer from 0 to 4294967295)', score, true);
+  if (typeof alive !== 'boolean') fail(`${path}.alive`, 'boolean', alive);
+  if (team !== 'red' && team !== 'blue') fail(`${path}.team`, '"red" | "blue"', team, true);
+  if (typeof name !== 'string') fail(`${path}.name`, 'FixedString<16>', name);
+  if (!Array.isArray(pos) || pos.length !== 2) fail(`${path}.pos`, '[number, number]', pos);
+  if (typeof pos[0] !== 'number') fail(`${path}.pos[0]`, 'number', pos[0]);
+  if (typeof pos[1] !== 'number') fail(`${path}.pos[1]`, 'number', pos[1]);
+}
+
 /** Throws InvalidValueError unless `value` matches Address (`path` names it in messages). */
 function checkAddress(value: unknown, path: string): void {
   if (!isRecord(value)) fail(path, 'Address', value);
@@ -245,12 +305,46 @@ function checkAddress(value: unknown, path: string): void {
   }
 }
 
+/**
+ * Throws InvalidValueError unless `value` holds some fields of PlayerStats, each matching (for
+ * setFields).
+ */
+function checkPlayerStatsFields(value: unknown, path: string): void {
+  if (!isRecord(value)) fail(path, 'Partial<PlayerStats>', value);
+  const { x, y, hp, score, alive, team, name, pos } = value;
+  if (x !== undefined && typeof x !== 'number') fail(`${path}.x`, 'number', x);
+  if (y !== undefined && typeof y !== 'number') fail(`${path}.y`, 'number', y);
+  if (hp !== undefined && !isInteger(hp, -2147483648, 2147483647)) fail(`${path}.hp`, 'Int32 (an integer from -2147483648 to 2147483647)', hp, true);
+  if (score !== undefined && !isInteger(score, 0, 4294967295)) fail(`${path}.score`, 'Uint32 (an integer from 0 to 4294967295)', score, true);
+  if (alive !== undefined && typeof alive !== 'boolean') fail(`${path}.alive`, 'boolean', alive);
+  if (team !== undefined && team !== 'red' && team !== 'blue') fail(`${path}.team`, '"red" | "blue"', team, true);
+  if (name !== undefined && typeof name !== 'string') fail(`${path}.name`, 'FixedString<16>', name);
+  if (pos !== undefined) {
+    if (!Array.isArray(pos) || pos.length !== 2) fail(`${path}.pos`, '[number, number]', pos);
+    if (typeof pos[0] !== 'number') fail(`${path}.pos[0]`, 'number', pos[0]);
+    if (typeof pos[1] !== 'number') fail(`${path}.pos[1]`, 'number', pos[1]);
+  }
+}
+
 // ── Store "users" ────────────────────────────────────────────────────────────────────────────────
 
 /** Keys of store `users`. */
 export type UsersKey = `user:${UserId}`;
 
-const usersStore = createStore<User>('users');
+/**
+ * msgpackr record structures of store `users`: the property names of the object shapes in its
+ * values, from the schema (a type with optional fields twice: all fields, and the required ones).
+ * Objects of these shapes are encoded without their property names. Every thread opens the store
+ * with this same list (the runtime refuses another).
+ */
+const usersStructures = [
+  ['id', 'name', 'email', 'role', 'tags', 'address', 'createdAt', 'flags'],
+  ['id', 'name', 'email', 'role', 'tags', 'createdAt', 'flags'],
+  ['street', 'city', 'country', 'location'],
+  ['street', 'city', 'country'],
+] as const;
+
+const usersStore = createStore<User>('users', { structures: usersStructures });
 
 /** The key of an entry of store `users`. */
 function usersKey(userId: UserId): UsersKey {
@@ -370,7 +464,17 @@ export const users = {
 /** Keys of store `sessions`. */
 export type SessionsKey = `session:${SessionId}`;
 
-const sessionsStore = createStore<Session>('sessions');
+/**
+ * msgpackr record structures of store `sessions`: the property names of the object shapes in its
+ * values, from the schema (a type with optional fields twice: all fields, and the required ones).
+ * Objects of these shapes are encoded without their property names. Every thread opens the store
+ * with this same list (the runtime refuses another).
+ */
+const sessionsStructures = [
+  ['userId', 'openedAt', 'ip', 'hits'],
+] as const;
+
+const sessionsStore = createStore<Session>('sessions', { structures: sessionsStructures });
 
 /** The key of an entry of store `sessions`. */
 function sessionsKey(sessionId: SessionId): SessionsKey {
@@ -490,7 +594,19 @@ export const sessions = {
 /** Keys of store `carts`. */
 export type CartsKey = `cart:${UserId}:${Locale}`;
 
-const cartsStore = createStore<Cart>('carts');
+/**
+ * msgpackr record structures of store `carts`: the property names of the object shapes in its
+ * values, from the schema (a type with optional fields twice: all fields, and the required ones).
+ * Objects of these shapes are encoded without their property names. Every thread opens the store
+ * with this same list (the runtime refuses another).
+ */
+const cartsStructures = [
+  ['items', 'currency', 'coupon'],
+  ['items', 'currency'],
+  ['sku', 'quantity', 'unitPrice'],
+] as const;
+
+const cartsStore = createStore<Cart>('carts', { structures: cartsStructures });
 
 /** The key of an entry of store `carts`. */
 function cartsKey(userId: UserId, locale: Locale): CartsKey {
@@ -611,7 +727,17 @@ export const carts = {
 /** Keys of store `rate-limits`. */
 export type RateLimitsKey = `rate:${ClientIp}:${WindowStart}`;
 
-const rateLimitsStore = createStore<RateWindow>('rate-limits');
+/**
+ * msgpackr record structures of store `rate-limits`: the property names of the object shapes in its
+ * values, from the schema (a type with optional fields twice: all fields, and the required ones).
+ * Objects of these shapes are encoded without their property names. Every thread opens the store
+ * with this same list (the runtime refuses another).
+ */
+const rateLimitsStructures = [
+  ['count', 'blocked'],
+] as const;
+
+const rateLimitsStore = createStore<RateWindow>('rate-limits', { structures: rateLimitsStructures });
 
 /** The key of an entry of store `rate-limits`. */
 function rateLimitsKey(clientIp: ClientIp, windowStart: WindowStart): RateLimitsKey {
@@ -920,5 +1046,301 @@ export const counters = {
   /** Number of keys holding a value. */
   get size(): number {
     return countersStore.size;
+  },
+};
+
+// ── Store "players" ──────────────────────────────────────────────────────────────────────────────
+
+/** Keys of store `players`. */
+export type PlayersKey = `player:${PlayerId}`;
+
+/** The values of `PlayerStats.team`, in declaration order: a record stores a value's index. */
+const playerStatsTeamValues = ['red', 'blue'] as const;
+
+/**
+ * Where each field of a PlayerStats record lives: byte offsets in its 64 bytes, from the runtime's
+ * layoutRecord (fields by alignment, largest first). Every thread opens the store with this layout;
+ * the runtime refuses a handle with another one.
+ */
+const playerStatsLayout: RecordLayout = {
+  size: 64,
+  fields: [
+    { name: 'x', type: 'float64', offset: 0 },
+    { name: 'y', type: 'float64', offset: 8 },
+    { name: 'hp', type: 'int32', offset: 32 },
+    { name: 'score', type: 'uint32', offset: 36 },
+    { name: 'alive', type: 'boolean', offset: 58 },
+    { name: 'team', type: { enum: playerStatsTeamValues }, offset: 59 },
+    { name: 'name', type: { string: 16 }, offset: 40 },
+    { name: 'pos', type: { array: 'float64', length: 2 }, offset: 16 },
+  ],
+};
+
+/** The integer fields of PlayerStats: what `add` and `compareExchange` change. */
+export type PlayerStatsIntField = 'hp' | 'score';
+
+/**
+ * The fields of one PlayerStats record, read straight from shared memory: each getter reads one
+ * field (no copy of the others, no decoding), consistent for that field; `snapshot()` reads every
+ * field at once, consistently, like `get`. A view follows its key: each read sees the record the
+ * key holds then.
+ */
+export class PlayerStatsView extends RecordView<PlayerStats> {
+  /**
+   * Reads `x` alone: float64 at byte 0.
+   *
+   * From `PlayerStats.x` in schema.ts.
+   */
+  get x(): number {
+    return this.float64(0);
+  }
+
+  /**
+   * Reads `y` alone: float64 at byte 8.
+   *
+   * From `PlayerStats.y` in schema.ts.
+   */
+  get y(): number {
+    return this.float64(8);
+  }
+
+  /**
+   * Hit points.
+   *
+   * Reads `hp` alone: int32 at byte 32.
+   *
+   * From `PlayerStats.hp` in schema.ts.
+   */
+  get hp(): Int32 {
+    return this.int32(32);
+  }
+
+  /**
+   * Reads `score` alone: uint32 at byte 36.
+   *
+   * From `PlayerStats.score` in schema.ts.
+   */
+  get score(): Uint32 {
+    return this.uint32(36);
+  }
+
+  /**
+   * Reads `alive` alone: boolean at byte 58.
+   *
+   * From `PlayerStats.alive` in schema.ts.
+   */
+  get alive(): boolean {
+    return this.boolean(58);
+  }
+
+  /**
+   * Reads `team` alone: enum at byte 59.
+   *
+   * From `PlayerStats.team` in schema.ts.
+   */
+  get team(): Team {
+    return this.enumOf(59, playerStatsTeamValues);
+  }
+
+  /**
+   * Display name, at most 16 bytes of UTF-8.
+   *
+   * Reads `name` alone: string of at most 16 UTF-8 bytes at byte 40.
+   *
+   * From `PlayerStats.name` in schema.ts.
+   */
+  get name(): FixedString<16> {
+    return this.string(40, 16);
+  }
+
+  /**
+   * Reads `pos` alone: 2 × float64 at byte 16.
+   *
+   * From `PlayerStats.pos` in schema.ts.
+   */
+  get pos(): [x: number, y: number] {
+    return this.array(16, 'float64', 2) as [number, number];
+  }
+
+  /**
+   * Adds `delta` to an integer field atomically, without a lock; returns the value before (like
+   * Atomics.add).
+   */
+  override add(field: PlayerStatsIntField, delta: number): number {
+    switch (field) {
+      case 'hp': return this.addAt(32, 'int32', delta);
+      case 'score': return this.addAt(36, 'uint32', delta);
+      default: return super.add(field, delta);
+    }
+  }
+
+  /**
+   * Sets an integer field to `replacement` if it holds `expected`, atomically, without a lock;
+   * returns the value before.
+   */
+  override compareExchange(field: PlayerStatsIntField, expected: number, replacement: number): number {
+    switch (field) {
+      case 'hp': return this.compareExchangeAt(32, 'int32', expected, replacement);
+      case 'score': return this.compareExchangeAt(36, 'uint32', expected, replacement);
+      default: return super.compareExchange(field, expected, replacement);
+    }
+  }
+}
+
+const playersStore = createStore<PlayerStats>('players', { record: playerStatsLayout });
+
+/** The key of an entry of store `players`. */
+function playersKey(playerId: PlayerId): PlayersKey {
+  return `player:${playerId}`;
+}
+
+/** The parts of a key of store `players`; undefined if it does not have the key's form. */
+function parsePlayersKey(key: string): [playerId: PlayerId] | undefined {
+  const match = /^player:(-?(?:\d+(?:\.\d+)?(?:e[+-]\d+)?|Infinity)|NaN)$/s.exec(key);
+  if (match === null) return undefined;
+  const [, playerId = ''] = match;
+  return [Number(playerId)];
+}
+
+/**
+ * Live players: a fixed-layout record per player.
+ *
+ * Store `players`: keys `player:${PlayerId}`, values {@link PlayerStats}. Stored as fixed-layout
+ * records (64 bytes): `at` reads single fields in place, `add` and `compareExchange` change integer
+ * fields without a lock.
+ *
+ * From `Stores.players` in schema.ts.
+ */
+export const players = {
+  /** The store underneath: string keys, no checks, the same data. */
+  store: playersStore,
+
+  /** The key string of an entry. */
+  key: playersKey,
+
+  /** The typed parts of a key of this store, or undefined if the key has another form. */
+  parseKey: parsePlayersKey,
+
+  /** The value of `playerId`, or undefined. Never locks, never waits for writers. */
+  get(playerId: PlayerId): PlayerStats | undefined {
+    return playersStore.get(playersKey(playerId));
+  },
+
+  /** Whether `playerId` holds a value. */
+  has(playerId: PlayerId): boolean {
+    return playersStore.has(playersKey(playerId));
+  },
+
+  /**
+   * Checks `value` against PlayerStats, then stores it; a mismatch throws InvalidValueError naming
+   * the field, and nothing is stored. False if another thread holds the key's lock past the
+   * timeout.
+   */
+  set(playerId: PlayerId, value: PlayerStats, options?: SetOptions): boolean {
+    checkPlayerStats(value, 'players: value');
+    return playersStore.set(playersKey(playerId), value, options);
+  },
+
+  /**
+   * Atomically replaces the value with `fn(current)`: lock, read, call, check, write, release.
+   * Returns the new value; if `fn` throws or its result fails the check, nothing is written.
+   */
+  update(playerId: PlayerId, fn: (current: PlayerStats | undefined) => PlayerStats, options?: SetOptions): PlayerStats {
+    return playersStore.update(playersKey(playerId), (current) => {
+      const next = fn(current);
+      checkPlayerStats(next, 'players: value');
+      return next;
+    }, options);
+  },
+
+  /**
+   * A view of the record of `playerId` whose getters read single fields straight from shared
+   * memory, or undefined if the key holds no value now. (Once the key holds no record, the getters
+   * throw KeyNotFoundError.)
+   */
+  at(playerId: PlayerId): PlayerStatsView | undefined {
+    try {
+      return new PlayerStatsView(playersStore, playersKey(playerId));
+    } catch (e) {
+      if (e instanceof KeyNotFoundError) return undefined;
+      throw e;
+    }
+  },
+
+  /**
+   * Checks the given fields against PlayerStats, then writes only them, in place, under the key's
+   * lock: a reader sees all of them or none. False if another thread holds the key's lock past the
+   * timeout.
+   */
+  setFields(playerId: PlayerId, fields: Partial<PlayerStats>, options?: Pick<SetOptions, 'timeout'>): boolean {
+    checkPlayerStatsFields(fields, 'players: fields');
+    return playersStore.setFields(playersKey(playerId), fields, options);
+  },
+
+  /**
+   * Adds `delta` to an integer field atomically, without a lock (reads of the other fields do not
+   * wait); returns the value before, like Atomics.add.
+   */
+  add(playerId: PlayerId, field: PlayerStatsIntField, delta: number): number {
+    return playersStore.add(playersKey(playerId), field, delta);
+  },
+
+  /**
+   * Sets an integer field to `replacement` if it holds `expected`, atomically, without a lock;
+   * returns the value before (equal to `expected` if it was replaced), like
+   * Atomics.compareExchange.
+   */
+  compareExchange(playerId: PlayerId, field: PlayerStatsIntField, expected: number, replacement: number): number {
+    return playersStore.compareExchange(playersKey(playerId), field, expected, replacement);
+  },
+
+  /** Deletes the value of `playerId`; true if there was one. */
+  delete(playerId: PlayerId, options?: Omit<DeleteOptions, 'literal'>): boolean {
+    return playersStore.delete(playersKey(playerId), { ...options, literal: true });
+  },
+
+  /** The values of several keys, in order (undefined for absent ones). */
+  getMany(keys: readonly PlayerId[]): (PlayerStats | undefined)[] {
+    return playersStore.getMany(keys.map((playerId) => playersKey(playerId)));
+  },
+
+  /**
+   * Checks every value, then stores them all (none if one fails). Returns how many were written.
+   */
+  setMany(entries: Iterable<readonly [playerId: PlayerId, value: PlayerStats]>, options?: SetOptions): number {
+    const list: [PlayersKey, PlayerStats][] = [];
+    for (const [playerId, value] of entries) {
+      const key = playersKey(playerId);
+      checkPlayerStats(value, `players (key ${JSON.stringify(key)}): value`);
+      list.push([key, value]);
+    }
+    return playersStore.setMany(list, options);
+  },
+
+  /** Deletes several keys; returns how many held a value. */
+  deleteMany(keys: readonly PlayerId[], options?: Omit<DeleteOptions, 'literal'>): number {
+    return playersStore.deleteMany(keys.map((playerId) => playersKey(playerId)), options);
+  },
+
+  /** Keys holding a value, optionally filtered by a glob (`*`, `?`) or `/regex/` pattern. */
+  listKeys(pattern?: string): PlayersKey[] {
+    return playersStore.listKeys(pattern) as PlayersKey[];
+  },
+
+  /**
+   * Takes the owner lock of `playerId` (waits up to `timeout` ms, default 1000); false on timeout.
+   */
+  lock(playerId: PlayerId, timeout?: number): boolean {
+    return playersStore.lock(playersKey(playerId), timeout);
+  },
+
+  /** Releases a lock this thread holds on `playerId`; false if it does not hold it. */
+  release(playerId: PlayerId): boolean {
+    return playersStore.release(playersKey(playerId));
+  },
+
+  /** Number of keys holding a value. */
+  get size(): number {
+    return playersStore.size;
   },
 };
