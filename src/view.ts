@@ -94,6 +94,16 @@ export class RecordView<T extends object = Record<string, unknown>> implements R
     return this.atomic(offset, ATOMIC_KIND[type], 0, delta, 0);
   }
 
+  /** For generated subclasses: compareExchange on the integer field at a constant `offset`. */
+  protected compareExchangeAt(offset: number, type: AtomicType, expected: number, replacement: number): number {
+    const span = INT_SPAN[type];
+    const lo = type.startsWith('u') ? 0 : -(span + 1) / 2;
+    for (const [what, v] of [['expected', expected], ['replacement', replacement]] as const) {
+      if (!Number.isInteger(v) || v < lo || v > lo + span) throw new InvalidValueError(`${what} must be a ${type} integer, got ${String(v)}`);
+    }
+    return this.atomic(offset, ATOMIC_KIND[type], 1, expected, replacement);
+  }
+
   private atomic(offset: number, kind: FieldKind, op: 0 | 1, a: number, b: number): number {
     for (;;) {
       const old = recordAtomic(this.ref, this.gen, offset, kind, op, a, b);
