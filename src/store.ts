@@ -518,8 +518,10 @@ export function readRecordField(t: RecordTarget, at: number, kind: FieldKind): n
       if (Atomics.load(i32, e + ENTRY.SEQ) === s1 || i32[e + ENTRY.GEN] !== t.gen) t.rebind();
       continue;
     }
+    // Bounds only: DATA of a record store always names a record block (its schema makes every
+    // handle write records), and a block freed and reused under us fails the SEQ check below.
     const byte = d * UNIT + RECORD_BYTES_OFFSET + at;
-    if (byte + 8 > a.viewBytes || (i32[d * 2 + VALUE.HDR] & VALUE_FLAG.RECORD) === 0) {
+    if (byte + 8 > a.viewBytes) {
       if (!a.covers(byte + 8) && Atomics.load(a.i32, e + ENTRY.SEQ) === s1 && spins > 2) throw corrupt(t.ref);
       continue;
     }
