@@ -484,6 +484,8 @@ export const enum FieldKind {
   Uint16,
   Int8,
   Uint8,
+  /** A copy of n bytes (string and array fields). */
+  Bytes,
 }
 
 /** What a record view (view.ts) needs to find its entry: where it was, and how to look again. */
@@ -500,9 +502,15 @@ export interface RecordTarget {
  * It is the read protocol of {@link readEntry} with the copy shrunk to one load: SEQ, then GEN
  * and DATA, then the field, then SEQ again. A same, even SEQ means no in-place write overlapped
  * the load; an atomic op may have, but it changes the field in one store, so the load returned
- * the value before or after it, never a mix.
+ * the value before or after it, never a mix. With FieldKind.Bytes the "load" is a copy of `n`
+ * bytes (string and array fields) into {@link fieldBytes}, and the result is 0.
  */
-export function readRecordField(t: RecordTarget, at: number, kind: FieldKind): number {
+export function readRecordField(t: RecordTarget, at: number, kind: FieldKind, n = 0): number {
+  if (kind === FieldKind.Bytes) {
+    if (n > fieldBytes.length) fieldBytes = Buffer.allocUnsafeSlow(Math.max(n, fieldBytes.length * 2));
+  } else {
+    n = FIELD_BYTES[kind];
+  }
   for (let spins = 0; ; spins++) {
     const a = arena;
     const i32 = a.i32;
@@ -521,11 +529,11 @@ export function readRecordField(t: RecordTarget, at: number, kind: FieldKind): n
     // Bounds only: DATA of a record store always names a record block (its schema makes every
     // handle write records), and a block freed and reused under us fails the SEQ check below.
     const byte = d * UNIT + RECORD_BYTES_OFFSET + at;
-    if (byte + 8 > a.viewBytes) {
-      if (!a.covers(byte + 8) && Atomics.load(a.i32, e + ENTRY.SEQ) === s1 && spins > 2) throw corrupt(t.ref);
+    if (byte + n > a.viewBytes) {
+      if (!a.covers(byte + n) && Atomics.load(a.i32, e + ENTRY.SEQ) === s1 && spins > 2) throw corrupt(t.ref);
       continue;
     }
-    let x: number;
+    let x = 0;
     switch (kind) {
       case FieldKind.Float64: x = a.f64[byte >>> 3]; break;
       case FieldKind.Int32: x = i32[byte >>> 2]; break;
@@ -533,47 +541,21 @@ export function readRecordField(t: RecordTarget, at: number, kind: FieldKind): n
       case FieldKind.Int16: x = a.i16[byte >>> 1]; break;
       case FieldKind.Uint16: x = a.u16[byte >>> 1]; break;
       case FieldKind.Int8: x = a.i8[byte]; break;
-      default: x = a.u8[byte];
+      case FieldKind.Uint8: x = a.u8[byte]; break;
+      default: {
+        const u8 = a.u8;
+        const out = fieldBytes;
+        for (let i = 0; i < n; i++) out[i] = u8[byte + i];
+      }
     }
     if (Atomics.load(i32, e + ENTRY.SEQ) === s1) return x;
     readRetries++;
   }
 }
-
-/**
- * Copies `n` bytes of a record from byte `at` into private memory (for string and array
- * fields), with the same protocol as {@link readRecordField}. The copy is valid until the next
- * read of this thread.
- */
-export function readRecordRange(t: RecordTarget, at: number, n: number): Uint8Array {
-  if (n > rangeScratch.length) rangeScratch = Buffer.allocUnsafeSlow(Math.max(n, rangeScratch.length * 2));
-  const out = rangeScratch;
-  for (let spins = 0; ; spins++) {
-    const a = arena;
-    const i32 = a.i32;
-    const e = t.ref * 2;
-    const s1 = Atomics.load(i32, e + ENTRY.SEQ);
-    if ((s1 & 1) !== 0) {
-      waitForEven(e, s1, spins);
-      continue;
-    }
-    const d = i32[e + ENTRY.DATA];
-    if (i32[e + ENTRY.GEN] !== t.gen || d === 0) {
-      if (Atomics.load(i32, e + ENTRY.SEQ) === s1 || i32[e + ENTRY.GEN] !== t.gen) t.rebind();
-      continue;
-    }
-    const byte = d * UNIT + RECORD_BYTES_OFFSET + at;
-    if (byte + n > a.viewBytes || (i32[d * 2 + VALUE.HDR] & VALUE_FLAG.RECORD) === 0) {
-      if (!a.covers(byte + n) && Atomics.load(a.i32, e + ENTRY.SEQ) === s1 && spins > 2) throw corrupt(t.ref);
-      continue;
-    }
-    const u8 = a.u8;
-    for (let i = 0; i < n; i++) out[i] = u8[byte + i];
-    if (Atomics.load(i32, e + ENTRY.SEQ) === s1) return out;
-    readRetries++;
-  }
-}
-let rangeScratch: Uint8Array = Buffer.allocUnsafeSlow(256);
+/** Bytes of each FieldKind but Bytes: the extent a field read checks against the views. */
+const FIELD_BYTES = [8, 4, 4, 2, 2, 1, 1];
+/** Where readRecordField(…, FieldKind.Bytes, n) leaves its copy (valid until the next call). */
+export let fieldBytes: Uint8Array = Buffer.allocUnsafeSlow(256);
 
 /** Results of {@link recordAtomic} besides the previous value, in {@link atomicStatus}. */
 export const enum AtomicStatus {
@@ -1251,7 +1233,9 @@ export class Store<T = unknown> {
     if (this.closed) throw new StoreClosedError(this.name);
     if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) badKey(key);
     if (typeof fn !== 'function') throw new InvalidOptionError(`update() needs a function, got ${describe(fn)}`);
-    const timeout = parseSetOptions(options).timeout; // the same checks as set()
+    const o = parseSetOptions(options); // the same checks as set()
+    const timeout = o.timeout;
+    if (o.expires !== 0 && this.currentSchema()?.layout != null) throw new InvalidOptionError(`store "${this.name}" holds fixed-layout records, which cannot have a TTL`);
     const wasHeld = this.holds(key);
     if (!wasHeld && !this.lock(key, timeout)) throw new LockTimeoutError(key, timeout);
     try {
@@ -1740,7 +1724,8 @@ export function checkDelta(f: AtomicField, field: string, delta: number): void {
   }
 }
 
-const FIELD_KINDS: Record<AtomicType | 'float64', FieldKind> = {
+/** The FieldKind of each numeric field type. */
+export const FIELD_KINDS: Record<AtomicType | 'float64', FieldKind> = {
   float64: FieldKind.Float64,
   int32: FieldKind.Int32,
   uint32: FieldKind.Uint32,

@@ -11,18 +11,11 @@
  */
 import { KeyNotFoundError, InvalidOptionError, InvalidValueError } from './errors';
 import { type AtomicType, type FieldType, type RecordField, type RecordLayout, type ScalarType } from './records';
-import { AtomicStatus, atomicFailure, checkDelta, FieldKind, readRecordField, readRecordRange, recordAtomic, type RecordTarget, type Store } from './store';
+import { AtomicStatus, atomicFailure, checkDelta, FIELD_KINDS, FieldKind, readRecordField, recordAtomic, type RecordTarget, type Store } from './store';
+import * as store from './store';
 
-const SCALAR_KIND: Record<Exclude<ScalarType, 'boolean'>, FieldKind> = {
-  float64: FieldKind.Float64,
-  int32: FieldKind.Int32,
-  uint32: FieldKind.Uint32,
-  int16: FieldKind.Int16,
-  uint16: FieldKind.Uint16,
-  int8: FieldKind.Int8,
-  uint8: FieldKind.Uint8,
-};
-const ATOMIC_KIND: Record<AtomicType, FieldKind> = SCALAR_KIND;
+const SCALAR_KIND: Record<Exclude<ScalarType, 'boolean'>, FieldKind> = FIELD_KINDS;
+const ATOMIC_KIND: Record<AtomicType, FieldKind> = FIELD_KINDS;
 const INT_SPAN: Record<AtomicType, number> = { int32: 2 ** 32 - 1, uint32: 2 ** 32 - 1, int16: 65535, uint16: 65535, int8: 255, uint8: 255 };
 const SCALAR_BYTES: Record<ScalarType, number> = { float64: 8, int32: 4, uint32: 4, int16: 2, uint16: 2, int8: 1, uint8: 1, boolean: 1 };
 
@@ -165,7 +158,8 @@ export class RecordView<T extends object = Record<string, unknown>> implements R
   }
   /** A string field of at most `maxBytes` UTF-8 bytes (stored as a uint16 length and the bytes). */
   protected string(offset: number, maxBytes: number): string {
-    const b = readRecordRange(this, offset, 2 + maxBytes);
+    readRecordField(this, offset, FieldKind.Bytes, 2 + maxBytes);
+    const b = store.fieldBytes;
     const n = Math.min(b[0] | (b[1] << 8), maxBytes);
     return Buffer.from(b.buffer, b.byteOffset, 2 + n).toString('utf8', 2, 2 + n);
   }
@@ -175,7 +169,8 @@ export class RecordView<T extends object = Record<string, unknown>> implements R
   protected array(offset: number, type: ScalarType, length: number): (number | boolean)[];
   protected array(offset: number, type: ScalarType, length: number): (number | boolean)[] {
     const el = SCALAR_BYTES[type];
-    const b = readRecordRange(this, offset, el * length);
+    readRecordField(this, offset, FieldKind.Bytes, el * length);
+    const b = store.fieldBytes;
     const dv = new DataView(b.buffer, b.byteOffset, el * length);
     const out = new Array<number | boolean>(length);
     for (let i = 0; i < length; i++) {

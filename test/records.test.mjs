@@ -64,6 +64,8 @@ test('bad records are refused with the field named, and nothing is written', () 
   assert.throws(() => s.setFields('k', { c: 'x' }), (e) => e instanceof InvalidValueError && /fields\.c/.test(e.message));
   assert.throws(() => s.setFields('k', { nope: 1 }), (e) => e instanceof InvalidValueError);
   assert.throws(() => s.set('k', full(1), { ttl: 5 }), (e) => e instanceof InvalidOptionError && /TTL/.test(e.message));
+  assert.throws(() => s.update('k', (r) => r, { ttl: 5 }), (e) => e instanceof InvalidOptionError && /TTL/.test(e.message));
+  assert.throws(() => s.setMany([['k', full(9)]], { ttl: 5 }), (e) => e instanceof InvalidOptionError && /TTL/.test(e.message));
   assert.equal(s.get('k'), full(1));
   assert.throws(() => s.add('k', 'a', 1), (e) => e instanceof InvalidOptionError && /integer fields: c, d, e, f, hits, small/.test(e.message));
   assert.throws(() => s.add('k', 'hits', 0.5), (e) => e instanceof InvalidValueError);
