@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Fault injection, the long run: workers are terminated at random moments inside set, update,
-// lock…release, setMany and pattern deletes, round after round; after every round each
-// surviving key must read whole and be writable, and after every 50 rounds (and at the end)
-// the arena must pass verify().
+// lock…release, setMany and pattern deletes, and inside every write path of a fixed-layout
+// record store (set, setFields and update in place, atomic ops, delete and re-create), round
+// after round; after every round each surviving key must read whole and be writable, and after
+// every 50 rounds (and at the end) the arena must pass verify().
 //
 //   node scripts/fault-injection.mjs [--rounds 500] [--seed N]
 //
@@ -10,6 +11,7 @@
 import { Worker } from 'node:worker_threads';
 import { createStore, verify, arenaStats } from 'native-keyshare';
 import { checkValue, makeValue } from '../test/fixtures/selfcheck.mjs';
+import { LAYOUT, recordOf, checkRecord } from '../test/fixtures/records-layout.mjs';
 import { prng } from '../test/util.mjs';
 
 const arg = (name, dflt) => {
@@ -19,10 +21,13 @@ const arg = (name, dflt) => {
 const ROUNDS = arg('rounds', 500);
 const SEED = arg('seed', Date.now() % 1e9);
 const rand = prng(SEED);
-const MODES = ['set', 'update', 'lock', 'setMany', 'delete-pattern'];
+const MODES = ['set', 'update', 'lock', 'setMany', 'delete-pattern', 'record-write', 'record-mixed'];
 const busy = new URL('../test/fixtures/busy.mjs', import.meta.url);
+const recordsWorker = new URL('../test/fixtures/records-worker.mjs', import.meta.url);
 const store = createStore('fault-injection');
 store.set('k', makeValue(0));
+const records = createStore('fault-injection-records', { record: LAYOUT });
+records.set('r', { ...recordOf(0), hits: 0, small: 0 });
 
 function fail(msg) {
   console.error(`FAIL (seed ${SEED}): ${msg}`);
@@ -40,7 +45,14 @@ console.log(`fault injection: ${ROUNDS} rounds, seed ${SEED}`);
 const started = Date.now();
 for (let round = 1; round <= ROUNDS; round++) {
   const mode = MODES[Math.floor(rand() * MODES.length)];
-  const w = new Worker(busy, { workerData: { store: 'fault-injection', key: 'k', mode, start: Math.floor(rand() * 1e6) } });
+  const w = mode.startsWith('record-')
+    ? new Worker(recordsWorker, {
+        // record-write stalls half-way through each in-place write (a test-only knob), so that
+        // its kills land with SEQ odd and recovery must replay the redo buffer.
+        env: mode === 'record-write' ? { ...process.env, NATIVE_KEYSHARE_TEST_INPLACE_DELAY: '200000' } : process.env,
+        workerData: { store: 'fault-injection-records', key: 'r', mode: mode === 'record-write' ? 'busy-write' : 'busy-mixed', start: Math.floor(rand() * 1e6) },
+      })
+    : new Worker(busy, { workerData: { store: 'fault-injection', key: 'k', mode, start: Math.floor(rand() * 1e6) } });
   await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
   await new Promise((r) => setTimeout(r, 1 + rand() * 30));
   await w.terminate();
@@ -50,6 +62,10 @@ for (let round = 1; round <= ROUNDS; round++) {
     if (!checkValue(v)) fail(`round ${round} (${mode}): ${key} reads ${JSON.stringify(v)?.slice(0, 100)}`);
   }
   if (!store.set('k', makeValue(round), { timeout: 1000 })) fail(`round ${round} (${mode}): 'k' not writable after recovery`);
+  const rec = records.get('r');
+  if (rec !== undefined && checkRecord(rec) !== '') fail(`round ${round} (${mode}): record ${checkRecord(rec)}`);
+  if (!records.set('r', { ...recordOf(round), hits: 0, small: 0 }, { timeout: 1000 })) fail(`round ${round} (${mode}): record not writable after recovery`);
+  records.add('r', 'hits', 1);
   if (round % 50 === 0 || round === ROUNDS) {
     const r = check(`after round ${round}`);
     console.log(`  round ${round}: ok; ${store.size} keys, ${arenaStats().bytesInUse} bytes in use, ${r.leakedBytes} bytes leaked, ${Math.round((Date.now() - started) / 1000)} s`);
