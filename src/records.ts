@@ -54,7 +54,7 @@ export interface RecordLayout {
 export const MAX_RECORD_BYTES = 65536;
 const MAX_ENUM_MEMBERS = 65536;
 
-const SCALAR_BYTES: Record<ScalarType, number> = {
+export const SCALAR_BYTES: Readonly<Record<ScalarType, number>> = {
   float64: 8, int32: 4, uint32: 4, int16: 2, uint16: 2, int8: 1, uint8: 1, boolean: 1,
 };
 const INT_RANGE: Record<AtomicType, [number, number]> = {
@@ -320,7 +320,21 @@ export function fieldSpan(f: RecordField): number {
   return fieldSize(f.type, f.name).size;
 }
 
-/** Range check for an atomic op's result type: Atomics wrap silently, which would lose data. */
+/** The values an integer field type holds. */
 export function intRange(t: AtomicType): readonly [number, number] {
   return INT_RANGE[t];
+}
+
+/** Checks an add's delta for a field of type `t`: an integer no larger than the type's span. */
+export function checkDelta(t: AtomicType, field: string, delta: number): void {
+  const [lo, hi] = INT_RANGE[t];
+  if (!Number.isInteger(delta) || delta > hi - lo || delta < lo - hi) {
+    throw new InvalidValueError(`delta must be an integer of at most ${hi - lo} in magnitude for ${t} field ${field}, got ${String(delta)}`);
+  }
+}
+
+/** Checks a compareExchange operand (`what`) for a field of type `t`: a value of the type. */
+export function checkOperand(t: AtomicType, field: string, what: string, v: number): void {
+  const [lo, hi] = INT_RANGE[t];
+  if (!Number.isInteger(v) || v < lo || v > hi) throw new InvalidValueError(`${what} must be a ${t} integer for field ${field}, got ${String(v)}`);
 }

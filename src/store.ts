@@ -41,18 +41,18 @@ import {
   CodecError,
   InvalidKeyError,
   InvalidOptionError,
-  InvalidValueError,
   KeyNotFoundError,
   LockTimeoutError,
   StoreClosedError,
 } from './errors';
 import {
+  checkDelta,
   checkLayout,
+  checkOperand,
   decodeRecord,
   encodeFields,
   encodeRecord,
   fieldSpan,
-  intRange,
   isAtomicType,
   layoutText,
   type AtomicType,
@@ -1360,7 +1360,7 @@ export class Store<T = unknown> {
    */
   add(key: string, field: string, delta: number): number {
     const f = this.atomicField(field, 'add');
-    checkDelta(f, field, delta);
+    checkDelta(f.type, `"${field}"`, delta);
     return this.atomicOp(key, f, 0, delta, 0);
   }
 
@@ -1370,10 +1370,8 @@ export class Store<T = unknown> {
    */
   compareExchange(key: string, field: string, expected: number, replacement: number): number {
     const f = this.atomicField(field, 'compareExchange');
-    const [lo, hi] = intRange(f.type);
-    for (const [what, v] of [['expected', expected], ['replacement', replacement]] as const) {
-      if (!Number.isInteger(v) || v < lo || v > hi) throw new InvalidValueError(`${what} must be a ${f.type} integer for field "${field}", got ${String(v)}`);
-    }
+    checkOperand(f.type, `"${field}"`, 'expected', expected);
+    checkOperand(f.type, `"${field}"`, 'replacement', replacement);
     return this.atomicOp(key, f, 1, expected, replacement);
   }
 
@@ -1713,15 +1711,6 @@ export interface AtomicField {
   offset: number;
   kind: FieldKind;
   type: AtomicType;
-  /** hi - lo of the type: the largest |delta| an add accepts. */
-  span: number;
-}
-
-/** @internal Checks an add's delta for field `f`. */
-export function checkDelta(f: AtomicField, field: string, delta: number): void {
-  if (!Number.isInteger(delta) || delta > f.span || delta < -f.span) {
-    throw new InvalidValueError(`delta must be an integer of at most ${f.span} in magnitude for ${f.type} field "${field}", got ${String(delta)}`);
-  }
 }
 
 /** The FieldKind of each numeric field type. */
@@ -1762,11 +1751,7 @@ class StoreSchema {
       this.old = Buffer.alloc(layout.size);
       this.oldView = new DataView(this.old.buffer, this.old.byteOffset, layout.size);
       this.allRanges = [0, layout.size];
-      for (const f of layout.fields) {
-        if (!isAtomicType(f.type)) continue;
-        const [lo, hi] = intRange(f.type);
-        this.atomic.set(f.name, { offset: f.offset, kind: FIELD_KINDS[f.type], type: f.type, span: hi - lo });
-      }
+      for (const f of layout.fields) if (isAtomicType(f.type)) this.atomic.set(f.name, { offset: f.offset, kind: FIELD_KINDS[f.type], type: f.type });
     }
   }
 }

@@ -9,15 +9,14 @@
  * Each getter is one consistent read of that field. Two getters are two reads: between them a
  * writer may change the record. For several fields from one moment, use `snapshot()`.
  */
-import { KeyNotFoundError, InvalidOptionError, InvalidValueError } from './errors';
+import { KeyNotFoundError, InvalidOptionError } from './errors';
 import { type AtomicType, type FieldType, type RecordField, type RecordLayout, type ScalarType } from './records';
-import { AtomicStatus, atomicFailure, checkDelta, FIELD_KINDS, FieldKind, readRecordField, recordAtomic, type RecordTarget, type Store } from './store';
+import { checkDelta, checkOperand, SCALAR_BYTES } from './records';
+import { AtomicStatus, atomicFailure, FIELD_KINDS, FieldKind, readRecordField, recordAtomic, type RecordTarget, type Store } from './store';
 import * as store from './store';
 
 const SCALAR_KIND: Record<Exclude<ScalarType, 'boolean'>, FieldKind> = FIELD_KINDS;
 const ATOMIC_KIND: Record<AtomicType, FieldKind> = FIELD_KINDS;
-const INT_SPAN: Record<AtomicType, number> = { int32: 2 ** 32 - 1, uint32: 2 ** 32 - 1, int16: 65535, uint16: 65535, int8: 255, uint8: 255 };
-const SCALAR_BYTES: Record<ScalarType, number> = { float64: 8, int32: 4, uint32: 4, int16: 2, uint16: 2, int8: 1, uint8: 1, boolean: 1 };
 
 export class RecordView<T extends object = Record<string, unknown>> implements RecordTarget {
   readonly store: Store<T>;
@@ -73,7 +72,7 @@ export class RecordView<T extends object = Record<string, unknown>> implements R
    */
   add(field: string, delta: number): number {
     const f = this.store.atomicField(field, 'add');
-    checkDelta(f, field, delta);
+    checkDelta(f.type, `"${field}"`, delta);
     return this.atomic(f.offset, f.kind, 0, delta, 0);
   }
 
@@ -82,18 +81,14 @@ export class RecordView<T extends object = Record<string, unknown>> implements R
    * `type`, without looking the field up by name.
    */
   protected addAt(offset: number, type: AtomicType, delta: number): number {
-    const span = INT_SPAN[type];
-    if (!Number.isInteger(delta) || delta > span || delta < -span) throw new InvalidValueError(`delta must be an integer of at most ${span} in magnitude for a ${type} field, got ${String(delta)}`);
+    checkDelta(type, `at byte ${offset}`, delta);
     return this.atomic(offset, ATOMIC_KIND[type], 0, delta, 0);
   }
 
   /** For generated subclasses: compareExchange on the integer field at a constant `offset`. */
   protected compareExchangeAt(offset: number, type: AtomicType, expected: number, replacement: number): number {
-    const span = INT_SPAN[type];
-    const lo = type.startsWith('u') ? 0 : -(span + 1) / 2;
-    for (const [what, v] of [['expected', expected], ['replacement', replacement]] as const) {
-      if (!Number.isInteger(v) || v < lo || v > lo + span) throw new InvalidValueError(`${what} must be a ${type} integer, got ${String(v)}`);
-    }
+    checkOperand(type, `at byte ${offset}`, 'expected', expected);
+    checkOperand(type, `at byte ${offset}`, 'replacement', replacement);
     return this.atomic(offset, ATOMIC_KIND[type], 1, expected, replacement);
   }
 
