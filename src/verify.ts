@@ -51,6 +51,7 @@ import {
   VALUE_BYTES_OFFSET_TTL,
   VALUE_FLAG,
   RECORD_BYTES_OFFSET,
+  SCHEMA,
   classUnits,
 } from './layout';
 import { hashKey, readKey } from './keyindex';
@@ -302,6 +303,7 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
   let values = 0;
   let ttl = 0;
   const keys = new Set<string>();
+  const recordSize = schemaRecordSize(i32, s, err, at);
   for (let b = 0; b < cap; b++) {
     const ref = i32[base + b];
     if (ref === BUCKET_EMPTY) continue;
@@ -351,6 +353,9 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
     if (vlen < 0 || head + vlen > vBytes) err('value', d, `value length ${vlen} does not fit its ${vBytes}-byte block`, where);
     const tag = (meta >>> 16) & 0xff;
     if (tag === 0 || tag > 16) err('value', d, `unknown codec tag ${tag}`, where);
+    if (recordSize > 0 && ((meta & VALUE_FLAG.RECORD) === 0 || vlen !== recordSize)) {
+      err('value', d, `the store's values are ${recordSize}-byte records, but this one is ${(meta & VALUE_FLAG.RECORD) === 0 ? 'not a record' : `${vlen} bytes`}`, where);
+    }
   }
   ctx.report.entries += count;
   const f = (field: number): number => i32[w + field];
@@ -358,6 +363,27 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
   if (f(STORE.TOMBSTONES) !== tombstones) err('store', s, `TOMBSTONES is ${f(STORE.TOMBSTONES)} but the index holds ${tombstones}`, at);
   if (f(STORE.VALUES) !== values) err('store', s, `VALUES is ${f(STORE.VALUES)} but ${values} entries hold a value`, at);
   if (f(STORE.TTL_COUNT) !== ttl) err('store', s, `TTL_COUNT is ${f(STORE.TTL_COUNT)} but ${ttl} values have a TTL`, at);
+}
+
+/** The record size of store `s`'s schema (0 without a record layout); reports an unreadable schema. */
+function schemaRecordSize(i32: Int32Array, s: number, err: Ctx['err'], at: { store: string }): number {
+  const block = i32[s * 2 + STORE.SCHEMA];
+  if (block === 0) return 0;
+  const len = i32[block * 2 + SCHEMA.LEN];
+  const bytes = classUnits(i32[block * 2] & 0xff) * UNIT;
+  if (len <= 0 || SCHEMA.TEXT * 4 + len * 2 > bytes) {
+    err('store', s, `schema text of ${len} code units does not fit its ${bytes}-byte block`, at);
+    return 0;
+  }
+  let text = '';
+  for (let i = 0; i < len; i++) text += String.fromCharCode(arena.u16[(block * 2 + SCHEMA.TEXT) * 2 + i]);
+  try {
+    const parsed = JSON.parse(text) as { record?: { size?: unknown } | null };
+    return typeof parsed.record?.size === 'number' ? parsed.record.size : 0;
+  } catch {
+    err('store', s, 'schema text is not JSON', at);
+    return 0;
+  }
 }
 
 /** Whether linear probing from the hash's home bucket reaches bucket `b` without an EMPTY. */

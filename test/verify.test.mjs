@@ -104,6 +104,20 @@ test('catches an odd SEQ (an in-place write that never finished)', () => {
   corrupt(w, arena.i32[w] | 1, 'entry', /SEQ is odd/);
 });
 
+test("catches a record store's value that is not a record of its layout, and a broken schema", async () => {
+  const { layoutRecord } = await import('native-keyshare');
+  const r = createStore('verify-records', { record: layoutRecord([{ name: 'a', type: 'float64' }, { name: 'n', type: 'int32' }]) });
+  r.set('x', { a: 1, n: 2 });
+  clean('with a record store');
+  const e = lookup(r.ref, 'x', hashKey('x'));
+  const d = arena.i32[e * 2 + L.ENTRY.DATA];
+  corrupt(d * 2 + L.VALUE.LEN, 8, 'value', /values are 16-byte records, but this one is 8 bytes/);
+  corrupt(d * 2 + L.VALUE.HDR, arena.i32[d * 2] & ~L.VALUE_FLAG.RECORD, 'value', /but this one is not a record/);
+  const schema = arena.i32[r.ref * 2 + L.STORE.SCHEMA];
+  corrupt(schema * 2 + L.SCHEMA.LEN, 1 << 20, 'store', /schema text of \d+ code units does not fit/);
+  corrupt(schema * 2 + L.SCHEMA.TEXT, 0x7b007b, 'store', /schema text is not JSON/);
+});
+
 test('catches store counters that disagree with the index', () => {
   const w = s.ref * 2;
   corrupt(w + L.STORE.COUNT, arena.i32[w + L.STORE.COUNT] + 1, 'store', /COUNT is/);
