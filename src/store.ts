@@ -1047,15 +1047,22 @@ export class Store<T = unknown> {
     if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) badKey(key);
     const o = parseSetOptions(options);
     const expires = o.expires;
-    const minBytes = o.minBytes;
+    let minBytes = o.minBytes;
     const timeout = o.timeout;
     // Encode before any lock: a value that cannot be stored throws with nothing changed.
     const sc = this.currentSchema();
     const tag = this.encodeValue(value, sc, `${this.name}: value`);
-    if (tag === Tag.Record) return this.setRecord(key, sc!, expires, timeout);
-    const bytes = encoded.bytes;
-    const src = encoded.offset;
-    const len = encoded.length;
+    let bytes = encoded.bytes;
+    let src = encoded.offset;
+    let len = encoded.length;
+    if (tag === Tag.Record) {
+      // A record has a fixed size (no minBufferSize) and is written in place (writeRecord).
+      if (expires !== 0) throw new InvalidOptionError(`store "${this.name}" holds fixed-layout records, which cannot have a TTL`);
+      bytes = sc!.rec;
+      src = 0;
+      len = sc!.layout!.size;
+      minBytes = 0;
+    }
     for (;;) {
       const slot = this.slots.get(key) ?? this.find(key);
       if (slot === undefined) {
@@ -1074,7 +1081,8 @@ export class Store<T = unknown> {
         continue;
       }
       try {
-        writeValue(this.ref, slot.ref, tag, bytes, src, len, expires, minBytes);
+        if (tag === Tag.Record) this.writeRecord(slot.ref, sc!, sc!.allRanges);
+        else writeValue(this.ref, slot.ref, tag, bytes, src, len, expires, minBytes);
       } finally {
         if (lock === LOCK_TAKEN) release(arena.i32, slot.ref * 2 + ENTRY.LOCK);
       }
@@ -1251,31 +1259,6 @@ export class Store<T = unknown> {
   }
 
   // ── fixed-layout records ──
-
-  /** set() of a record store: whole record, in place when the key already holds one. */
-  private setRecord(key: string, sc: StoreSchema, expires: number, timeout: number): boolean {
-    if (expires !== 0) throw new InvalidOptionError(`store "${this.name}" holds fixed-layout records, which cannot have a TTL`);
-    const size = sc.layout!.size;
-    for (;;) {
-      const slot = this.slots.get(key) ?? this.find(key);
-      if (slot === undefined) {
-        if (this.insertEntry(key, Tag.Record, sc.rec, 0, size, 0, 0, false)) return true;
-        continue;
-      }
-      const lock = this.lockEntry(slot, timeout);
-      if (lock === LOCK_TIMEOUT) return false;
-      if (lock === LOCK_STALE) {
-        this.slots.delete(key);
-        continue;
-      }
-      try {
-        this.writeRecord(slot.ref, sc, sc.allRanges);
-      } finally {
-        if (lock === LOCK_TAKEN) release(arena.i32, slot.ref * 2 + ENTRY.LOCK);
-      }
-      return true;
-    }
-  }
 
   /** Writes `ranges` of sc.rec into entry `ref` (lock held): in place, or as a first block. */
   private writeRecord(ref: number, sc: StoreSchema, ranges: readonly number[]): void {
