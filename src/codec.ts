@@ -50,6 +50,11 @@ export const enum Tag {
   Structured = 8,
   /** A fixed-layout record (see records.ts): raw bytes at fixed offsets, decoded by the store. */
   Record = 9,
+  /**
+   * msgpackr with the store's learned structures (see structures.ts): objects of a shape the
+   * store has seen are records (an id and the values), others plain maps. Decoded by the store.
+   */
+  Learned = 10,
 }
 
 /**
@@ -67,6 +72,7 @@ export const Tags = {
   String: Tag.String,
   Structured: Tag.Structured,
   Record: Tag.Record,
+  Learned: Tag.Learned,
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -384,6 +390,139 @@ export class StructuredCodec {
 
   decode(src: Uint8Array, length: number): unknown {
     return this.unpackr.unpack(src, length);
+  }
+}
+
+/**
+ * Where a store keeps its learned structures (structures.ts implements it over shared memory).
+ * `load` returns fresh arrays (msgpackr annotates the ones it is given).
+ */
+export interface StructureTable {
+  load(): string[][];
+  /**
+   * Publishes `list` as the whole table if `isCompatible(published)` says the table is still
+   * the one this thread extended (msgpackr merges it into the packer when not): 'saved',
+   * 'conflict' (another thread saved first: pack again), or 'full' (over the table's bounds).
+   */
+  save(list: string[][], isCompatible: (published: string[][]) => boolean): 'saved' | 'conflict' | 'full';
+}
+
+/** At most this many learned shapes per store (ids 32 and up take a second byte). */
+export const MAX_LEARNED_STRUCTURES = 128;
+
+/** msgpackr's structure list as its packer passes it to saveStructures. */
+type PackrStructures = string[][] & { sharedLength?: number };
+/** A trie of the learned shapes: one node per property-name prefix. */
+type ShapeNode = { [key: string]: ShapeNode } & { [SHAPE_END]?: true };
+const SHAPE_END = Symbol('shape end');
+
+/**
+ * msgpackr with record structures learned from the values a store is given, shared with every
+ * thread through the store's {@link StructureTable}: the first value of a new object shape adds
+ * the shape to the table, and from then on objects of that shape are written without their
+ * property names and decoded by a generated constructor (2.5x faster on ~1 KB objects).
+ *
+ * Once the table is full, objects of shapes it does not hold are written as plain msgpack maps
+ * (`useRecords` answers from a trie of the known shapes), which is what the default codec
+ * writes: a store of ever-changing shapes costs what it cost before, not more.
+ *
+ * Routing is the default codec's: values msgpackr cannot reproduce exactly go to v8 as usual.
+ */
+export class LearnedCodec {
+  private readonly packr: MsgpackPacker | null = null;
+  private unpackr: MsgpackUnpacker | null = null;
+  private known: ShapeNode = Object.create(null) as ShapeNode;
+  private full = false;
+
+  constructor(private readonly table: StructureTable) {
+    const m = packr === null ? null : loadMsgpackr();
+    if (m !== null) {
+      this.packr = new m.Packr({
+        ...MSGPACKR_OPTIONS,
+        useRecords: (o: object) => !this.full || this.isKnown(o),
+        mapsAsObjects: true,
+        maxSharedStructures: MAX_LEARNED_STRUCTURES,
+        getStructures: () => this.learn(this.table.load()),
+        saveStructures: (s: PackrStructures, isCompatible: (published: string[][]) => boolean) => this.save(s, isCompatible),
+      });
+    }
+  }
+
+  /** Like {@link encode}: the result is in {@link encoded} until the next call. */
+  encode(value: unknown): Tag {
+    const p = this.packr;
+    if (typeof value !== 'object' || value === null || p === null) return encode(value);
+    objectBudget = MAX_SCAN_OBJECTS;
+    const route = scanObject(value, 0);
+    if (route === Route.Invalid) throwIfInvalid(value);
+    if (route !== Route.Msgpack) return encodeV8(value);
+    const target = p.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE);
+    encoded.bytes = target;
+    // A pack() that saved new structures returns a subarray of its buffer instead of the
+    // buffer with start/end (msgpackr returns it from the finally block that saved).
+    if (target.start === undefined || target.end === undefined || target.end > target.length) {
+      encoded.offset = 0;
+      encoded.length = target.length;
+    } else {
+      encoded.offset = target.start;
+      encoded.length = target.end - target.start;
+    }
+    return Tag.Learned;
+  }
+
+  decode(src: Uint8Array, length: number): unknown {
+    let u = this.unpackr;
+    if (u === null) {
+      const m = loadMsgpackr();
+      if (m === null) throw new CodecError('value was encoded with msgpackr, which is not installed in this process');
+      // Meeting an id it does not hold, the unpacker reloads the table: ids are published
+      // before any value uses them, and never change meaning.
+      u = this.unpackr = new m.Unpackr({
+        ...MSGPACKR_OPTIONS,
+        useRecords: true,
+        mapsAsObjects: true,
+        maxSharedStructures: MAX_LEARNED_STRUCTURES,
+        getStructures: () => this.table.load(),
+      });
+    }
+    return u.unpack(src, length);
+  }
+
+  /** Shapes this thread's packer now knows: what `useRecords` answers from once the table is full. */
+  private learn(list: string[][]): string[][] {
+    const root = Object.create(null) as ShapeNode;
+    for (const keys of list) {
+      let node = root;
+      for (const k of keys) node = node[k] ?? (node[k] = Object.create(null) as ShapeNode);
+      node[SHAPE_END] = true;
+    }
+    this.known = root;
+    if (list.length >= MAX_LEARNED_STRUCTURES) this.full = true;
+    return list;
+  }
+
+  private save(s: PackrStructures, isCompatible: (published: string[][]) => boolean): boolean {
+    const list = s.slice(0, s.sharedLength ?? s.length).map((keys) => [...keys]);
+    const r = this.table.save(list, isCompatible);
+    if (r === 'saved') {
+      this.learn(list);
+      return true;
+    }
+    // msgpackr packs the value again after a refused save, reloading the table first. Once the
+    // table is full, that second pack writes the new shape as a map (useRecords says no), so
+    // it does not come back here.
+    if (r === 'full') this.full = true;
+    return false;
+  }
+
+  private isKnown(o: object): boolean {
+    let node: ShapeNode | undefined = this.known;
+    for (const k in o) {
+      if (!hasOwn.call(o, k)) continue;
+      node = node[k];
+      if (node === undefined) return false;
+    }
+    return node[SHAPE_END] === true;
   }
 }
 

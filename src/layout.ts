@@ -18,9 +18,11 @@
  *
  *  every heap block:  [ HDR = kind << 8 | sizeClass ][ payload … ]   (size = classUnits(sizeClass))
  *
- *  STORE  ─INDEX─►  INDEX block: [HDR][CAPACITY][bucket 0][bucket 1] … (power-of-two buckets)
- *                                          │ bucket = entry ref | EMPTY | TOMBSTONE
- *                                          ▼
+ *  STORE  ─SCHEMA──►  SCHEMA block: [HDR][LEN][ JSON: record layout, fixed structures ]
+ *         ─STRUCTS─►  STRUCTS block: [HDR][LEN][COUNT][ JSON: learned object shapes ]
+ *         ─INDEX───►  INDEX block: [HDR][CAPACITY][bucket 0][bucket 1] … (power-of-two buckets)
+ *                                            │ bucket = entry ref | EMPTY | TOMBSTONE
+ *                                            ▼
  *  ENTRY  [HDR][KEY_LEN][GEN][SEQ][LOCK][DATA][MIN_BYTES][ key: Latin-1 bytes or UTF-16 … ]
  *                                               │
  *                                               ▼
@@ -48,7 +50,7 @@
 export const UNIT = 8;
 /** Arena magic ("NKS1") and layout version: a mismatch means another library version made it. */
 export const MAGIC = 0x4e4b5331;
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 
 /**
  * Slab sizing: a new slab of a class holds a quarter as many entries as all that class's slabs
@@ -205,9 +207,21 @@ export const STORE = {
    * fixed record layout every handle of this store must agree on, as JSON text in UTF-16.
    */
   SCHEMA: 10,
-  NAME_LEN: 11,
+  /**
+   * Ref of the store's STRUCTS block (0: none yet): the object shapes learned from the values
+   * written so far, for msgpackr records (see structures.ts). Replaced, never changed in place.
+   */
+  STRUCTS: 11,
+  /**
+   * A table save in flight, under the store lock: the block being built and the block it
+   * replaces. A thread that takes the lock over from a dead holder frees whichever of the two
+   * the dead thread did not (see structures.ts, repairStructures). 0 outside a save.
+   */
+  STRUCTS_NEW: 12,
+  STRUCTS_OLD: 13,
+  NAME_LEN: 14,
   /** UTF-16 name starts here (word index; two code units per word). */
-  NAME: 12,
+  NAME: 15,
 } as const;
 export const MAX_STORE_NAME_LENGTH = 256;
 
@@ -301,6 +315,12 @@ export const RECORD_BYTES_OFFSET = 8;
 
 /** SCHEMA block: [HDR][LEN = UTF-16 code units][ JSON text … ]. Never freed while its store lives. */
 export const SCHEMA = { HDR: 0, LEN: 1, TEXT: 2 } as const;
+/**
+ * STRUCTS block (a store's learned structures): [HDR][LEN][COUNT][ JSON text, UTF-16 … ].
+ * The text is a JSON array of COUNT property-name arrays; id i (msgpackr record 0x40 + i) is
+ * element i. Immutable once published in STORE.STRUCTS.
+ */
+export const STRUCTS = { HDR: 0, LEN: 1, COUNT: 2, TEXT: 3 } as const;
 /**
  * REDO block (a thread's redo buffer): [HDR][COUNT][ (offset, length) × COUNT ][ bytes … ].
  * Ranges are byte ranges of the record; the bytes follow the range table, packed in order.

@@ -36,7 +36,7 @@
 import { arena } from './arena';
 import { alloc, free, usage } from './allocator';
 import { now } from './clock';
-import { decode, deepFreeze, encode, encoded, StructuredCodec, Tag } from './codec';
+import { decode, deepFreeze, encoded, LearnedCodec, StructuredCodec, Tag } from './codec';
 import {
   CodecError,
   InvalidKeyError,
@@ -92,6 +92,7 @@ import {
 } from './layout';
 import { Acquired, acquire, holder, release, tryAcquire } from './locks';
 import { compilePattern, type KeyPattern } from './patterns';
+import { learnedCount, repairStructures, sharedTable } from './structures';
 import { liveThreadCount, mySlot, myToken, myWord, setRecoveryHooks, slotWord } from './threads';
 
 // Recovery of a dead thread frees the blocks its interrupted write leaves behind.
@@ -105,11 +106,7 @@ setRecoveryHooks({ free: (ref) => free(ref), limbo: recoverLimboEntry });
  * moves the index while we look.
  */
 function recoverLimboEntry(store: number, entry: number, lastNew: number, deadToken: number): void {
-  const lw = store * 2 + STORE.LOCK;
-  const got = acquire(arena.i32, lw, myToken, Infinity);
-  arena.refresh();
-  try {
-    if (got === Acquired.FromDeadHolder) repairCounts(store);
+  withStoreLock(store, () => {
     const i32 = arena.i32;
     if (indexHolds(store, entry)) return;
     const e = entry * 2;
@@ -123,9 +120,7 @@ function recoverLimboEntry(store: number, entry: number, lastNew: number, deadTo
     const lock = Atomics.load(i32, e + ENTRY.LOCK);
     if (lock >>> 1 === deadToken) Atomics.compareExchange(i32, e + ENTRY.LOCK, lock, 0);
     free(entry);
-  } finally {
-    release(arena.i32, lw);
-  }
+  });
 }
 
 // ── Types ────────────────────────────────────────────────────────────────────────────────────
@@ -206,6 +201,11 @@ export interface StoreStats {
   tombstones: number;
   /** Sum of the encoded sizes of the values (walks the store). */
   valueBytes: number;
+  /**
+   * Object shapes the store has learned from the values written to it (at most 128): objects
+   * of these shapes are stored without their property names (see README, "Learned structures").
+   */
+  learnedStructures: number;
   arena: {
     /** Bytes in blocks handed out, across all stores. */
     bytesInUse: number;
@@ -862,6 +862,9 @@ export class Store<T = unknown> {
   /** @internal */
   closed = false;
 
+  /** This thread's codec of the store's learned structures, once it has needed it. */
+  private learned: LearnedCodec | null = null;
+
   /** The store's schema (record layout, structures) once this thread has seen one. */
   private schema: StoreSchema | null;
 
@@ -892,6 +895,7 @@ export class Store<T = unknown> {
 
   /** @internal Decodes the tags that need the store's schema (called by readEntry). */
   decodeSchemaValue(tag: number, bytes: Uint8Array, view: DataView, len: number): unknown {
+    if (tag === Tag.Learned) return (this.learned ??= learnedCodec(this.ref)).decode(bytes, len);
     const sc = this.currentSchema();
     if (tag === Tag.Record && sc !== null && sc.layout !== null && len === sc.layout.size) return decodeRecord(sc.layout, bytes, view);
     if (tag === Tag.Structured && sc !== null && sc.structured !== null) return sc.structured.decode(bytes, len);
@@ -900,7 +904,7 @@ export class Store<T = unknown> {
 
   /** Encodes a value for this store (records into the schema's buffer); returns its tag. */
   private encodeValue(value: unknown, sc: StoreSchema | null, path: string): number {
-    if (sc === null) return encode(value);
+    if (sc === null) return (this.learned ??= learnedCodec(this.ref)).encode(value);
     if (sc.layout !== null) {
       encodeRecord(sc.layout, value, sc.rec, sc.recView, path);
       return Tag.Record;
@@ -1432,6 +1436,7 @@ export class Store<T = unknown> {
       indexCapacity: arena.i32[idx * 2 + INDEX.CAPACITY],
       tombstones: Atomics.load(i32, s + STORE.TOMBSTONES),
       valueBytes,
+      learnedStructures: learnedCount(this.ref),
       arena: { bytesInUse: u.bytesInUse, bytesReserved: u.bytesReserved, maxMemory: u.maxMemory, threads: liveThreadCount() },
     };
   }
@@ -1595,17 +1600,37 @@ export class Store<T = unknown> {
   }
 
   private withStoreLock<R>(fn: () => R): R {
-    const w = this.ref * 2 + STORE.LOCK;
-    const got = acquire(arena.i32, w, myToken, Infinity);
-    // The index may have been reallocated beyond this thread's views (see lockEntry).
-    arena.refresh();
-    if (got === Acquired.FromDeadHolder) repairCounts(this.ref);
-    try {
-      return fn();
-    } finally {
-      release(arena.i32, w);
-    }
+    return withStoreLock(this.ref, fn);
   }
+}
+
+/**
+ * Runs `fn` holding the structural lock of `store`. Taken over from a dead holder, the lock
+ * guards state that may be mid-change: the counters it was changing, a structure-table save.
+ */
+function withStoreLock<R>(store: number, fn: () => R): R {
+  const w = store * 2 + STORE.LOCK;
+  const got = acquire(arena.i32, w, myToken, Infinity);
+  // The index may have been reallocated beyond this thread's views (see lockEntry).
+  arena.refresh();
+  try {
+    if (got === Acquired.FromDeadHolder) {
+      repairCounts(store);
+      repairStructures(store);
+    }
+    return fn();
+  } finally {
+    release(arena.i32, w);
+  }
+}
+
+/** This thread's codec of each store's learned structures, by STORE ref (stores are never freed). */
+const learnedCodecs = new Map<number, LearnedCodec>();
+
+function learnedCodec(store: number): LearnedCodec {
+  let c = learnedCodecs.get(store);
+  if (c === undefined) learnedCodecs.set(store, (c = new LearnedCodec(sharedTable(store, withStoreLock))));
+  return c;
 }
 
 const LOCK_TIMEOUT = 0;
@@ -1789,30 +1814,24 @@ function openSchema(store: number, name: string, text: string | null): StoreSche
   const cur = Atomics.load(i32, store * 2 + STORE.SCHEMA);
   if (text === null) return cur === 0 ? null : schemaAt(store, cur);
   if (cur === 0) {
-    const lw = store * 2 + STORE.LOCK;
-    const got = acquire(arena.i32, lw, myToken, Infinity);
-    arena.refresh();
-    try {
-      if (got === Acquired.FromDeadHolder) repairCounts(store);
+    const installed = withStoreLock(store, () => {
       const s = store * 2;
-      if (Atomics.load(arena.i32, s + STORE.SCHEMA) === 0) {
-        const sc = new StoreSchema(text);
-        const values = Atomics.load(arena.i32, s + STORE.VALUES);
-        if (sc.layout !== null && values > 0) {
-          throw new InvalidOptionError(`store "${name}" already holds ${values} values written without a record layout; a store of records must be created with options.record before its first write`);
-        }
-        const block = alloc(KIND.VALUE, Math.ceil((SCHEMA.TEXT * 4 + text.length * 2) / UNIT));
-        const w = block * 2;
-        arena.i32[w + SCHEMA.LEN] = text.length;
-        const u16 = arena.u16;
-        for (let i = 0; i < text.length; i++) u16[(w + SCHEMA.TEXT) * 2 + i] = text.charCodeAt(i);
-        Atomics.store(arena.i32, s + STORE.SCHEMA, block);
-        schemas.set(store, sc);
-        return sc;
+      if (Atomics.load(arena.i32, s + STORE.SCHEMA) !== 0) return null;
+      const sc = new StoreSchema(text);
+      const values = Atomics.load(arena.i32, s + STORE.VALUES);
+      if (sc.layout !== null && values > 0) {
+        throw new InvalidOptionError(`store "${name}" already holds ${values} values written without a record layout; a store of records must be created with options.record before its first write`);
       }
-    } finally {
-      release(arena.i32, lw);
-    }
+      const block = alloc(KIND.VALUE, Math.ceil((SCHEMA.TEXT * 4 + text.length * 2) / UNIT));
+      const w = block * 2;
+      arena.i32[w + SCHEMA.LEN] = text.length;
+      const u16 = arena.u16;
+      for (let i = 0; i < text.length; i++) u16[(w + SCHEMA.TEXT) * 2 + i] = text.charCodeAt(i);
+      Atomics.store(arena.i32, s + STORE.SCHEMA, block);
+      schemas.set(store, sc);
+      return sc;
+    });
+    if (installed !== null) return installed;
   }
   const sc = schemaAt(store, Atomics.load(arena.i32, store * 2 + STORE.SCHEMA));
   if (sc.text !== text) {

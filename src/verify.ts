@@ -43,6 +43,7 @@ import {
   MIN_BLOCK_UNITS,
   SIZE_CLASSES,
   STORE,
+  STRUCTS,
   THREAD,
   THREAD_STATE,
   UNIT,
@@ -55,6 +56,7 @@ import {
   classUnits,
 } from './layout';
 import { hashKey, readKey } from './keyindex';
+import { isTable } from './structures';
 import { isAlive, slotWord } from './threads';
 
 export type ProblemKind = 'header' | 'heap' | 'free-list' | 'store' | 'index' | 'entry' | 'value' | 'leak' | 'lock' | 'thread';
@@ -250,6 +252,7 @@ export function verify(): VerifyReport {
       if (heapWalked && !isBlock(schema, KIND.VALUE)) err('store', s, `SCHEMA names unit ${schema}, which is not a VALUE-kind block`);
       referenced.add(schema);
     }
+    verifyStructures(i32, s, { err, warn, isBlock, heapWalked, referenced });
     report.stores++;
     const name = storeName(i32, s);
     verifyStore(i32, s, name, { err, warn, isBlock, heapWalked, referenced, report });
@@ -383,6 +386,55 @@ function schemaRecordSize(i32: Int32Array, s: number, err: Ctx['err'], at: { sto
   } catch {
     err('store', s, 'schema text is not JSON', at);
     return 0;
+  }
+}
+
+/**
+ * The store's learned structure table (structures.ts): a VALUE-kind block holding a JSON array
+ * of COUNT property-name arrays; and no save half-done unless its thread died holding the store
+ * lock (the next thread to take the lock finishes it: a warning, and its blocks are not leaks).
+ */
+function verifyStructures(i32: Int32Array, s: number, ctx: Pick<Ctx, 'err' | 'warn' | 'isBlock' | 'heapWalked' | 'referenced'>): void {
+  const { err, warn, isBlock, heapWalked, referenced } = ctx;
+  const w = s * 2;
+  const at = { store: storeName(i32, s) };
+  const block = i32[w + STORE.STRUCTS];
+  if (block !== 0) {
+    if (heapWalked && !isBlock(block, KIND.VALUE)) err('store', s, `STRUCTS names unit ${block}, which is not a VALUE-kind block`, at);
+    else {
+      referenced.add(block);
+      const len = i32[block * 2 + STRUCTS.LEN];
+      const count = i32[block * 2 + STRUCTS.COUNT];
+      const bytes = classUnits(i32[block * 2] & 0xff) * UNIT;
+      if (len <= 0 || STRUCTS.TEXT * 4 + len * 2 > bytes) err('store', s, `structure table text of ${len} code units does not fit its ${bytes}-byte block`, at);
+      else {
+        let text = '';
+        for (let i = 0; i < len; i++) text += String.fromCharCode(arena.u16[(block * 2 + STRUCTS.TEXT) * 2 + i]);
+        let list: unknown = null;
+        try {
+          list = JSON.parse(text);
+        } catch {
+          // reported below
+        }
+        if (!isTable(list)) err('store', s, 'structure table is not a JSON array of property-name arrays', at);
+        else if (list.length !== count) err('store', s, `structure table COUNT is ${count} but its text holds ${list.length} structures`, at);
+        else {
+          // Two ids for one shape would mean a save that did not see the table it extended.
+          const seen = new Set(list.map((keys) => JSON.stringify(keys)));
+          if (seen.size !== list.length) err('store', s, `structure table holds ${list.length - seen.size} shape(s) twice`, at);
+        }
+      }
+    }
+  }
+  const fresh = i32[w + STORE.STRUCTS_NEW];
+  const old = i32[w + STORE.STRUCTS_OLD];
+  if (fresh === 0 && old === 0) return;
+  const lock = i32[w + STORE.LOCK];
+  if (lock !== 0 && !isAlive(lock >>> 1)) {
+    warn('store', s, 'a structure table save was cut short by the death of its thread (the next thread to take the store lock finishes it)', at);
+    for (const r of [fresh, old]) if (r !== 0) referenced.add(r);
+  } else {
+    err('store', s, `STRUCTS_NEW/STRUCTS_OLD are ${fresh}/${old} with no structure table save in flight`, at);
   }
 }
 

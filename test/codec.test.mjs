@@ -53,7 +53,7 @@ test('codecName is msgpackr when msgpackr is installed', () => {
 });
 
 test('Tags exposes the tag values at run time', () => {
-  assert.equal(Tags, { None: 0, Number: 1, True: 2, False: 3, Null: 4, Msgpack: 5, V8: 6, String: 7, Structured: 8, Record: 9 });
+  assert.equal(Tags, { None: 0, Number: 1, True: 2, False: 3, Null: 4, Msgpack: 5, V8: 6, String: 7, Structured: 8, Record: 9, Learned: 10 });
 });
 
 test('numbers: raw float64 little endian, exact for -0, NaN, infinities, large and tiny values', () => {

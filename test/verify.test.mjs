@@ -118,6 +118,29 @@ test("catches a record store's value that is not a record of its layout, and a b
   corrupt(schema * 2 + L.SCHEMA.TEXT, 0x7b007b, 'store', /schema text is not JSON/);
 });
 
+test("catches a store's structure table that is unreadable, miscounted, duplicated or half-saved", () => {
+  const t = createStore('verify-structs');
+  for (let i = 0; i < 5; i++) t.set(`x${i}`, { [`f${i}`]: i, id: i });
+  clean('with learned structures');
+  const sw = t.ref * 2;
+  const block = arena.i32[sw + L.STORE.STRUCTS];
+  assert.ok(block !== 0);
+  const b = block * 2;
+  corrupt(b + L.STRUCTS.COUNT, arena.i32[b + L.STRUCTS.COUNT] + 1, 'store', /structure table COUNT is 6 but its text holds 5/);
+  corrupt(b + L.STRUCTS.LEN, 1 << 20, 'store', /structure table text of \d+ code units does not fit/);
+  corrupt(b + L.STRUCTS.TEXT, 0x7b007b, 'store', /structure table is not a JSON array of property-name arrays/);
+  corrupt(sw + L.STORE.STRUCTS_NEW, block, 'store', /with no structure table save in flight/);
+  // A table that names one shape twice: a block of its own, swapped in.
+  const text = '[["a"],["a"]]';
+  const dup = alloc(L.KIND.VALUE, Math.ceil(((L.STRUCTS.TEXT + 1) * 4 + text.length * 2) / L.UNIT));
+  arena.i32[dup * 2 + L.STRUCTS.LEN] = text.length;
+  arena.i32[dup * 2 + L.STRUCTS.COUNT] = 2;
+  for (let i = 0; i < text.length; i++) arena.u16[(dup * 2 + L.STRUCTS.TEXT) * 2 + i] = text.charCodeAt(i);
+  corrupt(sw + L.STORE.STRUCTS, dup, 'store', /structure table holds 1 shape\(s\) twice/);
+  free(dup);
+  clean('after the structure table checks');
+});
+
 test('catches store counters that disagree with the index', () => {
   const w = s.ref * 2;
   corrupt(w + L.STORE.COUNT, arena.i32[w + L.STORE.COUNT] + 1, 'store', /COUNT is/);
