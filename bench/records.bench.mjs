@@ -6,7 +6,9 @@
 //   offset) vs a plain Atomics.add on an Int32Array; the facade's `players.add(1, 'hp', 1)`
 //   (key built from its parts and looked up) and `store.add` with a ready key for reference.
 // - The facade's `users.get(1)` of an object stored with the schema's structures vs the core
-//   `get` of the same value in a store opened without structures; the encoded sizes of both.
+//   `get` of the same value in a store opened without structures (which learns the object's
+//   shapes from its first write, src/structures.ts); the encoded sizes of both, and of the
+//   object as msgpack maps (names inline).
 //
 // The example facades are transpiled (TypeScript's transpileModule) into a temporary directory
 // whose node_modules/native-keyshare links to this package, so they use this build and arena.
@@ -16,6 +18,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Packr } from 'msgpackr';
 import { arenaStats, createStore } from 'native-keyshare';
 import { CASE_OPTIONS, cycle, fmtNs, keep, meanNs, save, target } from './common.mjs';
 
@@ -90,7 +93,8 @@ console.log(`\ncodec ${arenaStats().codec}; read retries ${arenaStats().readRetr
 console.log(`getter ${fmtNs(getter)} vs Map.get ${fmtNs(mapGet)}`);
 console.log(`view add ${fmtNs(viewAdd)}, facade add ${fmtNs(add)}, core add ${fmtNs(coreAdd)}, Atomics.add ${fmtNs(atomicsAdd)}`);
 console.log(`facade get ${fmtNs(facadeGet)}, core get with structures ${fmtNs(coreStructuresGet)}, core get without ${fmtNs(plainGet)}`);
-console.log(`encoded user: ${withStructures} bytes with structures, ${without} bytes without (${((1 - withStructures / without) * 100).toFixed(0)}% smaller)`);
+const asMaps = new Packr({ useRecords: false, moreTypes: true }).pack(user).length;
+console.log(`encoded user: ${withStructures} bytes with the schema's structures, ${without} bytes with learned ones, ${asMaps} as maps`);
 target('view getter / Map.get', getter / mapGet, '<=', 3);
 // The view knows its entry and the field's offset: the add is the hazard announcement and the
 // atomic op. The facade also builds the key and looks it and the field up: reported, no target.

@@ -456,7 +456,17 @@ export class LearnedCodec {
     const route = scanObject(value, 0);
     if (route === Route.Invalid) throwIfInvalid(value);
     if (route !== Route.Msgpack) return encodeV8(value);
-    const target = p.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE);
+    let target: ReturnType<MsgpackPacker['pack']>;
+    try {
+      target = p.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE);
+    } catch (error) {
+      // A pack that throws (a getter, on msgpackr's second walk) keeps the shapes it had met
+      // in the packer without saving them, and the next value of such a shape would name an id
+      // the table does not hold — or that another thread then gives to another shape. Forget
+      // them: the next pack reloads the published table.
+      (p as MsgpackPacker & { structures?: { uninitialized?: boolean } }).structures!.uninitialized = true;
+      throw error;
+    }
     encoded.bytes = target;
     // A pack() that saved new structures returns a subarray of its buffer instead of the
     // buffer with start/end (msgpackr returns it from the finally block that saved).

@@ -7,6 +7,8 @@
  *   TOP; every header has a known kind and class; the allocator's usage counters match;
  * - free lists: every node is a FREE block of the list's class and family, each free block is
  *   on exactly one list, and no list has a cycle;
+ * - learned structures: each store's table is a VALUE block of readable JSON whose COUNT is
+ *   right and that names no shape twice; no save is left half-done except by a dead thread;
  * - stores: the directory list; each index's capacity, bucket counts (COUNT, TOMBSTONES),
  *   VALUES and TTL_COUNT; every bucket names a live ENTRY block whose hash is the hash of its
  *   key and that a lookup would reach from its home bucket; no key appears twice;

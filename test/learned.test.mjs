@@ -100,6 +100,26 @@ test('the table stops at its bound; other shapes are still stored, and read in o
   clean('with a full table');
 });
 
+test('a write that throws half-way through encoding leaves no unsaved shape behind', async () => {
+  const s = createStore('learned-throw');
+  let calls = 0;
+  // The codec reads `boom` twice (its scan, then msgpackr): the second read throws after
+  // msgpackr has met two new shapes, the object's and `first`'s.
+  const bad = { first: { inner: 1 }, get boom() { if (++calls === 2) throw new Error('getter failed'); return 1; } };
+  assert.throws(() => s.set('bad', bad), /getter failed/);
+  assert.is(s.stats().learnedStructures, 0);
+  // Another thread publishes shapes of its own, which take the first ids.
+  await runWorker('learned-worker.mjs', { mode: 'apply', store: 'learned-throw', writes: [['w1', { w1: 1 }], ['w2', { w2: { w3: 1 } }]], reads: [] });
+  assert.is(s.stats().learnedStructures, 3);
+  // The same shapes as the failed write must now get ids of their own, not the ones it had met.
+  const good = { first: { inner: 2 }, boom: 3 };
+  s.set('good', good);
+  assert.is(s.stats().learnedStructures, 5);
+  const seen = await runWorker('learned-worker.mjs', { mode: 'apply', store: 'learned-throw', writes: [], reads: ['good', 'w1', 'w2'] });
+  assert.equal(seen, { good, w1: { w1: 1 }, w2: { w2: { w3: 1 } } });
+  assert.equal(s.get('good'), good);
+});
+
 test('a thread killed in the middle of a table save leaves nothing leaked or half-written', async () => {
   const rnd = prng(7);
   const ROUNDS = 25;

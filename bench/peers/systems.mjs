@@ -14,7 +14,10 @@
 //    if you serialize them"). Its memory is allocated up front: maxSize entries of keySize +
 //    objSize UTF-16 code units.
 //  - lmdb: each thread calls open() on the same path (lmdb-js shares one LMDB environment per
-//    process between threads). Default encoding (msgpack), noSync: true, a temp directory.
+//    process between threads). Default encoding (msgpack) with shared structures
+//    (`sharedStructuresKey`, which its README "highly recommends" for objects of similar shapes:
+//    msgpackr records whose shapes are kept in the database, as native-keyshare keeps its
+//    learned shapes in the store), noSync: true, a temp directory.
 //    Writes use putSync: the measured loops are synchronous, and putSync is the write that is
 //    done and visible to the other threads when it returns, like native-keyshare's set. (lmdb's
 //    async put() queues the write for a background thread and returns before it is visible.)
@@ -48,6 +51,11 @@ function maxJsonLength(kind, n) {
   let max = 0;
   for (const i of [0, n - 1, 2 * n, 2 * n - 1, 999_999, 1_999_999]) max = Math.max(max, JSON.stringify(makeValue(kind, i)).length);
   return max + 64;
+}
+
+/** How every thread opens the lmdb database (see the header). */
+function lmdbOptions(path) {
+  return { path, noSync: true, sharedStructuresKey: Symbol.for('structures') };
 }
 
 // ── In the case's main thread ───────────────────────────────────────────────────────────────
@@ -94,7 +102,7 @@ export async function setupShared(system, n, kind) {
     mkdirSync(SCRATCH, { recursive: true });
     const dir = mkdtempSync(join(SCRATCH, 'lmdb-'));
     const path = join(dir, 'db');
-    const db = open({ path, noSync: true });
+    const db = open(lmdbOptions(path));
     const CHUNK = 10_000;
     for (let i = 0; i < n; i += CHUNK) {
       db.transactionSync(() => {
@@ -156,7 +164,7 @@ export async function openInThread(system, handle, n, kind, keys) {
   }
   if (system === 'lmdb') {
     const { open } = await import('lmdb');
-    const db = open({ path: handle.path, noSync: true });
+    const db = open(lmdbOptions(handle.path));
     return {
       variants: { lmdb: { get: (k) => db.get(k), set: (k, v) => db.putSync(k, v) } },
       fillMs: performance.now() - t0,
