@@ -514,51 +514,69 @@ export interface RecordTarget {
  * bytes (string and array fields) into {@link fieldBytes}, and the result is 0.
  */
 export function readRecordField(t: RecordTarget, at: number, kind: FieldKind, n = 0): number {
-  if (kind === FieldKind.Bytes) {
-    if (n > fieldBytes.length) fieldBytes = Buffer.allocUnsafeSlow(Math.max(n, fieldBytes.length * 2));
-  } else {
-    n = FIELD_BYTES[kind];
-  }
+  // Kept small, with the rare cases out of line, so that a generated getter inlines it with its
+  // constant `kind` (measured: 21 ns inlined, about 40 when V8 declines to inline it).
+  if (kind === FieldKind.Bytes) ensureFieldBytes(n);
+  else n = FIELD_BYTES[kind];
   for (let spins = 0; ; spins++) {
     const a = arena;
     const i32 = a.i32;
     const e = t.ref * 2;
+    // 1. Begin: an odd SEQ is an in-place write under way.
     const s1 = Atomics.load(i32, e + ENTRY.SEQ);
-    if ((s1 & 1) !== 0) {
-      waitForEven(e, s1, spins);
-      continue;
-    }
+    // 2. Same key, holding a record, whose field lies inside this thread's views. Only bounds
+    //    are checked: DATA of a record store always names a record block (its schema makes
+    //    every handle write records), and a block freed and reused under us fails step 4.
     const d = i32[e + ENTRY.DATA];
-    if (i32[e + ENTRY.GEN] !== t.gen || d === 0) {
-      // Deleted, or re-created in another entry: look the key up again (or throw).
-      if (Atomics.load(i32, e + ENTRY.SEQ) === s1 || i32[e + ENTRY.GEN] !== t.gen) t.rebind();
-      continue;
-    }
-    // Bounds only: DATA of a record store always names a record block (its schema makes every
-    // handle write records), and a block freed and reused under us fails the SEQ check below.
     const byte = d * UNIT + RECORD_BYTES_OFFSET + at;
-    if (byte + n > a.viewBytes) {
-      if (!a.covers(byte + n) && Atomics.load(a.i32, e + ENTRY.SEQ) === s1 && spins > 2) throw corrupt(t.ref);
+    if ((s1 & 1) !== 0 || i32[e + ENTRY.GEN] !== t.gen || d === 0 || byte + n > a.viewBytes) {
+      fieldReadBlocked(t, e, s1, byte + n, spins);
       continue;
     }
-    let x = 0;
-    switch (kind) {
-      case FieldKind.Float64: x = a.f64[byte >>> 3]; break;
-      case FieldKind.Int32: x = i32[byte >>> 2]; break;
-      case FieldKind.Uint32: x = a.u32[byte >>> 2]; break;
-      case FieldKind.Int16: x = a.i16[byte >>> 1]; break;
-      case FieldKind.Uint16: x = a.u16[byte >>> 1]; break;
-      case FieldKind.Int8: x = a.i8[byte]; break;
-      case FieldKind.Uint8: x = a.u8[byte]; break;
-      default: {
-        const u8 = a.u8;
-        const out = fieldBytes;
-        for (let i = 0; i < n; i++) out[i] = u8[byte + i];
-      }
-    }
+    // 3. The load (a copy into fieldBytes for Bytes).
+    const x = loadField(a, byte, kind, n);
+    // 4. Validate: the same SEQ means no in-place write overlapped the load.
     if (Atomics.load(i32, e + ENTRY.SEQ) === s1) return x;
     readRetries++;
   }
+}
+
+function loadField(a: typeof arena, byte: number, kind: FieldKind, n: number): number {
+  switch (kind) {
+    case FieldKind.Float64: return a.f64[byte >>> 3];
+    case FieldKind.Int32: return a.i32[byte >>> 2];
+    case FieldKind.Uint32: return a.u32[byte >>> 2];
+    case FieldKind.Int16: return a.i16[byte >>> 1];
+    case FieldKind.Uint16: return a.u16[byte >>> 1];
+    case FieldKind.Int8: return a.i8[byte];
+    case FieldKind.Uint8: return a.u8[byte];
+    default: {
+      const u8 = a.u8;
+      const out = fieldBytes;
+      for (let i = 0; i < n; i++) out[i] = u8[byte + i];
+      return 0;
+    }
+  }
+}
+
+function ensureFieldBytes(n: number): void {
+  if (n > fieldBytes.length) fieldBytes = Buffer.allocUnsafeSlow(Math.max(n, fieldBytes.length * 2));
+}
+
+/** Step 2 of readRecordField failed: wait for the writer, look the key up again, or refresh the views. */
+function fieldReadBlocked(t: RecordTarget, e: number, s1: number, end: number, spins: number): void {
+  if ((s1 & 1) !== 0) {
+    waitForEven(e, s1, spins);
+    return;
+  }
+  const i32 = arena.i32;
+  if (i32[e + ENTRY.GEN] !== t.gen || i32[e + ENTRY.DATA] === 0) {
+    // Deleted, or re-created in another entry: look the key up again (or throw).
+    if (Atomics.load(i32, e + ENTRY.SEQ) === s1 || i32[e + ENTRY.GEN] !== t.gen) t.rebind();
+    return;
+  }
+  // Beyond this thread's views: the arena grew (refresh and retry), or it is corrupt.
+  if (!arena.covers(end) && Atomics.load(arena.i32, e + ENTRY.SEQ) === s1 && spins > 2) throw corrupt(t.ref);
 }
 /** Bytes of each FieldKind but Bytes: the extent a field read checks against the views. */
 const FIELD_BYTES = [8, 4, 4, 2, 2, 1, 1];
