@@ -228,8 +228,20 @@ const DEFAULT_TIMEOUT_MS = 1000;
  * value, and every step is a dependent load. Measured on uniform random gets (2-core EPYC VM):
  * 1 K keys, 139 ns cached vs 194 uncached; 100 K keys, 997 ns with 65,536 keys cached vs 781
  * with none and 793 with 16,384 — a big cache is slower than no cache once it spills.
+ *
+ * Even at this bound a full cache that misses costs a get more than it saves: a miss probes a
+ * Map bigger than the CPU's caches before taking the index path anyway (measured in one process,
+ * uniform gets of 100 K keys: 850–890 ns through a full 16,384-key cache, 680–730 ns without;
+ * 1 M keys: 1,650 vs 1,400 ns; 20 K keys, an 80% hit rate: even). So once the cache is full,
+ * plain gets sample its hit rate and skip it while it is below CACHE_MIN_HIT_RATE.
  */
 const CACHE_LIMIT = 1 << 14;
+/** Gets with a full cache whose hit rate decides whether the next gets probe it. */
+const CACHE_SAMPLE_GETS = 4096;
+/** Gets that skip a full cache that hit too rarely, before it is sampled again. */
+const CACHE_SKIP_GETS = 1 << 16;
+/** Below this share of hits (as a fraction of CACHE_SAMPLE_GETS), probing the cache costs more than it saves. */
+const CACHE_MIN_HITS = (CACHE_SAMPLE_GETS * 3) >>> 2;
 /** Default `hotReads.maxKeys`: decoded values saved are worth more than a lookup saved. */
 const HOT_CACHE_LIMIT = 1 << 16;
 /** Expired entries an insert looks for while a store has TTL entries. */
@@ -248,7 +260,7 @@ const STALE: unknown = Symbol('stale');
  */
 let scratch: Uint8Array = Buffer.allocUnsafeSlow(4096);
 /** Values up to this many bytes are copied a word at a time (see readEntry). */
-const WORD_COPY_MAX = 16 * 1024;
+const WORD_COPY_MAX = 256;
 let scratch32 = new Int32Array(scratch.buffer, scratch.byteOffset, scratch.length >>> 2);
 let scratchView = new DataView(scratch.buffer, scratch.byteOffset, scratch.length);
 /** SEQ and deadline of the value the last successful readEntry returned (for hot reads). */
@@ -327,11 +339,14 @@ function readEntry(ref: number, gen: number, store: Store<unknown>): unknown {
       scratchView = new DataView(scratch.buffer, scratch.byteOffset, scratch.length);
     }
     if (len <= WORD_COPY_MAX) {
-      // Copies out of shared memory are slow in V8 (set() of a shared subarray: ~0.6 ns/byte);
-      // a word loop is ~2x faster up to tens of KB (measured), and set() wins beyond.
+      // set() of a shared subarray costs ~50 ns before it copies a byte (measured: a view is
+      // made, then a relaxed-atomic memcpy); a word loop wins below a few hundred bytes. The
+      // loop is ~0.25 ns/byte over the arena's growable buffer, set() ~0.05: 256 is the measured
+      // crossover, where both take ~80 ns.
+      const dst = scratch32;
       const words = (len + 3) >>> 2;
       const w0 = off >>> 2;
-      for (let i = 0; i < words; i++) scratch32[i] = i32[w0 + i];
+      for (let i = 0; i < words; i++) dst[i] = i32[w0 + i];
     } else {
       scratch.set(a.u8.subarray(off, off + len));
     }
@@ -883,6 +898,11 @@ export class Store<T = unknown> {
   /** How many keys this handle's per-thread cache holds at most. */
   private readonly cacheLimit: number;
   private readonly slots = new Map<string, CacheSlot>();
+  /** Gets sampled against the full cache, and how many of them hit (see CACHE_MIN_HITS). */
+  private sampled = 0;
+  private sampledHits = 0;
+  /** Plain gets left that go straight to the index: the full cache was hitting too rarely. */
+  private skipCache = 0;
   /** Keys this thread locked with lock() through this instance. */
   private readonly held = new Set<string>();
   /** @internal */
@@ -948,13 +968,27 @@ export class Store<T = unknown> {
   get(key: string): T | undefined {
     if (this.closed) throw new StoreClosedError(this.name);
     if (this.hot) return this.getHot(key);
+    if (this.skipCache !== 0) {
+      this.skipCache--;
+      return this.getSlow(key);
+    }
     const slot = this.slots.get(key);
+    if (this.slots.size >= this.cacheLimit) this.sampleCache(slot !== undefined);
     if (slot !== undefined) {
       const v = readEntry(slot.ref, slot.gen, this as Store<unknown>);
       if (v !== STALE) return v === MISSING ? undefined : (v as T);
       this.slots.delete(key);
     }
     return this.getSlow(key);
+  }
+
+  /** Counts a get that probed the full cache; after a sample, decides whether to skip it. */
+  private sampleCache(hit: boolean): void {
+    if (hit) this.sampledHits++;
+    if (++this.sampled < CACHE_SAMPLE_GETS) return;
+    if (this.sampledHits < CACHE_MIN_HITS) this.skipCache = CACHE_SKIP_GETS;
+    this.sampled = 0;
+    this.sampledHits = 0;
   }
 
   private getSlow(key: string): T | undefined {

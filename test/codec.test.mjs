@@ -132,6 +132,41 @@ test('plain objects and arrays go to msgpackr', () => {
   assert.ok(Array.isArray(out.a));
 });
 
+/** Whether msgpackr wrote its string-bundle extension (fixext 4, type 0x62) into the encoding. */
+function bundled() {
+  const b = encoded.bytes.subarray(encoded.offset, encoded.offset + encoded.length);
+  for (let i = 0; i + 1 < b.length; i++) if (b[i] === 0xd6 && b[i + 1] === 0x62) return true;
+  return false;
+}
+
+test('values with several long strings are written with bundled strings and decode exactly', () => {
+  const long = (i) => `row ${i}: ${'lorem ipsum dolor sit amet '.repeat(3)}`;
+  // Four strings of >= 32 code units: bundled. Two-byte strings, surrogate pairs and strings
+  // msgpackr does not bundle (>= 4096 units, < 4) ride along and must come back exactly.
+  const doc = {
+    title: long(0),
+    rows: [long(1), { note: long(2), emoji: `😀 ${'ü'.repeat(40)} 😀` }, ['x'.repeat(4096), 'ab', '']],
+    unicode: `${'日本語のテキスト'.repeat(5)}`,
+    n: 1,
+  };
+  encode(doc);
+  assert.ok(bundled(), 'four long strings are bundled');
+  const out = expectSame(doc, Tags.Msgpack, 'bundled document');
+  assert.is(out.rows[1].emoji.length, doc.rows[1].emoji.length);
+  // An array of many rows, the case bundling is for.
+  const rows = Array.from({ length: 300 }, (_, i) => ({ i, note: long(i), sku: `sku-${i}` }));
+  encode(rows);
+  assert.ok(bundled(), 'rows are bundled');
+  expectSame(rows, Tags.Msgpack, 'rows');
+  // Three long strings, or many short ones: not worth it, not bundled.
+  encode({ a: long(1), b: long(2), c: [long(3)], d: 'short', e: Array.from({ length: 50 }, (_, i) => `k${i}`) });
+  assert.not.ok(bundled(), 'three long strings are not bundled');
+  // A bundled decode followed by others: each result is its own.
+  const first = roundTrip(doc).out;
+  roundTrip({ other: [long(7), long(8), long(9), long(10)] });
+  assert.equal(first, doc);
+});
+
 test('numbers nested in objects keep their exact value (but -0 goes to v8)', () => {
   const value = { a: 1.5, big: 2 ** 53 + 2, neg: -(2 ** 60), tiny: 5e-324, inf: Infinity, ninf: -Infinity, nan: NaN, list: [NaN, 1e-300, 2 ** 64] };
   const { tag, out } = roundTrip(value);

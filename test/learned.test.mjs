@@ -44,6 +44,20 @@ test('objects are stored without their names, and read back equal', () => {
   clean('after basic use');
 });
 
+test('documents with many long strings (stored with bundled strings) read back equal here and in another thread', async () => {
+  const s = createStore('learned-bundled');
+  const doc = (i) => ({
+    id: i,
+    rows: Array.from({ length: 40 }, (_, j) => ({ line: j, note: `order ${i} line ${j}: ${'lorem ipsum dolor sit amet '.repeat(3)}`, price: j * 1.25 })),
+    memo: `${'ü日本😀'.repeat(20)}`,
+  });
+  for (let i = 0; i < 20; i++) s.set(`doc${i}`, doc(i));
+  for (let i = 0; i < 20; i++) assert.equal(s.get(`doc${i}`), doc(i));
+  const read = await runWorker('ops.mjs', { ops: Array.from({ length: 20 }, (_, i) => ['get', 'learned-bundled', `doc${i}`]) });
+  for (let i = 0; i < 20; i++) assert.equal(read[i], doc(i), `doc${i} in the worker`);
+  clean('after bundled documents');
+});
+
 test('shapes learned by one thread decode in every other while they are being learned', async () => {
   const store = 'learned-race';
   const shapes = 90;

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createStore } from 'native-keyshare';
-import { runWorker } from './util.mjs';
+import { prng, runWorker } from './util.mjs';
 
 test('a worker reads at its first line what the main thread set before starting it', async () => {
   const s = createStore('vis');
@@ -45,6 +45,48 @@ test('deletes and pattern listings agree across threads', async () => {
   assert.equal(s.listKeys('item:*').sort(), keys);
   assert.is(s.get('item:15'), undefined);
   assert.is(s.get('item:25'), 25);
+});
+
+test('a store bigger than the lookup cache: gets, whether they probe the cache or skip it, see what other threads changed', async () => {
+  // 40,000 keys: the per-thread lookup cache (16,384 keys) fills with the first keys read, hits
+  // on about 40% of random gets, and plain gets then skip it for stretches (sampling it again
+  // in between). Cached keys and uncached ones are changed by a worker; every read must agree.
+  const s = createStore('beyond-cache');
+  const n = 40_000;
+  const model = new Map();
+  for (let i = 0; i < n; i++) {
+    s.set(`k${i}`, { i });
+    model.set(`k${i}`, { i });
+  }
+  const rnd = prng(7);
+  const check = (gets) => {
+    for (let g = 0; g < gets; g++) {
+      const key = `k${Math.floor(rnd() * n)}`;
+      assert.equal(s.get(key), model.get(key), key);
+    }
+  };
+  check(150_000);
+  const ops = [];
+  for (let j = 0; j < 600; j++) {
+    const key = `k${(j * 7919) % n}`;
+    if (j % 3 === 0) {
+      ops.push(['set', 'beyond-cache', key, { i: -j }]);
+      model.set(key, { i: -j });
+    } else if (j % 3 === 1) {
+      ops.push(['delete', 'beyond-cache', key]);
+      model.delete(key);
+    } else {
+      // Deleted and created again: a new entry, so a cached (ref, GEN) for it is stale.
+      ops.push(['delete', 'beyond-cache', key], ['set', 'beyond-cache', key, { again: j }]);
+      model.set(key, { again: j });
+    }
+  }
+  await runWorker('ops.mjs', { ops });
+  check(150_000);
+  for (let j = 0; j < 600; j++) {
+    const key = `k${(j * 7919) % n}`;
+    assert.equal(s.get(key), model.get(key), key);
+  }
 });
 
 test('the seed README worker example prints what it promises (CommonJS)', () => {
