@@ -970,7 +970,7 @@ export class Store<T = unknown> {
     if (this.hot) return this.getHot(key);
     if (this.skipCache !== 0) {
       this.skipCache--;
-      return this.getSlow(key);
+      return this.getUncached(key);
     }
     const slot = this.slots.get(key);
     if (this.slots.size >= this.cacheLimit) this.sampleCache(slot !== undefined);
@@ -989,6 +989,18 @@ export class Store<T = unknown> {
     if (this.sampledHits < CACHE_MIN_HITS) this.skipCache = CACHE_SKIP_GETS;
     this.sampled = 0;
     this.sampledHits = 0;
+  }
+
+  /** A get through the index alone: no cache probe, and no CacheSlot made for a full cache. */
+  private getUncached(key: string): T | undefined {
+    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) badKey(key);
+    for (;;) {
+      const ref = lookup(this.ref, key, hashKey(key));
+      if (ref === 0) return undefined;
+      const v = readEntry(ref, foundGen, this as Store<unknown>);
+      // STALE: the entry was removed (and maybe reused) between the lookup and the read.
+      if (v !== STALE) return v === MISSING ? undefined : (v as T);
+    }
   }
 
   private getSlow(key: string): T | undefined {
