@@ -233,7 +233,7 @@ const DEFAULT_TIMEOUT_MS = 1000;
  * Map bigger than the CPU's caches before taking the index path anyway (measured in one process,
  * uniform gets of 100 K keys: 850–890 ns through a full 16,384-key cache, 680–730 ns without;
  * 1 M keys: 1,650 vs 1,400 ns; 20 K keys, an 80% hit rate: even). So once the cache is full,
- * plain gets sample its hit rate and skip it while it is below CACHE_MIN_HIT_RATE.
+ * plain gets sample its hit rate and skip it while it is below CACHE_MIN_HITS.
  */
 const CACHE_LIMIT = 1 << 14;
 /** Gets with a full cache whose hit rate decides whether the next gets probe it. */
@@ -790,6 +790,11 @@ function describe(x: unknown): string {
   return typeof x;
 }
 
+/** Throws InvalidKeyError unless `key` is a string of 1 to MAX_KEY_LENGTH code units. */
+function checkKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) badKey(key);
+}
+
 function badKey(key: unknown): never {
   if (typeof key !== 'string') throw new InvalidKeyError(`key must be a string, got ${describe(key)}`);
   if (key.length === 0) throw new InvalidKeyError('key must not be empty');
@@ -993,7 +998,7 @@ export class Store<T = unknown> {
 
   /** A get through the index alone: no cache probe, and no CacheSlot made for a full cache. */
   private getUncached(key: string): T | undefined {
-    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) badKey(key);
+    checkKey(key);
     for (;;) {
       const ref = lookup(this.ref, key, hashKey(key));
       if (ref === 0) return undefined;
@@ -1120,7 +1125,7 @@ export class Store<T = unknown> {
    */
   set(key: string, value: T, options?: SetOptions): boolean {
     if (this.closed) throw new StoreClosedError(this.name);
-    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) badKey(key);
+    checkKey(key);
     const o = parseSetOptions(options);
     const expires = o.expires;
     let minBytes = o.minBytes;
@@ -1200,7 +1205,7 @@ export class Store<T = unknown> {
     if (this.closed) throw new StoreClosedError(this.name);
     const o = parseDeleteOptions(options);
     if (o.literal) {
-      if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) badKey(key);
+      checkKey(key);
       return this.deleteOne(key, o.timeout);
     }
     const p = compilePattern(key);
@@ -1264,7 +1269,7 @@ export class Store<T = unknown> {
    */
   lock(key: string, timeout: number = DEFAULT_TIMEOUT_MS): boolean {
     if (this.closed) throw new StoreClosedError(this.name);
-    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) badKey(key);
+    checkKey(key);
     const t = checkTimeout(timeout, 'timeout');
     for (;;) {
       let slot = this.slots.get(key) ?? this.find(key);
@@ -1290,7 +1295,7 @@ export class Store<T = unknown> {
   /** Releases a lock this thread holds on `key`. Returns false if it does not hold it. */
   release(key: string): boolean {
     if (this.closed) throw new StoreClosedError(this.name);
-    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) badKey(key);
+    checkKey(key);
     this.held.delete(key);
     for (;;) {
       const slot = this.slots.get(key) ?? this.find(key);
@@ -1315,7 +1320,7 @@ export class Store<T = unknown> {
    */
   update(key: string, fn: (current: T | undefined) => T, options?: SetOptions): T {
     if (this.closed) throw new StoreClosedError(this.name);
-    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) badKey(key);
+    checkKey(key);
     if (typeof fn !== 'function') throw new InvalidOptionError(`update() needs a function, got ${describe(fn)}`);
     const o = parseSetOptions(options); // the same checks as set()
     const timeout = o.timeout;
@@ -1378,7 +1383,7 @@ export class Store<T = unknown> {
    */
   setFields(key: string, fields: Partial<T>, options?: { timeout?: number }): boolean {
     if (this.closed) throw new StoreClosedError(this.name);
-    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) badKey(key);
+    checkKey(key);
     const sc = this.recordSchema('setFields');
     const layout = sc.layout!;
     const timeout = checkTimeout(options?.timeout, 'options.timeout');
@@ -1435,7 +1440,7 @@ export class Store<T = unknown> {
   }
 
   private atomicOp(key: string, f: AtomicField, op: 0 | 1, a: number, b: number): number {
-    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) badKey(key);
+    checkKey(key);
     for (;;) {
       const slot = this.slots.get(key) ?? this.find(key);
       if (slot === undefined) throw new KeyNotFoundError(this.name, key);
@@ -1572,7 +1577,7 @@ export class Store<T = unknown> {
 
   /** Looks `key` up in the shared index and caches where it is. */
   private find(key: string): CacheSlot | undefined {
-    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) badKey(key);
+    checkKey(key);
     const ref = lookup(this.ref, key, hashKey(key));
     if (ref === 0) return undefined;
     const slot = new CacheSlot(ref, foundGen);
