@@ -165,8 +165,10 @@ export interface StoreOptions {
    * this mode are deep-frozen, so that no caller can change what the next caller receives.
    *
    * `{ maxKeys }` bounds how many keys this thread keeps decoded (default 65,536, like the
-   * lookup cache of a plain handle). Keys beyond it are read, decoded and frozen on every get.
-   * Size it to the working set: a bigger bound holds more decoded values in each thread.
+   * lookup cache of a plain handle). When it is full, one in 32 of the keys it misses takes the
+   * place of a key not read lately (CLOCK: a key read since the hand last passed gets a second
+   * chance), so the cache follows a working set that moves. Size it to the working set, as an
+   * LRU cache's `max`: a bigger bound holds more decoded values per thread.
    */
   hotReads?: boolean | { maxKeys?: number };
   /**
@@ -219,9 +221,8 @@ export interface StoreStats {
 
 const DEFAULT_TIMEOUT_MS = 1000;
 /**
- * Per-thread lookup-cache bound per store instance. When full, keys looked up afterwards are
- * not cached (their gets take the shared index path) until entries go stale and are dropped:
- * clearing instead would make every get of a large store miss and refill the cache.
+ * Per-thread lookup-cache bound per store instance. When full, some keys it misses take the
+ * places of keys not used lately (see Store.cacheSlot), so that it follows a moving working set.
  *
  * Why not bigger: the cache pays only while it stays in the CPU's caches. A cached get follows
  * key → Map bucket → CacheSlot → entry → value, an uncached one key → index bucket → entry →
@@ -242,6 +243,23 @@ const CACHE_SAMPLE_GETS = 4096;
 const CACHE_SKIP_GETS = 1 << 16;
 /** Below this share of hits (as a fraction of CACHE_SAMPLE_GETS), probing the cache costs more than it saves. */
 const CACHE_MIN_HITS = (CACHE_SAMPLE_GETS * 3) >>> 2;
+/** CacheSlot.mark bit: the slot was hit since the CLOCK hand last passed it. */
+const USED = 1;
+/** Used slots an insert into a full cache may pass over before it evicts (see Store.cacheSlot). */
+const EVICT_SCAN = 4;
+/**
+ * How often a full cache takes a key it misses (powers of two; see Store.cacheSlot). Taking
+ * keys costs: evicted slots are garbage of the old generation, and a Map with deletions probes
+ * longer until it is rehashed. Measured in one process, uniform gets, 16,384 keys kept:
+ * - a plain handle's cache takes one miss in ADMIT_EVERY, and only while its last sample hit
+ *   below CACHE_MIN_HITS: over 20 K keys (82% hits) taking even one miss in 16 cost +10%
+ *   (~340 vs ~305 ns), for no gain when access is uniform; over 100 K keys, one in 4 of the
+ *   sampled misses costs nothing measurable;
+ * - a hotReads cache holds decoded values and takes one miss in HOT_ADMIT_EVERY whatever it
+ *   hits: over 100 K keys of ~1 KB, every miss cost +100%, one in 32 +11%.
+ */
+const ADMIT_EVERY = 4;
+const HOT_ADMIT_EVERY = 32;
 /** Default `hotReads.maxKeys`: decoded values saved are worth more than a lookup saved. */
 const HOT_CACHE_LIMIT = 1 << 16;
 /** Expired entries an insert looks for while a store has TTL entries. */
@@ -855,6 +873,12 @@ function parseDeleteOptions(o: DeleteOptions | undefined): { literal: boolean; t
 class CacheSlot {
   ref: number;
   gen: number;
+  /**
+   * Its place in the cache's CLOCK ring << 1 | USED: set by each cache hit, cleared by the hand
+   * (a second chance; see Store.cacheSlot). One field, not two: a hot get's cost is mostly the
+   * cache misses of reaching its slot, and every field makes slots bigger.
+   */
+  mark = 0;
   /** SEQ at which `value` was decoded; -1 when no value is cached. */
   seq = -1;
   /** The VALUE block `value` was decoded from. */
@@ -903,6 +927,14 @@ export class Store<T = unknown> {
   /** How many keys this handle's per-thread cache holds at most. */
   private readonly cacheLimit: number;
   private readonly slots = new Map<string, CacheSlot>();
+  /** The cached slots in CLOCK order, their keys, and the hand (see cacheSlot). */
+  private ring: CacheSlot[] = [];
+  private ringKeys: string[] = [];
+  private hand = 0;
+  /** Misses of the full cache that could take a place (see ADMIT_EVERY, HOT_ADMIT_EVERY). */
+  private fullMisses = 0;
+  /** Plain handles: whether the last sample of the full cache hit below CACHE_MIN_HITS. */
+  private lowHits = false;
   /** Gets sampled against the full cache, and how many of them hit (see CACHE_MIN_HITS). */
   private sampled = 0;
   private sampledHits = 0;
@@ -980,9 +1012,10 @@ export class Store<T = unknown> {
     const slot = this.slots.get(key);
     if (this.slots.size >= this.cacheLimit) this.sampleCache(slot !== undefined);
     if (slot !== undefined) {
+      if ((slot.mark & USED) === 0) slot.mark |= USED;
       const v = readEntry(slot.ref, slot.gen, this as Store<unknown>);
       if (v !== STALE) return v === MISSING ? undefined : (v as T);
-      this.slots.delete(key);
+      this.uncache(key);
     }
     return this.getSlow(key);
   }
@@ -991,7 +1024,8 @@ export class Store<T = unknown> {
   private sampleCache(hit: boolean): void {
     if (hit) this.sampledHits++;
     if (++this.sampled < CACHE_SAMPLE_GETS) return;
-    if (this.sampledHits < CACHE_MIN_HITS) this.skipCache = CACHE_SKIP_GETS;
+    this.lowHits = this.sampledHits < CACHE_MIN_HITS;
+    if (this.lowHits) this.skipCache = CACHE_SKIP_GETS;
     this.sampled = 0;
     this.sampledHits = 0;
   }
@@ -1014,7 +1048,7 @@ export class Store<T = unknown> {
       if (slot === undefined) return undefined;
       const v = readEntry(slot.ref, slot.gen, this as Store<unknown>);
       if (v !== STALE) return v === MISSING ? undefined : (v as T);
-      this.slots.delete(key);
+      this.uncache(key);
     }
   }
 
@@ -1028,6 +1062,7 @@ export class Store<T = unknown> {
       // between, a plain get already returns the new value, and a hot get must not then return
       // the old one. (GEN changes only after SEQ, so it need not be loaded atomically.)
       if (Atomics.load(i32, e + ENTRY.SEQ) === slot.seq && i32[e + ENTRY.DATA] === slot.data && i32[e + ENTRY.GEN] === slot.gen) {
+        if ((slot.mark & USED) === 0) slot.mark |= USED;
         if (slot.expires === 0 || now() < slot.expires) return slot.value as T;
         return undefined;
       }
@@ -1039,7 +1074,7 @@ export class Store<T = unknown> {
       }
       const v = readEntry(slot.ref, slot.gen, this as Store<unknown>);
       if (v === STALE) {
-        this.slots.delete(key);
+        this.uncache(key);
         slot = undefined;
         continue;
       }
@@ -1064,7 +1099,7 @@ export class Store<T = unknown> {
       if (slot === undefined) return false;
       const state = peekEntry(slot.ref, slot.gen);
       if (state !== STALE) return state === true;
-      this.slots.delete(key);
+      this.uncache(key);
     }
   }
 
@@ -1158,7 +1193,7 @@ export class Store<T = unknown> {
       const lock = this.lockEntry(slot, timeout);
       if (lock === LOCK_TIMEOUT) return false;
       if (lock === LOCK_STALE) {
-        this.slots.delete(key);
+        this.uncache(key);
         continue;
       }
       try {
@@ -1241,7 +1276,7 @@ export class Store<T = unknown> {
       const lock = this.lockEntry(slot, timeout);
       if (lock === LOCK_TIMEOUT) return false;
       if (lock === LOCK_STALE) {
-        this.slots.delete(key);
+        this.uncache(key);
         continue;
       }
       // An expired value is deleted too, but does not count as one: get() already said absent.
@@ -1284,7 +1319,7 @@ export class Store<T = unknown> {
       const lock = this.lockEntry(slot, t);
       if (lock === LOCK_TIMEOUT) return false;
       if (lock === LOCK_STALE) {
-        this.slots.delete(key);
+        this.uncache(key);
         continue;
       }
       this.held.add(key);
@@ -1304,7 +1339,7 @@ export class Store<T = unknown> {
       const e = slot.ref * 2;
       if (holder(i32, e + ENTRY.LOCK) !== myToken) return false;
       if (Atomics.load(i32, e + ENTRY.GEN) !== slot.gen) {
-        this.slots.delete(key);
+        this.uncache(key);
         continue;
       }
       if (Atomics.load(i32, e + ENTRY.DATA) === 0) this.removeEntry(slot.ref, key);
@@ -1395,7 +1430,7 @@ export class Store<T = unknown> {
       const lock = this.lockEntry(slot, timeout);
       if (lock === LOCK_TIMEOUT) return false;
       if (lock === LOCK_STALE) {
-        this.slots.delete(key);
+        this.uncache(key);
         continue;
       }
       try {
@@ -1447,7 +1482,7 @@ export class Store<T = unknown> {
       const old = recordAtomic(slot.ref, slot.gen, f.offset, f.kind, op, a, b);
       if (old === old) return old;
       if (atomicStatus === AtomicStatus.Missing) throw new KeyNotFoundError(this.name, key);
-      this.slots.delete(key);
+      this.uncache(key);
     }
   }
 
@@ -1477,7 +1512,7 @@ export class Store<T = unknown> {
       if (slot === undefined) return undefined;
       const state = peekEntry(slot.ref, slot.gen);
       if (state === STALE) {
-        this.slots.delete(key);
+        this.uncache(key);
         continue;
       }
       return state === true ? slot : undefined;
@@ -1527,6 +1562,9 @@ export class Store<T = unknown> {
     for (const key of [...this.held]) this.release(key);
     this.closed = true;
     this.slots.clear();
+    this.ring = [];
+    this.ringKeys = [];
+    this.hand = 0;
     sweepable.delete(this as Store<unknown>);
     for (const [k, v] of instances) if (v === (this as Store<unknown>)) instances.delete(k);
   }
@@ -1581,8 +1619,68 @@ export class Store<T = unknown> {
     const ref = lookup(this.ref, key, hashKey(key));
     if (ref === 0) return undefined;
     const slot = new CacheSlot(ref, foundGen);
-    if (this.slots.size < this.cacheLimit) this.slots.set(key, slot);
+    this.cacheSlot(key, slot);
     return slot;
+  }
+
+  /**
+   * Caches `slot` for `key`. A full cache evicts by CLOCK: the hand goes round the ring of
+   * cached slots; one hit since it last passed earns a slot a second chance, up to EVICT_SCAN of
+   * them per insert, after which the slot under the hand goes regardless. So the cache follows
+   * the working set as it moves (a cache that kept its first keys for good would miss for ever
+   * once the hot keys change), while keys that keep hitting stay. The scan is bounded because
+   * under uniform access nearly every slot has been used. How often a full cache takes a key at
+   * all: see ADMIT_EVERY. (Not the Map's own insertion order as the queue: V8's Map leaves a
+   * hole per deleted entry until it rehashes, and iterating from the front over the holes made
+   * each eviction slower than the miss that caused it.)
+   *
+   * Invariant: `ring` holds exactly the slots `slots` maps to, each at the place its mark names,
+   * and `ringKeys` their keys.
+   */
+  private cacheSlot(key: string, slot: CacheSlot): void {
+    const slots = this.slots;
+    const ring = this.ring;
+    const prev = slots.get(key);
+    let at: number;
+    if (prev !== undefined) {
+      at = prev.mark >>> 1;
+    } else if (ring.length < this.cacheLimit) {
+      at = ring.length;
+    } else {
+      if (ring.length === 0) return;
+      if (this.hot ? (++this.fullMisses & (HOT_ADMIT_EVERY - 1)) !== 0 : !this.lowHits || (++this.fullMisses & (ADMIT_EVERY - 1)) !== 0) return;
+      at = this.hand;
+      let old = ring[at]!;
+      for (let scanned = 0; (old.mark & USED) !== 0 && scanned < EVICT_SCAN; scanned++) {
+        old.mark &= ~USED;
+        at = at + 1 === ring.length ? 0 : at + 1;
+        old = ring[at]!;
+      }
+      slots.delete(this.ringKeys[at]!);
+      this.hand = at + 1 === ring.length ? 0 : at + 1;
+    }
+    slot.mark = at << 1;
+    ring[at] = slot;
+    this.ringKeys[at] = key;
+    slots.set(key, slot);
+  }
+
+  /** Drops `key` from the cache (its slot went stale): the last slot of the ring takes its place. */
+  private uncache(key: string): void {
+    const slot = this.slots.get(key);
+    if (slot === undefined) return;
+    this.slots.delete(key);
+    const ring = this.ring;
+    const keys = this.ringKeys;
+    const last = ring.pop()!;
+    const lastKey = keys.pop()!;
+    if (last !== slot) {
+      const at = slot.mark >>> 1;
+      ring[at] = last;
+      keys[at] = lastKey;
+      last.mark = (at << 1) | (last.mark & USED);
+    }
+    if (this.hand >= ring.length) this.hand = 0;
   }
 
   /** Takes the entry's lock for a write. See the LOCK_* results. */
@@ -1655,7 +1753,7 @@ export class Store<T = unknown> {
       insert(this.ref, ref, hash);
       arena.i32[myWord + THREAD.PENDING_LIMBO] = 0;
       if (placeholder && !owned) return false;
-      if (this.slots.size < this.cacheLimit) this.slots.set(key, new CacheSlot(ref, gen + 1));
+      this.cacheSlot(key, new CacheSlot(ref, gen + 1));
       return true;
     });
   }
@@ -1672,7 +1770,7 @@ export class Store<T = unknown> {
       Atomics.add(arena.i32, e + ENTRY.GEN, 1);
     });
     release(arena.i32, e + ENTRY.LOCK);
-    this.slots.delete(key);
+    this.uncache(key);
     free(ref, myWord + THREAD.PENDING_LIMBO);
   }
 

@@ -154,16 +154,96 @@ test('hotReads: the same frozen object while unchanged; maxKeys bounds what is k
   const a = h.get('a');
   assert.ok(Object.isFrozen(a));
   assert.is(h.get('a'), a, 'cached: the same object');
-  h.get('b');
-  const c1 = h.get('c');
-  assert.equal(c1, { k: 'c' });
-  assert.ok(Object.isFrozen(c1));
-  assert.is.not(h.get('c'), c1, 'beyond maxKeys: decoded again');
+  const b = h.get('b');
+  // Full: a key beyond maxKeys is decoded again on each get until it takes a place (one miss in
+  // 32 does, evicting by CLOCK: b, not read since it was cached, goes; a, read again, stays).
+  const c = h.get('c');
+  assert.equal(c, { k: 'c' });
+  assert.ok(Object.isFrozen(c));
+  assert.is.not(h.get('c'), c, 'beyond maxKeys: decoded again');
+  let reads = 2;
+  while (h.get('c') !== h.get('c') && reads < 100) reads += 2;
+  assert.ok(reads < 100, 'a key read again and again takes a place');
+  assert.is(h.get('a'), a, 'a key read since it was cached is kept');
+  const b2 = h.get('b');
+  assert.equal(b2, { k: 'b' });
+  assert.is.not(b2, b, 'the evicted key is decoded again');
   w.set('a', { k: 'a2' });
   assert.equal(h.get('a'), { k: 'a2' });
   assert.is(createStore('hot-basic', { hotReads: true }), createStore('hot-basic', { hotReads: {} }));
   assert.throws(() => createStore('hot-basic', { hotReads: { maxKeys: -1 } }), /maxKeys must be an integer/);
   assert.throws(() => createStore('hot-basic', { hotReads: { max: 1 } }), /hotReads must be a boolean or \{ maxKeys \}/);
+});
+
+test('hotReads: a full cache follows the working set when it moves', () => {
+  const w = createStore('hot-shift');
+  const h = createStore('hot-shift', { hotReads: { maxKeys: 64 } });
+  for (let i = 0; i < 1000; i++) w.set(`k${i}`, { i });
+  // The first working set fills the cache, and is read often enough to earn second chances.
+  for (let r = 0; r < 3; r++) for (let i = 0; i < 64; i++) h.get(`k${i}`);
+  // Then the hot keys change: they take places as they miss, until every one of them is served
+  // from the cache (it would never be if the cache kept its first keys for good).
+  const hot = Array.from({ length: 32 }, (_, j) => `k${500 + j * 7}`);
+  for (let r = 0; r < 400; r++) for (const k of hot) h.get(k);
+  for (const k of hot) {
+    const v = h.get(k);
+    assert.is(h.get(k), v, `${k}: cached`);
+  }
+});
+
+test('a full cache under churn: reads agree with a model, and the CLOCK ring stays whole', () => {
+  // Internal state: `slots` (key -> slot) and `ring` (the slots in CLOCK order, each knowing its
+  // place, with their keys in `ringKeys`) must hold the same slots after evictions, stale drops and re-creations (see cacheSlot).
+  for (const hotReads of [{ maxKeys: 64 }, false]) {
+    const name = `churn-${hotReads ? 'hot' : 'plain'}`;
+    const s = createStore(name, { hotReads });
+    const other = createStore(name, { hotReads: hotReads ? false : { maxKeys: 8 } });
+    const model = new Map();
+    let x = 99;
+    const rnd = (n) => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) % n;
+    for (let op = 0; op < 60_000; op++) {
+      // Skewed: half the ops on 40 keys, half on 600.
+      const key = `c${rnd(2) === 0 ? rnd(40) : rnd(600)}`;
+      const r = rnd(100);
+      if (r < 70) assert.equal(s.get(key), model.get(key), key);
+      else if (r < 85) {
+        (r < 80 ? s : other).set(key, { op });
+        model.set(key, { op });
+      } else {
+        (r < 95 ? s : other).delete(key);
+        model.delete(key);
+      }
+    }
+    assert.is(s.ring.length, s.slots.size, 'one ring place per cached slot');
+    assert.is(s.ringKeys.length, s.ring.length);
+    s.ring.forEach((slot, i) => {
+      assert.is(slot.mark >>> 1, i, 'its place');
+      assert.is(s.slots.get(s.ringKeys[i]), slot, 'its key');
+    });
+    if (hotReads) assert.is(s.slots.size, 64, 'bounded, and full');
+  }
+});
+
+test('lookup cache: once full, it takes the keys now in use, and gets stop skipping it', () => {
+  // Internal state (the plain handle's per-thread cache is invisible but for speed): `slots` is
+  // the cache, `skipCache` the gets left that bypass it (see Store.get).
+  const s = createStore('cache-shift');
+  const n = 20_000;
+  for (let i = 0; i < n; i++) s.set(`k${i}`, i);
+  let x = 12345;
+  for (let g = 0; g < 100_000; g++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    const i = x % n;
+    assert.is(s.get(`k${i}`), i);
+  }
+  assert.is(s.slots.size, 16_384, 'full');
+  // Then the gets move to keys the cache does not hold: they must come in.
+  const hot = [];
+  for (let i = 0; hot.length < 100; i++) if (!s.slots.has(`k${i}`)) hot.push(`k${i}`);
+  for (let r = 0; r < 1500; r++) for (const k of hot) assert.is(s.get(k), Number(k.slice(1)));
+  for (const k of hot) assert.ok(s.slots.has(k), `${k} cached`);
+  assert.is(s.skipCache, 0, 'hits again: gets probe the cache');
+  assert.is(s.slots.size, 16_384, 'still bounded');
 });
 
 test('stats() reports entries and bytes', () => {

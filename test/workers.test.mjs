@@ -48,9 +48,9 @@ test('deletes and pattern listings agree across threads', async () => {
 });
 
 test('a store bigger than the lookup cache: gets, whether they probe the cache or skip it, see what other threads changed', async () => {
-  // 40,000 keys: the per-thread lookup cache (16,384 keys) fills with the first keys read, hits
-  // on about 40% of random gets, and plain gets then skip it for stretches (sampling it again
-  // in between). Cached keys and uncached ones are changed by a worker; every read must agree.
+  // 40,000 keys: the per-thread lookup cache (16,384 keys) fills, hits on about 40% of random
+  // gets, evicts as the gets move on, and plain gets skip it for stretches (sampling it again in
+  // between). Cached keys and uncached ones are changed by a worker; every read must agree.
   const s = createStore('beyond-cache');
   const n = 40_000;
   const model = new Map();
