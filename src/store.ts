@@ -873,18 +873,18 @@ function parseDeleteOptions(o: DeleteOptions | undefined): { literal: boolean; t
 class CacheSlot {
   ref: number;
   gen: number;
-  /**
-   * Its place in the cache's CLOCK ring << 1 | USED: set by each cache hit, cleared by the hand
-   * (a second chance; see Store.cacheSlot). One field, not two: a hot get's cost is mostly the
-   * cache misses of reaching its slot, and every field makes slots bigger.
-   */
-  mark = 0;
   /** SEQ at which `value` was decoded; -1 when no value is cached. */
   seq = -1;
   /** The VALUE block `value` was decoded from. */
   data = 0;
   expires = 0;
   value: unknown = undefined;
+  /**
+   * Its place in the cache's CLOCK ring << 1 | USED: set by each cache hit, cleared by the hand
+   * (a second chance; see Store.cacheSlot). One field, not two: a hot get's cost is mostly the
+   * cache misses of reaching its slot, and every field makes slots bigger.
+   */
+  mark = 0;
   constructor(ref: number, gen: number) {
     this.ref = ref;
     this.gen = gen;
