@@ -30,7 +30,8 @@ for (const i of [0, 1, n >> 1, n - 1]) {
 // native-keyshare variant (the only system here with per-thread caches: its key → entry lookup
 // cache, and with hotReads the decoded values) reads keys[0..min(n, PRIME_KEYS)) once.
 // PRIME_KEYS is at least the plain handle's lookup-cache bound (CACHE_LIMIT in src/store.ts):
-// past it, uncached keys stay uncached, so this is the state a long-running thread reaches. The hotReads
+// past it the cache is full, and while keys then come and go its hit rate on uniform keys stays
+// what it is, so this is the state a long-running thread reaches. The hotReads
 // handle is opened with `maxKeys: n` (the budget lru-cache gets), so it is primed with every key,
 // as lru-cache is filled with every key. Without it, hotReads with big values would spend the
 // whole measurement decoding and freezing values for the first time.
