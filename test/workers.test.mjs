@@ -47,11 +47,14 @@ test('deletes and pattern listings agree across threads', async () => {
   assert.is(s.get('item:25'), 25);
 });
 
-test('a store bigger than the lookup cache: gets, whether they probe the cache or skip it, see what other threads changed', async () => {
+test('a store bigger than the per-thread caches: gets, whether they probe the cache, skip it or evict, see what other threads changed', async () => {
   // 40,000 keys: the per-thread lookup cache (16,384 keys) fills, hits on about 40% of random
   // gets, evicts as the gets move on, and plain gets skip it for stretches (sampling it again in
   // between). Cached keys and uncached ones are changed by a worker; every read must agree.
   const s = createStore('beyond-cache');
+  // And a hotReads handle of the same store whose cache holds a twentieth of the keys: it evicts
+  // (one miss in 32 takes a place), and must notice the same changes.
+  const h = createStore('beyond-cache', { hotReads: { maxKeys: 2000 } });
   const n = 40_000;
   const model = new Map();
   for (let i = 0; i < n; i++) {
@@ -63,12 +66,16 @@ test('a store bigger than the lookup cache: gets, whether they probe the cache o
     for (let g = 0; g < gets; g++) {
       const key = `k${Math.floor(rnd() * n)}`;
       assert.equal(s.get(key), model.get(key), key);
+      // Half the hot reads on 4,000 keys, so that its cache both hits and churns.
+      const hk = g & 1 ? key : `k${Math.floor(rnd() * 4000)}`;
+      assert.equal(h.get(hk), model.get(hk), `hot ${hk}`);
     }
   };
   check(150_000);
   const ops = [];
   for (let j = 0; j < 600; j++) {
-    const key = `k${(j * 7919) % n}`;
+    // Every other change among the 4,000 keys the hot handle reads most.
+    const key = j & 1 ? `k${(j * 7919) % n}` : `k${(j * 131) % 4000}`;
     if (j % 3 === 0) {
       ops.push(['set', 'beyond-cache', key, { i: -j }]);
       model.set(key, { i: -j });
@@ -84,8 +91,9 @@ test('a store bigger than the lookup cache: gets, whether they probe the cache o
   await runWorker('ops.mjs', { ops });
   check(150_000);
   for (let j = 0; j < 600; j++) {
-    const key = `k${(j * 7919) % n}`;
+    const key = j & 1 ? `k${(j * 7919) % n}` : `k${(j * 131) % 4000}`;
     assert.equal(s.get(key), model.get(key), key);
+    assert.equal(h.get(key), model.get(key), `hot ${key}`);
   }
 });
 
