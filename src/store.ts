@@ -221,8 +221,9 @@ export interface StoreStats {
 
 const DEFAULT_TIMEOUT_MS = 1000;
 /**
- * Per-thread lookup-cache bound per store instance. When full, some keys it misses take the
- * places of keys not used lately (see Store.cacheSlot), so that it follows a moving working set.
+ * Per-thread lookup-cache bound per store instance. When full, keys looked up afterwards are
+ * not cached (their gets take the shared index path) until cached ones go stale and are dropped
+ * (see HOT_ADMIT_EVERY for why it does not evict, as a hotReads cache does).
  *
  * Why not bigger: the cache pays only while it stays in the CPU's caches. A cached get follows
  * key → Map bucket → CacheSlot → entry → value, an uncached one key → index bucket → entry →
@@ -248,17 +249,18 @@ const USED = 1;
 /** Used slots an insert into a full cache may pass over before it evicts (see Store.cacheSlot). */
 const EVICT_SCAN = 4;
 /**
- * How often a full cache takes a key it misses (powers of two; see Store.cacheSlot). Taking
- * keys costs: evicted slots are garbage of the old generation, and a Map with deletions probes
- * longer until it is rehashed. Measured in one process, uniform gets, 16,384 keys kept:
- * - a plain handle's cache takes one miss in ADMIT_EVERY, and only while its last sample hit
- *   below CACHE_MIN_HITS: over 20 K keys (82% hits) taking even one miss in 16 cost +10%
- *   (~340 vs ~305 ns), for no gain when access is uniform; over 100 K keys, one in 4 of the
- *   sampled misses costs nothing measurable;
- * - a hotReads cache holds decoded values and takes one miss in HOT_ADMIT_EVERY whatever it
- *   hits: over 100 K keys of ~1 KB, every miss cost +100%, one in 32 +11%.
+ * A full hotReads cache takes one in this many of the keys it misses (a power of two; see
+ * Store.cacheSlot). It holds decoded values, and their churn through the old generation costs
+ * the garbage collector: measured in one process, uniform gets over 100 K keys of ~1 KB with
+ * 16,384 kept, every miss taking a place cost +100%, one in 32 +11%.
+ *
+ * A plain handle's full cache takes none: it keeps the keys it holds until they go stale. It
+ * has less to gain (a cached get saves the index probe, ~30% at best), and taking keys cost
+ * more than it saved. One miss in 16 cost +10% on uniform gets over 20 K keys (82% hits). One
+ * in 4, only while the last sample hit below CACHE_MIN_HITS, made the peer benchmark's first
+ * single-thread window of gets over 100 K keys of ~1 KB dip to ~30% of its speed for a few
+ * hundred milliseconds after the first evictions, in 5 runs of 5 (none in 4 runs without).
  */
-const ADMIT_EVERY = 4;
 const HOT_ADMIT_EVERY = 32;
 /** Default `hotReads.maxKeys`: decoded values saved are worth more than a lookup saved. */
 const HOT_CACHE_LIMIT = 1 << 16;
@@ -880,8 +882,8 @@ class CacheSlot {
   expires = 0;
   value: unknown = undefined;
   /**
-   * Its place in the cache's CLOCK ring << 1 | USED: set by each cache hit, cleared by the hand
-   * (a second chance; see Store.cacheSlot). One field, not two: a hot get's cost is mostly the
+   * Its place in the cache's CLOCK ring << 1 | USED: set by each hot cache hit, cleared by the
+   * hand (a second chance; see Store.cacheSlot). One field, not two: a hot get's cost is mostly the
    * cache misses of reaching its slot, and every field makes slots bigger.
    */
   mark = 0;
@@ -931,10 +933,8 @@ export class Store<T = unknown> {
   private ring: CacheSlot[] = [];
   private ringKeys: string[] = [];
   private hand = 0;
-  /** Misses of the full cache that could take a place (see ADMIT_EVERY, HOT_ADMIT_EVERY). */
+  /** hotReads: misses of the full cache so far (see HOT_ADMIT_EVERY). */
   private fullMisses = 0;
-  /** Plain handles: whether the last sample of the full cache hit below CACHE_MIN_HITS. */
-  private lowHits = false;
   /** Gets sampled against the full cache, and how many of them hit (see CACHE_MIN_HITS). */
   private sampled = 0;
   private sampledHits = 0;
@@ -1012,7 +1012,6 @@ export class Store<T = unknown> {
     const slot = this.slots.get(key);
     if (this.slots.size >= this.cacheLimit) this.sampleCache(slot !== undefined);
     if (slot !== undefined) {
-      if ((slot.mark & USED) === 0) slot.mark |= USED;
       const v = readEntry(slot.ref, slot.gen, this as Store<unknown>);
       if (v !== STALE) return v === MISSING ? undefined : (v as T);
       this.uncache(key);
@@ -1024,8 +1023,7 @@ export class Store<T = unknown> {
   private sampleCache(hit: boolean): void {
     if (hit) this.sampledHits++;
     if (++this.sampled < CACHE_SAMPLE_GETS) return;
-    this.lowHits = this.sampledHits < CACHE_MIN_HITS;
-    if (this.lowHits) this.skipCache = CACHE_SKIP_GETS;
+    if (this.sampledHits < CACHE_MIN_HITS) this.skipCache = CACHE_SKIP_GETS;
     this.sampled = 0;
     this.sampledHits = 0;
   }
@@ -1624,15 +1622,16 @@ export class Store<T = unknown> {
   }
 
   /**
-   * Caches `slot` for `key`. A full cache evicts by CLOCK: the hand goes round the ring of
-   * cached slots; one hit since it last passed earns a slot a second chance, up to EVICT_SCAN of
-   * them per insert, after which the slot under the hand goes regardless. So the cache follows
-   * the working set as it moves (a cache that kept its first keys for good would miss for ever
-   * once the hot keys change), while keys that keep hitting stay. The scan is bounded because
-   * under uniform access nearly every slot has been used. How often a full cache takes a key at
-   * all: see ADMIT_EVERY. (Not the Map's own insertion order as the queue: V8's Map leaves a
-   * hole per deleted entry until it rehashes, and iterating from the front over the holes made
-   * each eviction slower than the miss that caused it.)
+   * Caches `slot` for `key`. A full hotReads cache evicts by CLOCK: the hand goes round the ring
+   * of cached slots; one hit since it last passed earns a slot a second chance, up to EVICT_SCAN
+   * of them per insert, after which the slot under the hand goes regardless. So the cache
+   * follows the working set as it moves (a cache that kept its first keys for good would decode
+   * on every get for ever once the hot keys change), while keys that keep hitting stay. The scan
+   * is bounded because under uniform access nearly every slot has been used. How often a full
+   * cache takes a key, and why a plain handle's takes none: see HOT_ADMIT_EVERY. (Not the Map's
+   * own insertion order as the queue: V8's Map leaves a hole per deleted entry until it
+   * rehashes, and iterating from the front over the holes made each eviction slower than the
+   * miss that caused it.)
    *
    * Invariant: `ring` holds exactly the slots `slots` maps to, each at the place its mark names,
    * and `ringKeys` their keys.
@@ -1648,7 +1647,7 @@ export class Store<T = unknown> {
       at = ring.length;
     } else {
       if (ring.length === 0) return;
-      if (this.hot ? (++this.fullMisses & (HOT_ADMIT_EVERY - 1)) !== 0 : !this.lowHits || (++this.fullMisses & (ADMIT_EVERY - 1)) !== 0) return;
+      if (!this.hot || (++this.fullMisses & (HOT_ADMIT_EVERY - 1)) !== 0) return;
       at = this.hand;
       let old = ring[at]!;
       for (let scanned = 0; (old.mark & USED) !== 0 && scanned < EVICT_SCAN; scanned++) {

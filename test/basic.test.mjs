@@ -224,28 +224,6 @@ test('a full cache under churn: reads agree with a model, and the CLOCK ring sta
   }
 });
 
-test('lookup cache: once full, it takes the keys now in use, and gets stop skipping it', () => {
-  // Internal state (the plain handle's per-thread cache is invisible but for speed): `slots` is
-  // the cache, `skipCache` the gets left that bypass it (see Store.get).
-  const s = createStore('cache-shift');
-  const n = 20_000;
-  for (let i = 0; i < n; i++) s.set(`k${i}`, i);
-  let x = 12345;
-  for (let g = 0; g < 100_000; g++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    const i = x % n;
-    assert.is(s.get(`k${i}`), i);
-  }
-  assert.is(s.slots.size, 16_384, 'full');
-  // Then the gets move to keys the cache does not hold: they must come in.
-  const hot = [];
-  for (let i = 0; hot.length < 100; i++) if (!s.slots.has(`k${i}`)) hot.push(`k${i}`);
-  for (let r = 0; r < 1500; r++) for (const k of hot) assert.is(s.get(k), Number(k.slice(1)));
-  for (const k of hot) assert.ok(s.slots.has(k), `${k} cached`);
-  assert.is(s.skipCache, 0, 'hits again: gets probe the cache');
-  assert.is(s.slots.size, 16_384, 'still bounded');
-});
-
 test('stats() reports entries and bytes', () => {
   const s = createStore('stats');
   s.set('a', 'x'.repeat(100));
