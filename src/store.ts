@@ -1639,6 +1639,9 @@ export class Store<T = unknown> {
   private cacheSlot(key: string, slot: CacheSlot): void {
     const slots = this.slots;
     const ring = this.ring;
+    // A full plain cache takes nothing (see HOT_ADMIT_EVERY). If it still maps `key` to an older
+    // slot, that one is found stale on its next use and dropped then.
+    if (!this.hot && ring.length >= this.cacheLimit) return;
     const prev = slots.get(key);
     let at: number;
     if (prev !== undefined) {
@@ -1646,8 +1649,7 @@ export class Store<T = unknown> {
     } else if (ring.length < this.cacheLimit) {
       at = ring.length;
     } else {
-      if (ring.length === 0) return;
-      if (!this.hot || (++this.fullMisses & (HOT_ADMIT_EVERY - 1)) !== 0) return;
+      if (ring.length === 0 || (++this.fullMisses & (HOT_ADMIT_EVERY - 1)) !== 0) return;
       at = this.hand;
       let old = ring[at]!;
       for (let scanned = 0; (old.mark & USED) !== 0 && scanned < EVICT_SCAN; scanned++) {
