@@ -104,37 +104,39 @@ export function lookup(store: number, key: string, hash: number): number {
     let found = 0;
     // A capacity that is not a power of two, or buckets past the arena, mean the array was
     // freed and reused under us: fall through to the SEQ check, which will have moved.
-    if (cap > 0 && (cap & (cap - 1)) === 0 && (base + cap) * 4 > a.viewBytes && a.covers((base + cap) * 4)) {
-      // A new array beyond this thread's views: they are refreshed now; start over with them.
-      found = -1;
-    } else if (cap > 0 && (cap & (cap - 1)) === 0 && (base + cap) * 4 <= a.viewBytes) {
-      const mask = cap - 1;
-      let b = hash & mask;
-      for (let n = 0; n < cap; n++, b = (b + 1) & mask) {
-        const ref = i32[base + b]!;
-        if (ref === BUCKET_EMPTY) break;
-        if (ref === BUCKET_TOMBSTONE) continue;
-        const e = ref * 2;
-        if ((e + ENTRY.KEY) * 4 + len * 2 > a.viewBytes) {
-          // Beyond this thread's views: the arena grew (refresh them and probe again), or the
-          // ref is garbage from an array freed under us (the SEQ check below retries).
-          if (a.covers((e + ENTRY.KEY) * 4 + len * 2)) found = -1;
+    if (cap > 0 && (cap & (cap - 1)) === 0) {
+      if ((base + cap) * 4 > a.viewBytes) {
+        // A new array beyond this thread's views: refresh them and start over with them.
+        if (a.covers((base + cap) * 4)) found = -1;
+      } else {
+        const mask = cap - 1;
+        let b = hash & mask;
+        for (let n = 0; n < cap; n++, b = (b + 1) & mask) {
+          const ref = i32[base + b]!;
+          if (ref === BUCKET_EMPTY) break;
+          if (ref === BUCKET_TOMBSTONE) continue;
+          const e = ref * 2;
+          if ((e + ENTRY.KEY) * 4 + len * 2 > a.viewBytes) {
+            // Beyond this thread's views: the arena grew (refresh them and probe again), or the
+            // ref is garbage from an array freed under us (the SEQ check below retries).
+            if (a.covers((e + ENTRY.KEY) * 4 + len * 2)) found = -1;
+            break;
+          }
+          const gen = Atomics.load(i32, e + ENTRY.GEN);
+          const lenWord = i32[e + ENTRY.KEY_LEN]!;
+          if ((gen & 1) !== 0 || (lenWord & KEY_LEN_MASK) !== len) continue;
+          if ((lenWord & KEY_ONE_BYTE) !== 0) {
+            const u8 = a.u8;
+            const at = (e + ENTRY.KEY) * 4;
+            let i = 0;
+            while (i < len && u8[at + i] === key.charCodeAt(i)) i++;
+            if (i !== len) continue;
+          } else if (!keyEqualsTwoByte(ref, key)) continue;
+          if (Atomics.load(i32, e + ENTRY.GEN) !== gen) continue;
+          foundGen = gen;
+          found = ref;
           break;
         }
-        const gen = Atomics.load(i32, e + ENTRY.GEN);
-        const lenWord = i32[e + ENTRY.KEY_LEN]!;
-        if ((gen & 1) !== 0 || (lenWord & KEY_LEN_MASK) !== len) continue;
-        if ((lenWord & KEY_ONE_BYTE) !== 0) {
-          const u8 = a.u8;
-          const at = (e + ENTRY.KEY) * 4;
-          let i = 0;
-          while (i < len && u8[at + i] === key.charCodeAt(i)) i++;
-          if (i !== len) continue;
-        } else if (!keyEqualsTwoByte(ref, key)) continue;
-        if (Atomics.load(i32, e + ENTRY.GEN) !== gen) continue;
-        foundGen = gen;
-        found = ref;
-        break;
       }
     }
     if (found >= 0 && Atomics.load(a.i32, s + STORE.SEQ) === seq) return found;

@@ -883,8 +883,9 @@ class CacheSlot {
   value: unknown = undefined;
   /**
    * Its place in the cache's CLOCK ring << 1 | USED: set by each hot cache hit, cleared by the
-   * hand (a second chance; see Store.cacheSlot). One field, not two: a hot get's cost is mostly the
-   * cache misses of reaching its slot, and every field makes slots bigger.
+   * hand (a second chance; see Store.cacheSlot). Unused by plain handles. One field, not two:
+   * a hot get's cost is mostly the cache misses of reaching its slot, and every field makes
+   * slots bigger.
    */
   mark = 0;
   constructor(ref: number, gen: number) {
@@ -929,7 +930,7 @@ export class Store<T = unknown> {
   /** How many keys this handle's per-thread cache holds at most. */
   private readonly cacheLimit: number;
   private readonly slots = new Map<string, CacheSlot>();
-  /** The cached slots in CLOCK order, their keys, and the hand (see cacheSlot). */
+  /** hotReads: the cached slots in CLOCK order, their keys, and the hand (see cacheSlot). */
   private ring: CacheSlot[] = [];
   private ringKeys: string[] = [];
   private hand = 0;
@@ -1633,15 +1634,17 @@ export class Store<T = unknown> {
    * rehashes, and iterating from the front over the holes made each eviction slower than the
    * miss that caused it.)
    *
-   * Invariant: `ring` holds exactly the slots `slots` maps to, each at the place its mark names,
-   * and `ringKeys` their keys.
+   * Invariant (hotReads handles): `ring` holds exactly the slots `slots` maps to, each at the
+   * place its mark names, and `ringKeys` their keys.
    */
   private cacheSlot(key: string, slot: CacheSlot): void {
     const slots = this.slots;
+    if (!this.hot) {
+      // A plain handle's cache never evicts (see HOT_ADMIT_EVERY), so it needs no ring.
+      if (slots.size < this.cacheLimit) slots.set(key, slot);
+      return;
+    }
     const ring = this.ring;
-    // A full plain cache takes nothing (see HOT_ADMIT_EVERY). If it still maps `key` to an older
-    // slot, that one is found stale on its next use and dropped then.
-    if (!this.hot && ring.length >= this.cacheLimit) return;
     const prev = slots.get(key);
     let at: number;
     if (prev !== undefined) {
@@ -1668,6 +1671,10 @@ export class Store<T = unknown> {
 
   /** Drops `key` from the cache (its slot went stale): the last slot of the ring takes its place. */
   private uncache(key: string): void {
+    if (!this.hot) {
+      this.slots.delete(key);
+      return;
+    }
     const slot = this.slots.get(key);
     if (slot === undefined) return;
     this.slots.delete(key);
