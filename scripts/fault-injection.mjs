@@ -2,7 +2,8 @@
 // Fault injection, the long run: workers are terminated at random moments inside set, update,
 // lock…release, setMany and pattern deletes, and inside every write path of a fixed-layout
 // record store (set, setFields and update in place, atomic ops, delete and re-create), round
-// after round; after every round each surviving key must read whole and be writable, and after
+// after round; after every round each surviving key must read whole and be writable, a hotReads
+// handle that cached the keys in earlier rounds must read what a plain handle reads, and after
 // every 50 rounds (and at the end) the arena must pass verify().
 //
 //   node scripts/fault-injection.mjs [--rounds 500] [--seed N]
@@ -13,6 +14,7 @@ import { createStore, verify, arenaStats } from 'native-keyshare';
 import { checkValue, makeValue } from '../test/fixtures/selfcheck.mjs';
 import { LAYOUT, recordOf, checkRecord } from '../test/fixtures/records-layout.mjs';
 import { prng } from '../test/util.mjs';
+import { isDeepStrictEqual } from 'node:util';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -25,6 +27,10 @@ const MODES = ['set', 'update', 'lock', 'setMany', 'delete-pattern', 'record-wri
 const busy = new URL('../test/fixtures/busy.mjs', import.meta.url);
 const recordsWorker = new URL('../test/fixtures/records-worker.mjs', import.meta.url);
 const store = createStore('fault-injection');
+// A hotReads handle of the same store keeps decoded values across rounds: after every kill it
+// must agree with the plain handle (the killed write may have moved a write epoch, published,
+// or neither; see Store.getHot).
+const hot = createStore('fault-injection', { hotReads: true });
 store.set('k', makeValue(0));
 const records = createStore('fault-injection-records', { record: LAYOUT });
 records.set('r', { ...recordOf(0), hits: 0, small: 0 });
@@ -60,8 +66,10 @@ for (let round = 1; round <= ROUNDS; round++) {
   for (const key of store.listKeys('k*')) {
     const v = store.get(key);
     if (!checkValue(v)) fail(`round ${round} (${mode}): ${key} reads ${JSON.stringify(v)?.slice(0, 100)}`);
+    if (!isDeepStrictEqual(hot.get(key), v)) fail(`round ${round} (${mode}): ${key}: the hotReads handle reads n=${hot.get(key)?.n}, the plain one n=${v?.n}`);
   }
   if (!store.set('k', makeValue(round), { timeout: 1000 })) fail(`round ${round} (${mode}): 'k' not writable after recovery`);
+  if (hot.get('k')?.n !== round) fail(`round ${round} (${mode}): the hotReads handle reads n=${hot.get('k')?.n} after set(n=${round})`);
   const rec = records.get('r');
   if (rec !== undefined && checkRecord(rec) !== '') fail(`round ${round} (${mode}): record ${checkRecord(rec)}`);
   if (!records.set('r', { ...recordOf(round), hits: 0, small: 0 }, { timeout: 1000 })) fail(`round ${round} (${mode}): record not writable after recovery`);

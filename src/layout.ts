@@ -18,7 +18,9 @@
  *
  *  every heap block:  [ HDR = kind << 8 | sizeClass ][ payload … ]   (size = classUnits(sizeClass))
  *
- *  STORE  ─SCHEMA──►  SCHEMA block: [HDR][LEN][ JSON: record layout, fixed structures ]
+ *  STORE  [HDR][NEXT][LOCK][SEQ][INDEX][counts…][SCHEMA][STRUCTS…][ 64-byte aligned: 256 write
+ *         epochs ][NAME_LEN][ name: UTF-16 … ]
+ *         ─SCHEMA──►  SCHEMA block: [HDR][LEN][ JSON: record layout, fixed structures ]
  *         ─STRUCTS─►  STRUCTS block: [HDR][LEN][COUNT][ JSON: learned object shapes ]
  *         ─INDEX───►  INDEX block: [HDR][CAPACITY][bucket 0][bucket 1] … (power-of-two buckets)
  *                                            │ bucket = entry ref | EMPTY | TOMBSTONE
@@ -50,7 +52,7 @@
 export const UNIT = 8;
 /** Arena magic ("NKS1") and layout version: a mismatch means another library version made it. */
 export const MAGIC = 0x4e4b5331;
-export const LAYOUT_VERSION = 4;
+export const LAYOUT_VERSION = 5;
 
 /**
  * Slab sizing: a new slab of a class holds a quarter as many entries as all that class's slabs
@@ -181,6 +183,10 @@ export const THREAD_TABLE_BYTES = MAX_THREADS * THREAD_SLOT_WORDS * 4;
 /** First unit the allocator may hand out. */
 export const HEAP_START_UNIT = (HEADER_BYTES + THREAD_TABLE_BYTES) / UNIT;
 
+/** Write-epoch counters per store (see STORE.EPOCHS): 1 KB, 16 cache lines. */
+export const EPOCH_STRIPE_BITS = 8;
+export const EPOCH_STRIPES = 1 << EPOCH_STRIPE_BITS;
+
 /** STORE block: one per named store. The name follows the fixed fields as UTF-16. */
 export const STORE = {
   HDR: 0,
@@ -219,10 +225,33 @@ export const STORE = {
    */
   STRUCTS_NEW: 12,
   STRUCTS_OLD: 13,
-  NAME_LEN: 14,
+  /**
+   * The write epochs: EPOCH_STRIPES counters, from the first 64-byte boundary at or after this
+   * word (see epochWord). Every writer bumps the counter of the entry's stripe before it
+   * republishes DATA, so a thread that cached a decoded value can tell from one counter, which
+   * stays in its L1 cache while nobody writes, that no entry of the stripe changed (see
+   * store.ts, hot reads). Aligned so that writers bumping them do not also invalidate the
+   * line of the fields above, which every lookup reads.
+   */
+  EPOCHS: 14,
+  /** The name's length in UTF-16 code units, after the epochs and their alignment slack. */
+  NAME_LEN: 14 + EPOCH_STRIPES + 15,
   /** UTF-16 name starts here (word index; two code units per word). */
-  NAME: 15,
+  NAME: 14 + EPOCH_STRIPES + 16,
 } as const;
+
+/** Int32 word index of store `store`'s epoch counter 0: the first 16-word (64-byte) boundary in its area. */
+export function epochWord(store: number): number {
+  return (store * 2 + STORE.EPOCHS + 15) & ~15;
+}
+
+/**
+ * The epoch stripe of entry `ref`: a multiplicative hash (entries of one slab are adjacent, and
+ * should not share a stripe).
+ */
+export function epochStripe(ref: number): number {
+  return Math.imul(ref, 0x9e3779b1) >>> (32 - EPOCH_STRIPE_BITS);
+}
 export const MAX_STORE_NAME_LENGTH = 256;
 
 /** INDEX block: open addressing with linear probing over a power-of-two bucket array. */

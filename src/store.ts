@@ -23,7 +23,8 @@
  *   1. take the entry's LOCK (spin, then Atomics.wait);
  *   2. record the write in this thread's slot (entry, old block), allocate a new VALUE block
  *      (the allocator records it as PENDING_NEW) and fill it — no reader can see it yet;
- *   3. publish: one Atomics.store of DATA (the linearisation point), then SEQ += 2;
+ *   3. publish: bump the write epoch of the entry's stripe (hot reads; see Store.getHot), one
+ *      Atomics.store of DATA (the linearisation point), then SEQ += 2;
  *   4. retire the old block (freed at this thread's next allocation), clear the record, unlock.
  * A thread terminated anywhere in 2–4 leaves DATA naming either the old or the new block — a
  * write is all or nothing — and its slot record says which block to free (see threads.ts).
@@ -88,6 +89,8 @@ import {
   VALUE_FLAG,
   THREAD_STATE,
   classUnits,
+  epochStripe,
+  epochWord,
   sizeClassOf,
 } from './layout';
 import { Acquired, acquire, holder, release, tryAcquire } from './locks';
@@ -161,14 +164,16 @@ export interface DeleteOptions {
 export interface StoreOptions {
   /**
    * Hot-path read mode: `get` keeps the decoded value per key and returns it again — without
-   * copying or decoding — while the key's sequence counter is unchanged. Values returned in
-   * this mode are deep-frozen, so that no caller can change what the next caller receives.
+   * copying or decoding — until the key is written. While none of the keys that share its
+   * write epoch (a 256th of the store's) is written, such a get reads one counter in shared
+   * memory and nothing else. Values returned in this mode are deep-frozen, so that no caller
+   * can change what the next caller receives.
    *
-   * `{ maxKeys }` bounds how many keys this thread keeps decoded (default 65,536, like the
-   * lookup cache of a plain handle). When it is full, one in 32 of the keys it misses takes the
-   * place of a key not read lately (CLOCK: a key read since the hand last passed gets a second
-   * chance), so the cache follows a working set that moves. Size it to the working set, as an
-   * LRU cache's `max`: a bigger bound holds more decoded values per thread.
+   * `{ maxKeys }` bounds how many keys this thread keeps decoded (default 65,536). When it is
+   * full, one in 32 of the keys it misses takes the place of a key not read lately (CLOCK: a key
+   * read since the hand last passed gets a second chance), so the cache follows a working set
+   * that moves. Size it to the working set, as an LRU cache's `max`: a bigger bound holds more
+   * decoded values per thread.
    */
   hotReads?: boolean | { maxKeys?: number };
   /**
@@ -382,6 +387,25 @@ function readEntry(ref: number, gen: number, store: Store<unknown>): unknown {
 }
 
 /**
+ * Fault injection for tests: how long armEpoch sleeps before its lock test, so that a write can
+ * publish and release the lock in between (its SEQ test must then refuse the epoch).
+ */
+const ARM_DELAY_MS = Number(process.env['NATIVE_KEYSHARE_TEST_ARM_DELAY_MS'] ?? 0) | 0;
+
+/**
+ * The epoch a hot cache may record with a value it found current at SEQ `seq` of entry word
+ * `e`, given the stripe's epoch as loaded before the entry was read: that epoch if the entry's
+ * lock is free and SEQ has not moved since, else one the stripe has already passed, which
+ * cannot match (see Store.getHot).
+ */
+function armEpoch(e: number, seq: number, epoch: number): number {
+  if (ARM_DELAY_MS !== 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ARM_DELAY_MS);
+  const i32 = arena.i32;
+  if (Atomics.load(i32, e + ENTRY.LOCK) === 0 && Atomics.load(i32, e + ENTRY.SEQ) === seq) return epoch;
+  return (epoch - 1) | 0;
+}
+
+/**
  * An odd SEQ means a writer is changing the value in place. Spin a little, then sleep in short
  * slices: a writer that died mid-write is recovered by the registry, which makes SEQ even.
  */
@@ -446,7 +470,10 @@ function writeValue(store: number, ref: number, tag: number, bytes: Uint8Array, 
   const u8 = arena.u8;
   if (len <= 64) for (let i = 0; i < len; i++) u8[off + i] = bytes[src + i];
   else u8.set(src === 0 && len === bytes.length ? bytes : bytes.subarray(src, src + len), off);
-  // 3. Publication point: from here every reader that loads DATA gets the new block.
+  // 3. Publication point: from here every reader that loads DATA gets the new block. The
+  //    stripe's write epoch moves first: a hot get that still finds the epoch it recorded
+  //    began before this publication (see Store.getHot).
+  Atomics.add(i32, epochWord(store) + epochStripe(ref), 1);
   Atomics.store(i32, e + ENTRY.DATA, d);
   Atomics.add(i32, e + ENTRY.SEQ, 2);
   // Bookkeeping happens only on transitions, to keep contended counters off the common path.
@@ -474,6 +501,7 @@ function clearValue(store: number, ref: number): boolean {
   i32[slot + THREAD.PENDING_ENTRY] = ref;
   i32[slot + THREAD.PENDING_OLD] = old;
   i32[slot + THREAD.PENDING_NEW] = 0;
+  Atomics.add(i32, epochWord(store) + epochStripe(ref), 1);
   Atomics.store(i32, e + ENTRY.DATA, 0);
   Atomics.add(i32, e + ENTRY.SEQ, 2);
   const s = store * 2;
@@ -871,12 +899,18 @@ function parseDeleteOptions(o: DeleteOptions | undefined): { literal: boolean; t
 
 // ── Per-thread state ─────────────────────────────────────────────────────────────────────────
 
+/** CacheSlot.seq of a slot without a cached value: odd, so never the SEQ of a published block. */
+const NO_VALUE = -1;
+
 /** What this thread remembers about one key: where its entry is, and (hot reads) its value. */
 class CacheSlot {
   ref: number;
   gen: number;
-  /** SEQ at which `value` was decoded; -1 when no value is cached. */
-  seq = -1;
+  /**
+   * SEQ at which `value` was decoded; NO_VALUE when no value is cached. (A sentinel, not a sign
+   * test: SEQ wraps into negatives.)
+   */
+  seq = NO_VALUE;
   /** The VALUE block `value` was decoded from. */
   data = 0;
   expires = 0;
@@ -888,6 +922,11 @@ class CacheSlot {
    * slots bigger.
    */
   mark = 0;
+  /**
+   * hotReads: the write epoch of the entry's stripe at which `value` is known current, or one the
+   * stripe has passed (so that it cannot match) when that was not established (see getHot).
+   */
+  epoch = 0;
   constructor(ref: number, gen: number) {
     this.ref = ref;
     this.gen = gen;
@@ -926,6 +965,8 @@ export class Store<T = unknown> {
   readonly name: string;
   /** Unit ref of this store's STORE block. */
   private readonly ref: number;
+  /** Word index of the store's write epoch 0 (see getHot). */
+  private readonly epochs: number;
   private readonly hot: boolean;
   /** How many keys this handle's per-thread cache holds at most. */
   private readonly cacheLimit: number;
@@ -956,6 +997,7 @@ export class Store<T = unknown> {
   constructor(name: string, ref: number, hot: boolean, schema: StoreSchema | null, cacheLimit = CACHE_LIMIT) {
     this.name = name;
     this.ref = ref;
+    this.epochs = epochWord(ref);
     this.hot = hot;
     this.cacheLimit = cacheLimit;
     this.schema = schema;
@@ -1051,26 +1093,59 @@ export class Store<T = unknown> {
     }
   }
 
+  /**
+   * A get through the cache of decoded values. A cached value is returned when either
+   *   - the write epoch of its entry's stripe is the one recorded with it: no writer has begun
+   *     to republish any entry of the stripe since the value was known current. One load of a
+   *     counter that stays in this thread's L1 cache while nobody writes, instead of a load of
+   *     the entry (a miss to memory once the store outgrows the CPU's caches); or
+   *   - the entry still has the SEQ, DATA and GEN it had when the value was decoded (a write
+   *     to another key of the stripe moved the epoch). DATA is compared too because a writer
+   *     publishes DATA *before* it bumps SEQ: in between, a plain get already returns the new
+   *     value, and a hot get must not then return the old one.
+   * Otherwise the value is read and decoded again (getHotSlow).
+   *
+   * Why the epoch test is sound: a writer holds the entry's lock from before it bumps the
+   * epoch until after it has bumped SEQ, and bumps the epoch before it publishes DATA. An
+   * epoch is recorded (armEpoch) only if it was loaded before the entry was read, the entry's
+   * lock was free after the read, and SEQ had not moved by then. So a writer that publishes
+   * after the read either bumped the epoch after it was loaded, or held the lock at the lock
+   * test, or had released it before then and so bumped SEQ before the SEQ re-check: in every
+   * case the recorded epoch does not match, or is not recorded. (Counters wrap after 2^32
+   * writes to one stripe: a value not read while that many went by matches again with
+   * probability 2^-32, the same bet SEQ makes.) Deletes bump the epoch as writes do, and an
+   * entry is removed or reused only after its value was cleared, so an unchanged epoch also
+   * means the entry still holds the key.
+   */
   private getHot(key: string): T | undefined {
-    let slot = this.slots.get(key);
-    if (slot !== undefined && slot.seq >= 0) {
+    const slot = this.slots.get(key);
+    if (slot !== undefined && slot.seq !== NO_VALUE) {
       const i32 = arena.i32;
-      const e = slot.ref * 2;
-      // Same SEQ, DATA and GEN: the entry still publishes the block the cached value was decoded
-      // from. DATA is compared too because a writer publishes DATA *before* it bumps SEQ: in
-      // between, a plain get already returns the new value, and a hot get must not then return
-      // the old one. (GEN changes only after SEQ, so it need not be loaded atomically.)
-      if (Atomics.load(i32, e + ENTRY.SEQ) === slot.seq && i32[e + ENTRY.DATA] === slot.data && i32[e + ENTRY.GEN] === slot.gen) {
+      const epoch = Atomics.load(i32, this.epochs + epochStripe(slot.ref));
+      if (epoch === slot.epoch) {
         if ((slot.mark & USED) === 0) slot.mark |= USED;
-        if (slot.expires === 0 || now() < slot.expires) return slot.value as T;
-        return undefined;
+        return slot.expires === 0 || now() < slot.expires ? (slot.value as T) : undefined;
+      }
+      const e = slot.ref * 2;
+      // GEN is a plain load: it changes only after SEQ does.
+      if (Atomics.load(i32, e + ENTRY.SEQ) === slot.seq && i32[e + ENTRY.DATA] === slot.data && i32[e + ENTRY.GEN] === slot.gen) {
+        slot.epoch = armEpoch(e, slot.seq, epoch);
+        if ((slot.mark & USED) === 0) slot.mark |= USED;
+        return slot.expires === 0 || now() < slot.expires ? (slot.value as T) : undefined;
       }
     }
+    return this.getHotSlow(key, slot);
+  }
+
+  /** A hot get that reads the entry and decodes its value (see getHot). */
+  private getHotSlow(key: string, slot: CacheSlot | undefined): T | undefined {
     for (;;) {
       if (slot === undefined) {
         slot = this.find(key);
         if (slot === undefined) return undefined;
       }
+      // Loaded before the entry is read: see getHot.
+      const epoch = Atomics.load(arena.i32, this.epochs + epochStripe(slot.ref));
       const v = readEntry(slot.ref, slot.gen, this as Store<unknown>);
       if (v === STALE) {
         this.uncache(key);
@@ -1078,13 +1153,14 @@ export class Store<T = unknown> {
         continue;
       }
       if (v === MISSING) {
-        slot.seq = -1;
+        slot.seq = NO_VALUE;
         slot.value = undefined;
         return undefined;
       }
       slot.seq = readSeq;
       slot.data = readData;
       slot.expires = readExpires;
+      slot.epoch = armEpoch(slot.ref * 2, readSeq, epoch);
       slot.value = deepFreeze(v);
       return slot.value as T;
     }

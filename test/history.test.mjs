@@ -222,4 +222,101 @@ for (const mode of ['set', 'delete']) {
   });
 }
 
+// ── hot reads and write epochs ──────────────────────────────────────────────────────────────
+// A hotReads instance answers from its cache while the write epoch of the key's stripe is the
+// one it recorded, and records an epoch only when no write to the key can be in flight (see
+// Store.getHot). Here a writer pauses after it bumped the epoch, before it publishes: a hot get
+// then must return the old value *without* recording the new epoch — the write is in flight.
+// Recording it would let the hot get after the publication (second pause) answer from the
+// cache, stale, while a plain get of the same thread already sees the new value.
+for (const mode of ['set', 'delete']) {
+  test(`hot get while a ${mode} has moved the epoch but not yet published, and again after it published`, async () => {
+    const name = `history-epoch-${mode}`;
+    const s = createStore(name);
+    const hot = createStore(name, { hotReads: true });
+    s.set('k', { v: 'old' });
+    assert.equal(hot.get('k'), { v: 'old' });
+    assert.equal(hot.get('k'), { v: 'old' }); // cached, at the current epoch
+    const ctl = new Int32Array(new SharedArrayBuffer(8));
+    const w = new Worker(fixture('history-pause-writer.mjs'), {
+      workerData: { store: name, key: 'k', mode, value: { v: 'new' }, ctl: ctl.buffer, pauses: ['after-epoch', 'before-seq'] },
+    });
+    const done = new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+    const clock = { t: 0 };
+    const writeInv = clock.t++;
+    const ops = [];
+    const read = (op, store) => {
+      const inv = clock.t++;
+      const v = store.get('k');
+      ops.push({ op, key: 'k', obs: v === undefined ? null : v.v, inv, resp: clock.t++ });
+      return v === undefined ? null : v.v;
+    };
+    try {
+      for (let pause = 1; pause <= 2; pause++) {
+        const deadline = Date.now() + 10_000;
+        while (Atomics.load(ctl, 0) < pause) {
+          assert.ok(Date.now() < deadline, `the writer never reached pause ${pause}`);
+          await sleep(1);
+        }
+        const plain = read('get', s);
+        const fromHot = read('hotGet', hot);
+        // Not published at the first pause, published at the second: both reads agree.
+        assert.is(plain, pause === 1 ? 'old' : mode === 'set' ? 'new' : null, `plain get at pause ${pause}`);
+        assert.is(fromHot, plain, `hot get at pause ${pause}`);
+        Atomics.store(ctl, 1, pause);
+        Atomics.notify(ctl, 1);
+      }
+    } finally {
+      // On a failed assertion too: let the writer finish, so that the worker exits.
+      Atomics.store(ctl, 1, 2);
+      Atomics.notify(ctl, 1);
+    }
+    assert.equal((await done).ok, true);
+    read('hotGet', hot);
+    const writer = mode === 'set' ? { op: 'set', key: 'k', wid: 'new', ok: true, inv: writeInv, resp: clock.t++ } : { op: 'delete', key: 'k', ok: true, inv: writeInv, resp: clock.t++ };
+    const r = checkHistory({ initial: { k: 'old' }, threads: [{ id: 1, ops }, { id: 2, ops: [writer] }] });
+    assert.ok(r.ok, r.first?.text);
+  });
+}
+
+// The other half of recording an epoch: a write that bumped the epoch before the hot get loaded
+// it, then published and released the key's lock while the get was deciding (between its read
+// and its lock test; NATIVE_KEYSHARE_TEST_ARM_DELAY_MS holds the reader there). The lock is free
+// by then, so only the SEQ test stops the get from recording the new epoch with the old value.
+test('a write that publishes and unlocks while a hot get decides to record the epoch: not recorded', async () => {
+  const name = 'history-epoch-arm';
+  const s = createStore(name);
+  s.set('k', { v: 'old' });
+  const reader = new Worker(fixture('hot-reader.mjs'), { workerData: { store: name }, env: { ...process.env, NATIVE_KEYSHARE_TEST_ARM_DELAY_MS: '300' } });
+  const ask = (key) => new Promise((resolve, reject) => {
+    reader.once('message', resolve);
+    reader.once('error', reject);
+    reader.postMessage(key);
+  });
+  try {
+    assert.equal(await ask('k'), { v: 'old' }); // decoded and cached, at the current epoch
+    const ctl = new Int32Array(new SharedArrayBuffer(8));
+    const w = new Worker(fixture('history-pause-writer.mjs'), {
+      workerData: { store: name, key: 'k', mode: 'set', value: { v: 'new' }, ctl: ctl.buffer, pauses: ['after-epoch'] },
+    });
+    const done = new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+    const deadline = Date.now() + 10_000;
+    while (Atomics.load(ctl, 0) < 1) {
+      assert.ok(Date.now() < deadline, 'the writer never paused');
+      await sleep(1);
+    }
+    // The epoch moved, the entry did not: the get finds the old value current and sleeps
+    // before its lock test, while the writer publishes and unlocks.
+    const during = ask('k');
+    await sleep(100);
+    Atomics.store(ctl, 1, 1);
+    Atomics.notify(ctl, 1);
+    assert.equal((await done).ok, true);
+    assert.equal(await during, { v: 'old' }, 'began before the publication');
+    assert.equal(await ask('k'), { v: 'new' }, 'a hot get that begins after the write completed sees it');
+  } finally {
+    await reader.terminate();
+  }
+});
+
 test.run();
