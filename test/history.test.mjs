@@ -205,7 +205,11 @@ for (const mode of ['set', 'delete']) {
     const w = new Worker(fixture('history-pause-writer.mjs'), { workerData: { store: name, key: 'k', mode, value: { v: 'new' }, ctl: ctl.buffer } });
     const done = new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
     const writeInv = clock.t++;
-    while (Atomics.load(ctl, 0) === 0) await sleep(1);
+    const deadline = Date.now() + 10_000;
+    while (Atomics.load(ctl, 0) === 0) {
+      assert.ok(Date.now() < deadline, 'the writer never paused');
+      await sleep(1);
+    }
     const ops = [];
     let inv = clock.t++;
     const plain = s.get('k');
@@ -284,36 +288,50 @@ for (const mode of ['set', 'delete']) {
 // and its lock test; NATIVE_KEYSHARE_TEST_ARM_DELAY_MS holds the reader there). The lock is free
 // by then, so only the SEQ test stops the get from recording the new epoch with the old value.
 test('a write that publishes and unlocks while a hot get decides to record the epoch: not recorded', async () => {
-  const name = 'history-epoch-arm';
-  const s = createStore(name);
-  s.set('k', { v: 'old' });
-  const reader = new Worker(fixture('hot-reader.mjs'), { workerData: { store: name }, env: { ...process.env, NATIVE_KEYSHARE_TEST_ARM_DELAY_MS: '300' } });
-  const ask = (key) => new Promise((resolve, reject) => {
-    reader.once('message', resolve);
-    reader.once('error', reject);
+  const reader = new Worker(fixture('hot-reader.mjs'), { workerData: { store: 'history-epoch-arm' }, env: { ...process.env, NATIVE_KEYSHARE_TEST_ARM_DELAY_MS: '400' } });
+  const inbox = [];
+  const waiting = [];
+  reader.on('message', (m) => (waiting.length > 0 ? waiting.shift()(m) : inbox.push(m)));
+  const next = () => (inbox.length > 0 ? Promise.resolve(inbox.shift()) : new Promise((resolve) => waiting.push(resolve)));
+  /**
+   * Starts a hot get in the reader; resolves once it has begun, with `{ value }`: a promise of
+   * what it returns (wrapped, or awaiting begin() would wait for the get to finish).
+   */
+  const begin = async (key) => {
     reader.postMessage(key);
-  });
+    assert.is(await next(), 'started');
+    return { value: next().then((m) => m.value) };
+  };
+  const s = createStore('history-epoch-arm');
   try {
-    assert.equal(await ask('k'), { v: 'old' }); // decoded and cached, at the current epoch
-    const ctl = new Int32Array(new SharedArrayBuffer(8));
-    const w = new Worker(fixture('history-pause-writer.mjs'), {
-      workerData: { store: name, key: 'k', mode: 'set', value: { v: 'new' }, ctl: ctl.buffer, pauses: ['after-epoch'] },
-    });
-    const done = new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
-    const deadline = Date.now() + 10_000;
-    while (Atomics.load(ctl, 0) < 1) {
-      assert.ok(Date.now() < deadline, 'the writer never paused');
-      await sleep(1);
+    // The window is held open by time (the reader sleeps 400 ms, the writer is let go 150 ms
+    // after the reader's get began): should a loaded machine miss it, try again with a new key.
+    let exercised = false;
+    for (let attempt = 0; attempt < 3 && !exercised; attempt++) {
+      const key = `k${attempt}`;
+      s.set(key, { v: 'old' });
+      assert.equal(await (await begin(key)).value, { v: 'old' }); // decoded and cached, at the current epoch
+      const ctl = new Int32Array(new SharedArrayBuffer(8));
+      const w = new Worker(fixture('history-pause-writer.mjs'), {
+        workerData: { store: 'history-epoch-arm', key, mode: 'set', value: { v: 'new' }, ctl: ctl.buffer, pauses: ['after-epoch'] },
+      });
+      const done = new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+      const deadline = Date.now() + 10_000;
+      while (Atomics.load(ctl, 0) < 1) {
+        assert.ok(Date.now() < deadline, 'the writer never paused');
+        await sleep(1);
+      }
+      // The epoch moved, the entry did not: the get finds the old value current and sleeps
+      // before its lock test, while the writer publishes and unlocks.
+      const during = (await begin(key)).value;
+      await sleep(150);
+      Atomics.store(ctl, 1, 1);
+      Atomics.notify(ctl, 1);
+      assert.equal((await done).ok, true);
+      exercised = (await during)?.v === 'old';
+      assert.equal(await (await begin(key)).value, { v: 'new' }, 'a hot get that begins after the write completed sees it');
     }
-    // The epoch moved, the entry did not: the get finds the old value current and sleeps
-    // before its lock test, while the writer publishes and unlocks.
-    const during = ask('k');
-    await sleep(100);
-    Atomics.store(ctl, 1, 1);
-    Atomics.notify(ctl, 1);
-    assert.equal((await done).ok, true);
-    assert.equal(await during, { v: 'old' }, 'began before the publication');
-    assert.equal(await ask('k'), { v: 'new' }, 'a hot get that begins after the write completed sees it');
+    assert.ok(exercised, 'the reader was never held inside its get while the write completed');
   } finally {
     await reader.terminate();
   }
