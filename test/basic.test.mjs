@@ -219,7 +219,7 @@ test('a full cache under churn: reads agree with a model, and the CLOCK ring sta
     assert.is(s.ring.length, s.slots.size, 'one ring place per cached slot');
     assert.is(s.ringKeys.length, s.ring.length);
     s.ring.forEach((slot, i) => {
-      assert.is(slot.mark >>> 1, i, 'its place');
+      assert.is(slot.mark >>> 2, i, 'its place');
       assert.is(s.slots.get(s.ringKeys[i]), slot, 'its key');
     });
     assert.is(s.slots.size, 64, 'bounded, and full');
