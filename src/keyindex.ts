@@ -148,9 +148,9 @@ function indexUnits(cap: number): number {
   return Math.ceil(((INDEX.BUCKETS + cap) * 4) / UNIT);
 }
 
-/** Allocates an empty bucket array. */
-export function newIndex(cap: number, mayDefragment = true): number {
-  const ref = alloc(KIND.INDEX, indexUnits(cap), -1, false, mayDefragment);
+/** Allocates an empty bucket array (recorded in `pendingWord`, if given; see alloc). */
+export function newIndex(cap: number, mayDefragment = true, pendingWord = -1): number {
+  const ref = alloc(KIND.INDEX, indexUnits(cap), pendingWord, false, mayDefragment);
   const i32 = arena.i32;
   i32[ref * 2 + INDEX.CAPACITY] = cap;
   i32.fill(0, ref * 2 + INDEX.BUCKETS, ref * 2 + INDEX.BUCKETS + cap);
@@ -185,12 +185,17 @@ export function reserveOne(store: number): void {
   }
 }
 
-/** Copies every entry into a new array of `cap` buckets and publishes it. Store lock held. */
+/**
+ * Copies every entry into a new array of `cap` buckets and publishes it. Store lock held. Both
+ * arrays are recorded in the STORE block (INDEX_NEW, INDEX_OLD) until the old one is freed, so
+ * that a thread killed anywhere in here leaves nothing unaccounted for (see repairIndex).
+ */
 export function rebuild(store: number, cap: number, mayDefragment = true): void {
   const s = store * 2;
-  const fresh = newIndex(cap, mayDefragment);
+  const fresh = newIndex(cap, mayDefragment, s + STORE.INDEX_NEW);
   const i32 = arena.i32;
   const old = i32[s + STORE.INDEX];
+  i32[s + STORE.INDEX_OLD] = old;
   const oldCap = i32[old * 2 + INDEX.CAPACITY];
   const oldBase = old * 2 + INDEX.BUCKETS;
   const base = fresh * 2 + INDEX.BUCKETS;
@@ -202,12 +207,46 @@ export function rebuild(store: number, cap: number, mayDefragment = true): void 
     while (i32[base + b] !== BUCKET_EMPTY) b = (b + 1) & mask;
     i32[base + b] = ref;
   }
+  delayForTests();
   // Publication point: readers that load INDEX from here on probe the new array.
   Atomics.store(i32, s + STORE.INDEX, fresh);
   i32[s + STORE.TOMBSTONES] = 0;
   // Readers that probed the old array retry; only then may it be reused.
   Atomics.add(i32, s + STORE.SEQ, 2);
-  free(old);
+  delayForTests();
+  free(old, s + STORE.INDEX_OLD);
+  Atomics.store(arena.i32, s + STORE.INDEX_NEW, 0);
+}
+
+/**
+ * Finishes a resize whose thread died holding the store lock (the caller has just taken it
+ * over): frees the new array if it was never published; else lets readers that probed the old
+ * one retry (the dead thread may not have bumped SEQ), then frees the old one.
+ */
+export function repairIndex(store: number): void {
+  const s = store * 2;
+  const i32 = arena.i32;
+  const fresh = i32[s + STORE.INDEX_NEW];
+  const old = i32[s + STORE.INDEX_OLD];
+  if (fresh === 0 && old === 0) return;
+  if (fresh !== 0 && Atomics.load(i32, s + STORE.INDEX) !== fresh) {
+    i32[s + STORE.INDEX_OLD] = 0;
+    free(fresh, s + STORE.INDEX_NEW);
+    return;
+  }
+  Atomics.add(i32, s + STORE.SEQ, 2);
+  if (old !== 0) free(old, s + STORE.INDEX_OLD);
+  Atomics.store(arena.i32, s + STORE.INDEX_NEW, 0);
+}
+
+/**
+ * Test-only: spins inside a resize, before its publication and before freeing the old array, so
+ * that a test that kills the thread lands in the resize (as NATIVE_KEYSHARE_TEST_STRUCTS_DELAY).
+ */
+const RESIZE_DELAY_SPINS = Number(process.env['NATIVE_KEYSHARE_TEST_RESIZE_DELAY'] ?? 0) | 0;
+let delaySink = 0;
+function delayForTests(): void {
+  for (let i = 0; i < RESIZE_DELAY_SPINS; i++) delaySink += i;
 }
 
 /** Adds entry `ref` (whose key is not in the index). Store lock held; `reserveOne` called. */

@@ -18,8 +18,8 @@
  *
  *  every heap block:  [ HDR = kind << 8 | sizeClass ][ payload … ]   (size = classUnits(sizeClass))
  *
- *  STORE  [HDR][NEXT][LOCK][SEQ][INDEX][counts…][SCHEMA][STRUCTS…][ 64-byte aligned: 256 write
- *         epochs ][NAME_LEN][ name: UTF-16 … ]
+ *  STORE  [HDR][NEXT][LOCK][SEQ][INDEX][counts…][SCHEMA][STRUCTS…][INDEX_NEW][INDEX_OLD]
+ *         [ 64-byte aligned: 256 write epochs ][NAME_LEN][ name: UTF-16 … ]
  *         ─SCHEMA──►  SCHEMA block: [HDR][LEN][ JSON: record layout, fixed structures ]
  *         ─STRUCTS─►  STRUCTS block: [HDR][LEN][COUNT][ JSON: learned object shapes ]
  *         ─INDEX───►  INDEX block: [HDR][CAPACITY][bucket 0][bucket 1] … (power-of-two buckets)
@@ -226,6 +226,14 @@ export const STORE = {
   STRUCTS_NEW: 12,
   STRUCTS_OLD: 13,
   /**
+   * An index resize in flight, under the store lock: the new bucket array (recorded by the
+   * allocator as it hands it out) and the one it replaces. A thread that takes the lock over
+   * from a dead holder frees whichever of the two the dead thread did not (see keyindex.ts,
+   * repairIndex). 0 outside a resize.
+   */
+  INDEX_NEW: 14,
+  INDEX_OLD: 15,
+  /**
    * The write epochs: EPOCH_STRIPES counters, from the first 64-byte boundary at or after this
    * word (see epochWord). Every writer bumps the counter of the entry's stripe before it
    * republishes DATA, so a thread that cached a decoded value can tell from one counter, which
@@ -233,11 +241,11 @@ export const STORE = {
    * store.ts, hot reads). Aligned so that writers bumping them do not also invalidate the
    * line of the fields above, which every lookup reads.
    */
-  EPOCHS: 14,
+  EPOCHS: 16,
   /** The name's length in UTF-16 code units, after the epochs and their alignment slack. */
-  NAME_LEN: 14 + EPOCH_STRIPES + 15,
+  NAME_LEN: 16 + EPOCH_STRIPES + 15,
   /** UTF-16 name starts here (word index; two code units per word). */
-  NAME: 14 + EPOCH_STRIPES + 16,
+  NAME: 16 + EPOCH_STRIPES + 16,
 } as const;
 
 /** Int32 word index of store `store`'s epoch counter 0: the first 16-word (64-byte) boundary in its area. */

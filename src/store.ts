@@ -60,7 +60,7 @@ import {
   type RecordField,
   type RecordLayout,
 } from './records';
-import { forEachRef, hashKey, indexHolds, insert, isOneByteKey, lookup, newIndex, readKey, remove, reserveOne, foundGen } from './keyindex';
+import { forEachRef, hashKey, indexHolds, insert, isOneByteKey, lookup, newIndex, readKey, remove, repairIndex, reserveOne, foundGen } from './keyindex';
 import {
   BUCKET_EMPTY,
   BUCKET_TOMBSTONE,
@@ -1891,6 +1891,8 @@ function withStoreLock<R>(store: number, fn: () => R): R {
   arena.refresh();
   try {
     if (got === Acquired.FromDeadHolder) {
+      // The index first: the counts are recounted from it.
+      repairIndex(store);
       repairCounts(store);
       repairStructures(store);
     }

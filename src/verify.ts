@@ -9,6 +9,7 @@
  *   on exactly one list, and no list has a cycle;
  * - learned structures: each store's table is a VALUE block of readable JSON whose COUNT is
  *   right and that names no shape twice; no save is left half-done except by a dead thread;
+ * - index resizes: none is left half-done (INDEX_NEW/INDEX_OLD set) except by a dead thread;
  * - stores: the directory list; each index's capacity, bucket counts (COUNT, TOMBSTONES),
  *   VALUES and TTL_COUNT; every bucket names a live ENTRY block whose hash is the hash of its
  *   key and that a lookup would reach from its home bucket; no key appears twice;
@@ -255,6 +256,7 @@ export function verify(): VerifyReport {
       referenced.add(schema);
     }
     verifyStructures(i32, s, { err, warn, isBlock, heapWalked, referenced });
+    verifyResize(i32, s, { err, warn, referenced });
     report.stores++;
     const name = storeName(i32, s);
     verifyStore(i32, s, name, { err, warn, isBlock, heapWalked, referenced, report });
@@ -437,6 +439,25 @@ function verifyStructures(i32: Int32Array, s: number, ctx: Pick<Ctx, 'err' | 'wa
     for (const r of [fresh, old]) if (r !== 0) referenced.add(r);
   } else {
     err('store', s, `STRUCTS_NEW/STRUCTS_OLD are ${fresh}/${old} with no structure table save in flight`, at);
+  }
+}
+
+/**
+ * No index resize half-done unless its thread died holding the store lock (the next thread to
+ * take the lock finishes it: a warning, and its arrays are not leaks).
+ */
+function verifyResize(i32: Int32Array, s: number, ctx: Pick<Ctx, 'err' | 'warn' | 'referenced'>): void {
+  const w = s * 2;
+  const fresh = i32[w + STORE.INDEX_NEW];
+  const old = i32[w + STORE.INDEX_OLD];
+  if (fresh === 0 && old === 0) return;
+  const at = { store: storeName(i32, s) };
+  const lock = i32[w + STORE.LOCK];
+  if (lock !== 0 && !isAlive(lock >>> 1)) {
+    ctx.warn('store', s, 'an index resize was cut short by the death of its thread (the next thread to take the store lock finishes it)', at);
+    for (const r of [fresh, old]) if (r !== 0) ctx.referenced.add(r);
+  } else {
+    ctx.err('store', s, `INDEX_NEW/INDEX_OLD are ${fresh}/${old} with no index resize in flight`, at);
   }
 }
 

@@ -64,6 +64,36 @@ test('repeated kills do not leak memory', async () => {
   assert.ok(after - before < 200_000, `bytesInUse grew by ${after - before} over ${ROUNDS} kills`);
 });
 
+test('a thread killed in the middle of an index resize leaves nothing leaked or half-done', async () => {
+  // NATIVE_KEYSHARE_TEST_RESIZE_DELAY stalls each resize before its publication and before it
+  // frees the old bucket array, so that kills land there (keyindex.ts, rebuild).
+  const rnd = prng(11);
+  const ROUNDS = 20;
+  let cutShort = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    const name = `resize-kill-${round}`;
+    const s = createStore(name);
+    const w = new Worker(fixture('inserter.mjs'), { workerData: { store: name }, env: { ...process.env, NATIVE_KEYSHARE_TEST_RESIZE_DELAY: '2000000' } });
+    await new Promise((resolve) => w.once('message', resolve));
+    await sleep(2 + rnd() * 30);
+    await w.terminate();
+    await sleep(1);
+    const r = verify();
+    if (r.problems.some((p) => /index resize was cut short/.test(p.message))) cutShort++;
+    assert.equal(r.problems.filter((p) => p.severity === 'error'), [], `round ${round}: ${JSON.stringify(r.problems.slice(0, 3))}`);
+    assert.is(r.leakedBytes, 0, `round ${round}: ${JSON.stringify(r.problems.filter((p) => p.kind === 'leak').slice(0, 3))}`);
+    // This thread's next insert takes the store lock over and finishes the resize.
+    s.set('after', round);
+    const after = verify();
+    assert.equal(after.problems.filter((p) => p.severity !== 'info'), [], `round ${round}, after the take-over: ${JSON.stringify(after.problems.slice(0, 3))}`);
+    let n = 0;
+    for (; s.get(`i${n}`) !== undefined; n++) assert.is(s.get(`i${n}`), n);
+    assert.ok(s.size === n + 1 || s.size === n + 2, `round ${round}: ${s.size} keys for i0..i${n - 1} and 'after'`);
+  }
+  console.log(`  ${ROUNDS} kills, ${cutShort} inside an index resize`);
+  assert.ok(cutShort >= 5, `only ${cutShort} of ${ROUNDS} kills landed inside a resize`);
+});
+
 test('a lock held by a terminated worker is recovered for a waiting sibling', async () => {
   const s = createStore('kill-holder');
   s.set('k', makeValue(0));

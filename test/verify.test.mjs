@@ -99,6 +99,14 @@ test('catches a value block shared by two entries', () => {
   assert.ok(hit.key === 'k1' || hit.key === 'k2');
 });
 
+test('catches an index resize recorded with no resize in flight', () => {
+  const t = createStore('verify-resize');
+  for (let i = 0; i < 40; i++) t.set(`r${i}`, i); // resized twice, each time recorded and cleared
+  clean('after resizes');
+  const sw = t.ref * 2;
+  corrupt(sw + L.STORE.INDEX_NEW, arena.i32[sw + L.STORE.INDEX], 'store', /INDEX_NEW\/INDEX_OLD are \d+\/0 with no index resize in flight/);
+});
+
 test('catches an odd SEQ (an in-place write that never finished)', () => {
   const w = entryOf('k1') * 2 + L.ENTRY.SEQ;
   corrupt(w, arena.i32[w] | 1, 'entry', /SEQ is odd/);
