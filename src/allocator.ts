@@ -293,6 +293,33 @@ export function free(ref: number, pendingWord = -1): void {
   }
 }
 
+/**
+ * Finishes replacing a block that is published in word `published` (a store's index or
+ * structure table), for a thread that took the store lock over from a holder that died in the
+ * middle of it. The replacer records the new block in `newWord` as it allocates it and the old
+ * one in `oldWord` before it publishes, then publishes, bumps `seqWord` by 2 (readers that
+ * loaded the old ref retry) and frees the old block, clearing `oldWord`, and last clears
+ * `newWord`. So: a new block that was never published is freed; a published one whose old
+ * block is still recorded gets the SEQ bump (the dead thread may not have made it) and the old
+ * block freed.
+ */
+export function finishReplacement(published: number, newWord: number, oldWord: number, seqWord: number): void {
+  const i32 = arena.i32;
+  const fresh = i32[newWord];
+  const old = i32[oldWord];
+  if (fresh !== 0 && i32[published] !== fresh) {
+    i32[oldWord] = 0;
+    free(fresh, newWord);
+    return;
+  }
+  if (fresh !== 0 && old !== 0) {
+    Atomics.add(i32, seqWord, 2);
+    free(old, oldWord);
+  }
+  arena.i32[oldWord] = 0;
+  arena.i32[newWord] = 0;
+}
+
 /** Bytes a block of `units` requested units really occupies. */
 export function blockBytes(units: number): number {
   return classUnits(sizeClassOf(units)) * UNIT;

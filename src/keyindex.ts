@@ -16,7 +16,7 @@
  * comparison says whether the comparison saw one stable key.
  */
 import { arena } from './arena';
-import { alloc, free } from './allocator';
+import { alloc, finishReplacement, free } from './allocator';
 import { OutOfMemoryError } from './errors';
 import {
   BUCKET_EMPTY,
@@ -220,23 +220,11 @@ export function rebuild(store: number, cap: number, mayDefragment = true): void 
 
 /**
  * Finishes a resize whose thread died holding the store lock (the caller has just taken it
- * over): frees the new array if it was never published; else lets readers that probed the old
- * one retry (the dead thread may not have bumped SEQ), then frees the old one.
+ * over), as a structure-table save is finished: see finishReplacement.
  */
 export function repairIndex(store: number): void {
   const s = store * 2;
-  const i32 = arena.i32;
-  const fresh = i32[s + STORE.INDEX_NEW];
-  const old = i32[s + STORE.INDEX_OLD];
-  if (fresh === 0 && old === 0) return;
-  if (fresh !== 0 && Atomics.load(i32, s + STORE.INDEX) !== fresh) {
-    i32[s + STORE.INDEX_OLD] = 0;
-    free(fresh, s + STORE.INDEX_NEW);
-    return;
-  }
-  Atomics.add(i32, s + STORE.SEQ, 2);
-  if (old !== 0) free(old, s + STORE.INDEX_OLD);
-  Atomics.store(arena.i32, s + STORE.INDEX_NEW, 0);
+  finishReplacement(s + STORE.INDEX, s + STORE.INDEX_NEW, s + STORE.INDEX_OLD, s + STORE.SEQ);
 }
 
 /**

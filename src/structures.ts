@@ -29,7 +29,7 @@
  *   critical section). A thread that takes the lock over from a dead holder calls
  *   repairStructures, which frees whichever of the two the dead thread left behind.
  */
-import { alloc, free } from './allocator';
+import { alloc, finishReplacement, free } from './allocator';
 import { arena } from './arena';
 import { MAX_LEARNED_STRUCTURES, type StructureTable } from './codec';
 import { CodecError } from './errors';
@@ -132,21 +132,7 @@ function saveLocked(store: number, list: string[][], isCompatible: (published: s
  */
 export function repairStructures(store: number): void {
   const s = store * 2;
-  const i32 = arena.i32;
-  const fresh = i32[s + STORE.STRUCTS_NEW];
-  const old = i32[s + STORE.STRUCTS_OLD];
-  if (fresh !== 0 && i32[s + STORE.STRUCTS] !== fresh) {
-    i32[s + STORE.STRUCTS_OLD] = 0;
-    free(fresh, s + STORE.STRUCTS_NEW);
-    return;
-  }
-  if (fresh !== 0 && old !== 0) {
-    // Published, old not yet freed: readers that loaded the old ref must see SEQ move first.
-    Atomics.add(i32, s + STORE.SEQ, 2);
-    free(old, s + STORE.STRUCTS_OLD);
-  }
-  i32[s + STORE.STRUCTS_OLD] = 0;
-  i32[s + STORE.STRUCTS_NEW] = 0;
+  finishReplacement(s + STORE.STRUCTS, s + STORE.STRUCTS_NEW, s + STORE.STRUCTS_OLD, s + STORE.SEQ);
 }
 
 /** How many shapes store `store` has learned (a plain read: for stats). */

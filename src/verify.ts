@@ -256,7 +256,7 @@ export function verify(): VerifyReport {
       referenced.add(schema);
     }
     verifyStructures(i32, s, { err, warn, isBlock, heapWalked, referenced });
-    verifyResize(i32, s, { err, warn, referenced });
+    verifyReplacement(i32, s, STORE.INDEX_NEW, STORE.INDEX_OLD, 'INDEX_NEW/INDEX_OLD', 'an index resize', { err, warn, referenced });
     report.stores++;
     const name = storeName(i32, s);
     verifyStore(i32, s, name, { err, warn, isBlock, heapWalked, referenced, report });
@@ -399,7 +399,7 @@ function schemaRecordSize(i32: Int32Array, s: number, err: Ctx['err'], at: { sto
  * lock (the next thread to take the lock finishes it: a warning, and its blocks are not leaks).
  */
 function verifyStructures(i32: Int32Array, s: number, ctx: Pick<Ctx, 'err' | 'warn' | 'isBlock' | 'heapWalked' | 'referenced'>): void {
-  const { err, warn, isBlock, heapWalked, referenced } = ctx;
+  const { err, isBlock, heapWalked, referenced } = ctx;
   const w = s * 2;
   const at = { store: storeName(i32, s) };
   const block = i32[w + STORE.STRUCTS];
@@ -430,34 +430,28 @@ function verifyStructures(i32: Int32Array, s: number, ctx: Pick<Ctx, 'err' | 'wa
       }
     }
   }
-  const fresh = i32[w + STORE.STRUCTS_NEW];
-  const old = i32[w + STORE.STRUCTS_OLD];
-  if (fresh === 0 && old === 0) return;
-  const lock = i32[w + STORE.LOCK];
-  if (lock !== 0 && !isAlive(lock >>> 1)) {
-    warn('store', s, 'a structure table save was cut short by the death of its thread (the next thread to take the store lock finishes it)', at);
-    for (const r of [fresh, old]) if (r !== 0) referenced.add(r);
-  } else {
-    err('store', s, `STRUCTS_NEW/STRUCTS_OLD are ${fresh}/${old} with no structure table save in flight`, at);
-  }
+  verifyReplacement(i32, s, STORE.STRUCTS_NEW, STORE.STRUCTS_OLD, 'STRUCTS_NEW/STRUCTS_OLD', 'a structure table save', ctx);
 }
 
 /**
- * No index resize half-done unless its thread died holding the store lock (the next thread to
- * take the lock finishes it: a warning, and its arrays are not leaks).
+ * A block replacement recorded in fields `newField` and `oldField` of store `s` (a structure
+ * table save, an index resize; see allocator.ts, finishReplacement) is in flight only while a
+ * dead thread holds the store lock: the next thread to take it finishes the replacement, so
+ * that is a warning and the recorded blocks are not leaks. Recorded at any other time: an error.
+ * `what` names it with its article ("an index resize").
  */
-function verifyResize(i32: Int32Array, s: number, ctx: Pick<Ctx, 'err' | 'warn' | 'referenced'>): void {
+function verifyReplacement(i32: Int32Array, s: number, newField: number, oldField: number, fields: string, what: string, ctx: Pick<Ctx, 'err' | 'warn' | 'referenced'>): void {
   const w = s * 2;
-  const fresh = i32[w + STORE.INDEX_NEW];
-  const old = i32[w + STORE.INDEX_OLD];
+  const fresh = i32[w + newField];
+  const old = i32[w + oldField];
   if (fresh === 0 && old === 0) return;
   const at = { store: storeName(i32, s) };
   const lock = i32[w + STORE.LOCK];
   if (lock !== 0 && !isAlive(lock >>> 1)) {
-    ctx.warn('store', s, 'an index resize was cut short by the death of its thread (the next thread to take the store lock finishes it)', at);
+    ctx.warn('store', s, `${what} was cut short by the death of its thread (the next thread to take the store lock finishes it)`, at);
     for (const r of [fresh, old]) if (r !== 0) ctx.referenced.add(r);
   } else {
-    ctx.err('store', s, `INDEX_NEW/INDEX_OLD are ${fresh}/${old} with no index resize in flight`, at);
+    ctx.err('store', s, `${fields} are ${fresh}/${old} with no ${what.replace(/^an? /, '')} in flight`, at);
   }
 }
 
