@@ -53,6 +53,21 @@ function unlock(): void {
   release(arena.i32, HEADER.ALLOC_LOCK);
 }
 
+/**
+ * Runs `fn` holding the allocator lock, with fresh views: no block is allocated or freed, and
+ * the heap does not grow, until it returns. For readers of the whole heap (verify.ts); `fn`
+ * must not allocate or free.
+ */
+export function withAllocatorLock<T>(fn: () => T): T {
+  lock();
+  try {
+    arena.refresh();
+    return fn();
+  } finally {
+    unlock();
+  }
+}
+
 /** Grows the buffer so that units [0, endUnit) exist. Caller holds the allocator lock. */
 function growTo(endUnit: number): void {
   const sab = arena.sab;
@@ -278,8 +293,10 @@ function defragment(i32: Int32Array): boolean {
 }
 
 /**
- * Returns a block to its free list. With `pendingWord`, that word (a PENDING_OLD of this
- * thread's slot) is cleared in the same critical section, so recovery never frees it twice.
+ * Returns a block to its free list. With `pendingWord`, the word of a thread slot that records
+ * the block (PENDING_OLD, DEFERRED_FREE, REDO_BLOCK) is cleared in the same critical section,
+ * so the block is never both free and recorded: recovery never frees it twice, and verify()
+ * never sees it allocated with nothing recording it.
  */
 export function free(ref: number, pendingWord = -1): void {
   lock();

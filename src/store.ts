@@ -99,7 +99,7 @@ import { learnedCount, repairStructures, sharedTable } from './structures';
 import { liveThreadCount, mySlot, myToken, myWord, setRecoveryHooks, slotWord } from './threads';
 
 // Recovery of a dead thread frees the blocks its interrupted write leaves behind.
-setRecoveryHooks({ free: (ref) => free(ref), limbo: recoverLimboEntry });
+setRecoveryHooks({ free: (ref, recordWord) => free(ref, recordWord), limbo: recoverLimboEntry });
 
 /**
  * An entry a dead thread was inserting or removing (threads.ts): if the store's index holds

@@ -91,10 +91,11 @@ export const myWord = slotWord(mySlot);
  * modules depend on this one): free a block; recover an entry left in limbo (see
  * THREAD.PENDING_LIMBO) in a store, given the block the dead thread's last value write used.
  */
-let freeBlock: (ref: number) => void = () => {};
+let freeBlock: (ref: number, recordWord?: number) => void = () => {};
 let recoverLimbo: (store: number, entry: number, lastNew: number, deadToken: number) => void = () => {};
 export function setRecoveryHooks(hooks: {
-  free(ref: number): void;
+  /** Frees `ref`; with `recordWord`, clears that word in the same allocator critical section. */
+  free(ref: number, recordWord?: number): void;
   limbo(store: number, entry: number, lastNew: number, deadToken: number): void;
 }): void {
   freeBlock = hooks.free;
@@ -226,19 +227,17 @@ function replayRedo(redo: number, d: number): void {
   }
 }
 
-/** Frees this thread's slot at a clean exit. */
+/**
+ * Frees this thread's slot at a clean exit. The parent may already have its answer and be
+ * verifying, or may terminate it here: each block leaves its slot word in the same critical
+ * section that frees it, so it is always either recorded or free, never leaked or freed twice.
+ */
 function releaseOwnSlot(): void {
   const i32 = arena.i32;
   const deferred = i32[myWord + THREAD.DEFERRED_FREE];
-  if (deferred !== 0) {
-    i32[myWord + THREAD.DEFERRED_FREE] = 0;
-    freeBlock(deferred);
-  }
+  if (deferred !== 0) freeBlock(deferred, myWord + THREAD.DEFERRED_FREE);
   const redo = i32[myWord + THREAD.REDO_BLOCK];
-  if (redo !== 0) {
-    i32[myWord + THREAD.REDO_BLOCK] = 0;
-    freeBlock(redo);
-  }
+  if (redo !== 0) freeBlock(redo, myWord + THREAD.REDO_BLOCK);
   Atomics.store(i32, myWord + THREAD.TOKEN, 0);
   Atomics.store(i32, myWord + THREAD.STATE, THREAD_STATE.FREE);
 }

@@ -21,9 +21,12 @@
  *   registered (they are taken over by the next thread that waits, so these are warnings);
  * - threads: slots stuck in RECOVERING.
  *
- * It reads without taking locks. Run it on a quiescent arena (no writes in flight, e.g. in a
- * test, or after the workers of a crashed job are gone): concurrent writes can show up as
- * transient mismatches of counters or as blocks in flight.
+ * It holds the allocator lock while it runs, so no block is allocated or freed under it: the
+ * heap walk, the usage counters and the free lists are one snapshot, whatever other threads do
+ * (a worker that has answered may still be freeing its retired block as it exits). Stores,
+ * entries and values it reads without their locks: run it when no writes are in flight (in a
+ * test, or after the workers of a crashed job are gone) for those; concurrent writes can show
+ * up there as transient mismatches of a store's counters or of which entry holds a block.
  */
 import { arena } from './arena';
 import {
@@ -58,6 +61,7 @@ import {
   SCHEMA,
   classUnits,
 } from './layout';
+import { withAllocatorLock } from './allocator';
 import { hashKey, readKey } from './keyindex';
 import { isTable } from './structures';
 import { isAlive, slotWord } from './threads';
@@ -92,6 +96,12 @@ const KIND_NAMES = ['FREE', 'ENTRY', 'VALUE', 'INDEX', 'STORE', 'SLAB'];
 /** Walks the arena and reports what is wrong with it. */
 export function verify(): VerifyReport {
   arena.refresh();
+  // Read before taking the lock, which takes a dead holder's over.
+  const allocLock = Atomics.load(arena.i32, HEADER.ALLOC_LOCK);
+  return withAllocatorLock(() => walk(allocLock));
+}
+
+function walk(allocLock: number): VerifyReport {
   const i32 = arena.i32;
   const problems: VerifyProblem[] = [];
   const err = (kind: ProblemKind, ref: number, message: string, extra: Partial<VerifyProblem> = {}): void => {
@@ -121,8 +131,8 @@ export function verify(): VerifyReport {
     return report; // nothing below can be walked
   }
   if (i32[HEADER.LIMIT] <= 0) err('header', 0, `LIMIT is ${i32[HEADER.LIMIT]} units`);
-  lockCheck(i32, HEADER.ALLOC_LOCK, 0, 'the allocator lock', warn);
-  lockCheck(i32, HEADER.DIR_LOCK, 0, 'the store directory lock', warn);
+  lockCheck(allocLock, 0, 'the allocator lock', warn);
+  lockCheck(i32[HEADER.DIR_LOCK], 0, 'the store directory lock', warn);
 
   // ── heap walk ──
   /** kind of each block start, by ref (only block starts are present). */
@@ -290,7 +300,7 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
   const { err, warn, isBlock, heapWalked, referenced } = ctx;
   const w = s * 2;
   const at = { store };
-  lockCheck(i32, w + STORE.LOCK, s, `store "${store}"'s structural lock`, warn, at);
+  lockCheck(i32[w + STORE.LOCK], s, `store "${store}"'s structural lock`, warn, at);
   if ((i32[w + STORE.SEQ] & 1) !== 0) err('store', s, 'structural SEQ is odd', at);
   const idx = i32[w + STORE.INDEX];
   if (heapWalked && !isBlock(idx, KIND.INDEX)) {
@@ -341,7 +351,7 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
     if (!reachable(i32, base, cap, b, hashKey(key))) err('index', ref, `bucket ${b} cannot be reached from the key's home bucket (an EMPTY bucket cuts the probe chain)`, where);
     if (keys.has(key)) err('index', ref, 'key appears twice in the index', where);
     keys.add(key);
-    lockCheck(i32, e + ENTRY.LOCK, ref, `key "${key}"'s lock`, warn, where);
+    lockCheck(i32[e + ENTRY.LOCK], ref, `key "${key}"'s lock`, warn, where);
     const d = i32[e + ENTRY.DATA];
     if (d === 0) continue;
     if (heapWalked && !isBlock(d, KIND.VALUE)) {
@@ -465,8 +475,8 @@ function reachable(i32: Int32Array, base: number, cap: number, b: number, hash: 
   return false;
 }
 
-function lockCheck(i32: Int32Array, w: number, ref: number, what: string, warn: Ctx['warn'], extra: Partial<VerifyProblem> = {}): void {
-  const word = i32[w];
+/** `word`: the lock word as read. */
+function lockCheck(word: number, ref: number, what: string, warn: Ctx['warn'], extra: Partial<VerifyProblem> = {}): void {
   if (word !== 0 && !isAlive(word >>> 1)) warn('lock', ref, `${what} is held by a thread that is gone (the next waiter takes it over)`, extra);
 }
 

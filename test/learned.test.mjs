@@ -69,7 +69,7 @@ test('shapes learned by one thread decode in every other while they are being le
     // A fresh store per round, so that each round learns its shapes under contention.
     const name = `${store}-${round}`;
     createStore(name);
-    const results = await Promise.all([0, 1, 2].map((t) => runWorker('learned-worker.mjs', { mode: 'race', store: name, keys: 400, shapes, ms: 700, seed: 1000 * round + t + 1 })));
+    const results = await Promise.all([0, 1, 2].map((t) => runWorker('learned-worker.mjs', { mode: 'race', store: name, keys: 400, shapes, ops: 6400, seed: 1000 * round + t + 1 })));
     const mine = new Set();
     for (const r of results) {
       assert.equal(r.errors, [], r.errors.join('\n'));

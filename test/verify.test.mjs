@@ -66,6 +66,31 @@ test('clean after workers were killed mid-write', async () => {
   assert.is(r.leakedBytes, 0, JSON.stringify(r.problems.filter((p) => p.kind === 'leak').slice(0, 3)));
 });
 
+test('verify() beside threads that allocate, free and exit: the heap and its free lists always agree', async () => {
+  // verify() walks the heap under the allocator lock, so blocks allocated or freed by other
+  // threads (a worker's exit frees the block it retired last, after it has answered) never make
+  // the walk and the usage counters disagree.
+  const rounds = 3;
+  let verifies = 0;
+  const bad = [];
+  for (let round = 0; round < rounds; round++) {
+    const workers = [0, 1].map((t) => new Worker(fixture('churn.mjs'), { workerData: { store: 'verify-churn', keys: 300, ms: 250, seed: round * 10 + t + 1 } }));
+    let running = workers.length;
+    const done = Promise.all(workers.map((w) => new Promise((resolve) => w.once('exit', () => { running--; resolve(); }))));
+    while (running > 0) {
+      const r = verify();
+      verifies++;
+      for (const p of r.problems) if (p.kind === 'heap' || p.kind === 'free-list') bad.push(p);
+      await sleep(0);
+    }
+    await done;
+  }
+  assert.equal(bad.slice(0, 3), [], `${bad.length} heap or free-list problems in ${verifies} runs`);
+  assert.ok(verifies >= rounds * 5, `only ${verifies} runs of verify() overlapped the writers`);
+  const r = clean('after the writers exited');
+  assert.is(r.leakedBytes, 0, JSON.stringify(r.problems.filter((p) => p.kind === 'leak').slice(0, 3)));
+});
+
 test('catches a bucket that names a non-entry', () => {
   const idx = arena.i32[s.ref * 2 + L.STORE.INDEX];
   const cap = arena.i32[idx * 2 + L.INDEX.CAPACITY];
@@ -188,6 +213,12 @@ test('reports a leaked block and a lock held by a dead thread as warnings', () =
   }
   const deadToken = (123 << L.THREAD_SLOT_BITS) | 500; // slot 500 is not in use
   corrupt(entryOf('k1') * 2 + L.ENTRY.LOCK, deadToken << 1, 'lock', /held by a thread that is gone/, 'warning');
+  // The allocator lock of a dead thread is reported, then taken over by verify() itself (which
+  // walks the heap under it) and left free.
+  Atomics.store(arena.i32, L.HEADER.ALLOC_LOCK, deadToken << 1);
+  const r = verify();
+  assert.ok(r.problems.some((p) => p.kind === 'lock' && p.severity === 'warning' && /the allocator lock is held by a thread that is gone/.test(p.message)), JSON.stringify(r.problems));
+  assert.is(Atomics.load(arena.i32, L.HEADER.ALLOC_LOCK), 0);
   clean('after restoring everything');
 });
 
