@@ -10,6 +10,7 @@
 // workers 0..t-1 run; each repetition starts them together (GO), lets them run for windowMs,
 // and stops them together (STOP), so their windows overlap. The first `warm` repetitions are
 // not recorded (JIT warm-up of that loop).
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { KEY_COUNTS, SYSTEMS, WORKLOADS, repStats, summarize } from './data.mjs';
@@ -66,6 +67,38 @@ for (let t = 0; t < maxThreads; t++) {
 const workersMs = performance.now() - t1;
 log(`${maxThreads} workers ready in ${(workersMs / 1000).toFixed(2)} s`);
 
+/**
+ * The CPUs this process may run on (Linux: Cpus_allowed_list, e.g. "0-1"), or null. A machine
+ * shared with other tenants can have CPUs of very different speed at a given moment (seen here:
+ * one of two cores running lru-cache gets at 11 M ops/s, the other at 6 M), so where a
+ * measuring thread runs must not differ between the systems compared: see cpusFor.
+ */
+const allowed = (() => {
+  try {
+    const list = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/self/status', 'latin1'))[1];
+    const cpus = [];
+    for (const part of list.split(',')) {
+      const [a, b = a] = part.split('-').map(Number);
+      for (let c = a; c <= b; c++) cpus.push(c);
+    }
+    return { list, cpus };
+  } catch {
+    return null;
+  }
+})();
+
+/**
+ * Where measuring thread `t` of `threads` runs in round `round`: with no more threads than
+ * CPUs, pinned to one CPU, the assignment turning by one CPU each round, so that every system
+ * gets the same rounds on the same CPUs (run.mjs runs one repetition of every system per
+ * round); with more threads than CPUs, unpinned (every allowed CPU).
+ */
+function cpusFor(t, threads, round) {
+  if (allowed === null) return null;
+  if (threads > allowed.cpus.length) return allowed.list;
+  return String(allowed.cpus[(t + round) % allowed.cpus.length]);
+}
+
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 function sleep(ms) {
   Atomics.wait(sleeper, 0, 0, ms);
@@ -84,16 +117,17 @@ function waitFor(word, value) {
 
 /**
  * Repetitions of one measurement: `threads` workers run `variant`'s `workload` loop, `warm`
- * unrecorded repetitions of warmMs, then `reps` recorded ones of windowMs. Returns the recorded
- * repetitions ({ opsPerSec, nsPerOp, ops } each, see repStats) and the misses.
+ * unrecorded repetitions of warmMs, then `reps` recorded ones of windowMs, on the CPUs of round
+ * `round` (cpusFor). Returns the recorded repetitions ({ opsPerSec, nsPerOp, ops, cpus } each,
+ * see repStats) and the misses.
  */
-async function runReps(variant, workload, threads, warm, reps) {
+async function runReps(variant, workload, threads, warm, reps, round = 0) {
   const batch = cfg.value === '100KB' ? 1 : 32;
   // ~100 KB values: a few hundred operations per window, and GC pauses of tens of ms (a get
   // decodes ~400 objects): 3× longer windows, or one pause decides a repetition.
   const scale = cfg.value === '100KB' ? 3 : 1;
   const total = warm + reps;
-  for (let t = 0; t < threads; t++) workers[t].postMessage({ type: 'run', variant, workload, reps: total, batch });
+  for (let t = 0; t < threads; t++) workers[t].postMessage({ type: 'run', variant, workload, reps: total, batch, cpus: cpusFor(t, threads, round) });
   for (let r = 0; r < total; r++) {
     waitFor(CTL.READY, threads);
     Atomics.store(ctl, CTL.READY, 0);
@@ -145,7 +179,7 @@ if (process.send) {
   // the systems of a dataset (each system's repetitions alternate with the others').
   process.on('message', async (msg) => {
     if (msg.type === 'measure') {
-      const r = await runReps(msg.variant, msg.workload, msg.threads, msg.warm, msg.reps);
+      const r = await runReps(msg.variant, msg.workload, msg.threads, msg.warm, msg.reps, msg.round);
       process.send({ type: 'result', ...r });
     } else if (msg.type === 'exit') {
       const s = summary();

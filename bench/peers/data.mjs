@@ -163,7 +163,8 @@ export function repStats(perThread) {
     totalNs += ns;
     ops += o;
   }
-  return { opsPerSec, nsPerOp: totalNs / Math.max(ops, 1), ops };
+  // cpus: the CPU each thread was on at the end of the repetition (-1: unknown).
+  return { opsPerSec, nsPerOp: totalNs / Math.max(ops, 1), ops, cpus: perThread.map((p) => p.cpu ?? -1).join(',') };
 }
 
 /** The repetition with the median throughput (lower middle for an even count), and the spread. */
@@ -179,5 +180,33 @@ export function summarize(reps, misses) {
     bestOpsPerSec: sorted[sorted.length - 1].opsPerSec,
     misses,
     reps: reps.map((r) => Math.round(r.opsPerSec)),
+    // Per repetition, in round order: ns/op (for paired ratios, see pairedRatio), the round it
+    // ran in, and the CPUs its threads ran on.
+    repNs: reps.map((r) => +r.nsPerOp.toFixed(2)),
+    rounds: reps.map((r) => r.round ?? 0),
+    cpus: reps.map((r) => r.cpus),
   };
+}
+
+/**
+ * The median over rounds of a's ns/op divided by the best (lowest) ns/op among `others` in the
+ * same round. run.mjs measures one repetition of every system per round, within a second or so
+ * and on the same CPUs (case.mjs, cpusFor), so each round's ratio compares like with like; the
+ * median of those ratios is not moved by a round in which the machine was slower for everyone.
+ * Null when no round has both.
+ */
+export function pairedRatio(a, others) {
+  const ratios = [];
+  a.rounds.forEach((round, i) => {
+    let best = Infinity;
+    for (const o of others) {
+      const j = o.rounds.indexOf(round);
+      if (j >= 0) best = Math.min(best, o.repNs[j]);
+    }
+    if (best < Infinity) ratios.push(a.repNs[i] / best);
+  });
+  if (ratios.length === 0) return null;
+  ratios.sort((x, y) => x - y);
+  const mid = ratios.length >> 1;
+  return ratios.length % 2 === 1 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
 }

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { barChart, compact } from './chart.mjs';
-import { KEY_COUNTS, SYSTEMS, VALUE_KINDS, WORKLOADS, datasets, summarize, threadCounts } from './data.mjs';
+import { KEY_COUNTS, SYSTEMS, VALUE_KINDS, WORKLOADS, datasets, pairedRatio, summarize, threadCounts } from './data.mjs';
 import { fmtNs, target } from '../common.mjs';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -222,8 +222,8 @@ for (const ds of sets) {
           for (const m of order) {
             if (m.c.dead || m.failed) continue;
             try {
-              const r = await m.c.request({ type: 'measure', variant: m.variant, workload, threads: t, warm: round === 0 ? timing.warm : 0, reps: 1 });
-              m.reps.push(...r.reps);
+              const r = await m.c.request({ type: 'measure', variant: m.variant, workload, threads: t, warm: round === 0 ? timing.warm : 0, reps: 1, round });
+              m.reps.push(...r.reps.map((rep) => ({ ...rep, round })));
               m.misses += r.misses;
               m.load.push(loadavg()[0]);
             } catch (err) {
@@ -273,8 +273,8 @@ for (const ds of sets) {
       const peers = ['sharedmap', 'lmdb'].map((s) => find(s, ds.keys, ds.value, workload, t)).filter(Boolean);
       if (!ks || peers.length === 0) continue;
       const best = peers.reduce((a, b) => (a.nsPerOp <= b.nsPerOp ? a : b));
-      addTarget(`${WORKLOADS[workload].label}, ${ds.keys} keys, ${vlabel(ds.value)}, ${t}T, keyshare / best of sharedmap and lmdb (${SYSTEMS[best.system].label})`, ks.nsPerOp / best.nsPerOp, '<=', 1,
-        `${fmtNs(ks.nsPerOp)} vs ${fmtNs(best.nsPerOp)}`);
+      addTarget(`${WORKLOADS[workload].label}, ${ds.keys} keys, ${vlabel(ds.value)}, ${t}T, keyshare / best of sharedmap and lmdb (${SYSTEMS[best.system].label})`, pairedRatio(ks, peers), '<=', 1,
+        `medians ${fmtNs(ks.nsPerOp)} vs ${fmtNs(best.nsPerOp)} (${(ks.nsPerOp / best.nsPerOp).toFixed(2)})`);
     }
   }
 }
@@ -283,7 +283,7 @@ if (workloads.includes('get') && threads.includes(1)) {
     const hot = find('keyshare-hot', ds.keys, ds.value, 'get', 1);
     const lru = find('lru', ds.keys, ds.value, 'get', 1);
     if (!hot || !lru) continue;
-    addTarget(`hotReads get / lru-cache get, ${ds.keys} keys, ${vlabel(ds.value)}, 1T`, hot.nsPerOp / lru.nsPerOp, '<=', 3, `${fmtNs(hot.nsPerOp)} vs ${fmtNs(lru.nsPerOp)}`);
+    addTarget(`hotReads get / lru-cache get, ${ds.keys} keys, ${vlabel(ds.value)}, 1T`, pairedRatio(hot, [lru]), '<=', 3, `medians ${fmtNs(hot.nsPerOp)} vs ${fmtNs(lru.nsPerOp)} (${(hot.nsPerOp / lru.nsPerOp).toFixed(2)})`);
   }
 }
 for (const m of memory) {

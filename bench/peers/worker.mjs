@@ -2,6 +2,8 @@
 // then answers 'run' messages: for each repetition it signals READY, waits for GO, runs its loop
 // in batches until STOP, and records the operations it did and the time it took
 // (process.hrtime.bigint() around the repetition).
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { MASK, WORKLOADS, keySequence, makeKeys, makeValue, makeWriteValues, opSequence } from './data.mjs';
 import { openInThread, sameValue } from './systems.mjs';
@@ -87,6 +89,33 @@ function compileLoop(sys, workload) {
 const state = { pos: (thread * 104_729) & MASK, sink: undefined, misses: 0 };
 const loops = new Map();
 
+/**
+ * Pins this thread to one CPU (`cpus`: a list for taskset, e.g. "1", or every allowed CPU to
+ * unpin). Linux with taskset only; elsewhere (or if it fails) the thread stays where the
+ * scheduler puts it, and `placement` below shows where it ran.
+ */
+let pinnedTo = null;
+let canPin = true;
+function pin(cpus) {
+  if (cpus === null || !canPin || cpus === pinnedTo) return;
+  try {
+    const tid = readlinkSync('/proc/thread-self').split('/').pop();
+    execFileSync('taskset', ['-p', '-c', cpus, tid], { stdio: 'ignore' });
+    pinnedTo = cpus;
+  } catch {
+    canPin = false;
+  }
+}
+
+/** The CPU this thread last ran on (Linux), or -1. */
+function placement() {
+  try {
+    return Number(readFileSync('/proc/thread-self/stat', 'latin1').split(') ')[1].split(' ')[36]);
+  } catch {
+    return -1;
+  }
+}
+
 function runReps(loop, reps, batch) {
   const out = [];
   for (let r = 0; r < reps; r++) {
@@ -98,7 +127,7 @@ function runReps(loop, reps, batch) {
     let ops = 0;
     while (Atomics.load(ctl, CTL.STOP) === 0) ops += loop(batch);
     const ns = Number(process.hrtime.bigint() - t0);
-    out.push({ ops, ns });
+    out.push({ ops, ns, cpu: placement() });
     Atomics.add(ctl, CTL.DONE, 1);
     Atomics.notify(ctl, CTL.DONE);
   }
@@ -110,6 +139,7 @@ parentPort.on('message', async (msg) => {
     const id = `${msg.variant}/${msg.workload}`;
     let loop = loops.get(id);
     if (loop === undefined) loops.set(id, (loop = compileLoop(opened.variants[msg.variant], msg.workload)));
+    pin(msg.cpus);
     const misses = state.misses;
     const reps = runReps(loop, msg.reps, msg.batch);
     parentPort.postMessage({ type: 'result', thread, reps, misses: state.misses - misses });
