@@ -141,7 +141,7 @@ test('generation is deterministic', () => {
   assert.is(generate(args).code, generate(args).code);
 });
 
-test('a 50-type schema generates well under a second (timings printed)', () => {
+test('a 50-type schema generates (timings printed; bench/codegen.bench.mjs holds the speed target)', () => {
   const morph = loadTsMorph(); // already loaded by the tests above
   let t;
   const schemaPath = path.join(root, 'test/fixtures/codegen/fifty/schema.ts');
@@ -155,8 +155,6 @@ test('a 50-type schema generates well under a second (timings printed)', () => {
   assert.is(result.model.types.length, 50);
   assert.is(result.model.stores.length, 10);
   console.log(`  50 types → ${result.code.split('\n').length} lines: ${runs.map((x) => x.toFixed(0)).join(', ')} ms (ts-morph already loaded)`);
-  // Generous bound so that a loaded CI machine does not flake; the printed numbers are the measure.
-  assert.ok(runs[0] < 1500, `first generation took ${runs[0].toFixed(0)} ms`);
 });
 
 test.run();
