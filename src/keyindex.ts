@@ -18,6 +18,7 @@
 import { arena } from './arena';
 import { alloc, finishReplacement, free } from './allocator';
 import { OutOfMemoryError } from './errors';
+import { spin, testKnob } from './faults';
 import {
   BUCKET_EMPTY,
   BUCKET_TOMBSTONE,
@@ -207,13 +208,13 @@ export function rebuild(store: number, cap: number, mayDefragment = true): void 
     while (i32[base + b] !== BUCKET_EMPTY) b = (b + 1) & mask;
     i32[base + b] = ref;
   }
-  delayForTests();
+  spin(RESIZE_DELAY_SPINS);
   // Publication point: readers that load INDEX from here on probe the new array.
   Atomics.store(i32, s + STORE.INDEX, fresh);
   i32[s + STORE.TOMBSTONES] = 0;
   // Readers that probed the old array retry; only then may it be reused.
   Atomics.add(i32, s + STORE.SEQ, 2);
-  delayForTests();
+  spin(RESIZE_DELAY_SPINS);
   free(old, s + STORE.INDEX_OLD);
   Atomics.store(arena.i32, s + STORE.INDEX_NEW, 0);
 }
@@ -231,11 +232,7 @@ export function repairIndex(store: number): void {
  * Test-only: spins inside a resize, before its publication and before freeing the old array, so
  * that a test that kills the thread lands in the resize (as NATIVE_KEYSHARE_TEST_STRUCTS_DELAY).
  */
-const RESIZE_DELAY_SPINS = Number(process.env['NATIVE_KEYSHARE_TEST_RESIZE_DELAY'] ?? 0) | 0;
-let delaySink = 0;
-function delayForTests(): void {
-  for (let i = 0; i < RESIZE_DELAY_SPINS; i++) delaySink += i;
-}
+const RESIZE_DELAY_SPINS = testKnob('RESIZE_DELAY');
 
 /** Adds entry `ref` (whose key is not in the index). Store lock held; `reserveOne` called. */
 export function insert(store: number, ref: number, hash: number): void {

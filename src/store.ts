@@ -93,6 +93,7 @@ import {
   epochWord,
   sizeClassOf,
 } from './layout';
+import { pause, spin, testKnob } from './faults';
 import { Acquired, acquire, holder, release, tryAcquire } from './locks';
 import { compilePattern, type KeyPattern } from './patterns';
 import { learnedCount, repairStructures, sharedTable } from './structures';
@@ -399,7 +400,7 @@ function readEntry(ref: number, gen: number, store: Store<unknown>): unknown {
  * Fault injection for tests: how long armEpoch sleeps before its lock test, so that a write can
  * publish and release the lock in between (its SEQ test must then refuse the epoch).
  */
-const ARM_DELAY_MS = Number(process.env['NATIVE_KEYSHARE_TEST_ARM_DELAY_MS'] ?? 0) | 0;
+const ARM_DELAY_MS = testKnob('ARM_DELAY_MS');
 
 /**
  * The epoch a hot cache may record with a value it found current at SEQ `seq` of entry word
@@ -408,7 +409,7 @@ const ARM_DELAY_MS = Number(process.env['NATIVE_KEYSHARE_TEST_ARM_DELAY_MS'] ?? 
  * cannot match (see Store.getHot).
  */
 function armEpoch(e: number, seq: number, epoch: number): number {
-  if (ARM_DELAY_MS !== 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ARM_DELAY_MS);
+  if (ARM_DELAY_MS !== 0) pause(ARM_DELAY_MS);
   const i32 = arena.i32;
   if (Atomics.load(i32, e + ENTRY.LOCK) === 0 && Atomics.load(i32, e + ENTRY.SEQ) === seq) return epoch;
   return (epoch - 1) | 0;
@@ -674,13 +675,9 @@ export function atomicFailure(): AtomicStatus {
  * Atomics call, where a writer retiring the block without waiting for it would let the op land
  * in a reused block. A constant per thread, so the check folds away when it is 0.
  */
-const ATOMIC_DELAY_SPINS = Number(process.env['NATIVE_KEYSHARE_TEST_ATOMIC_DELAY'] ?? 0) | 0;
+const ATOMIC_DELAY_SPINS = testKnob('ATOMIC_DELAY');
 /** Likewise: stalls an in-place write half-way, with SEQ odd, so that kills land there. */
-const INPLACE_DELAY_SPINS = Number(process.env['NATIVE_KEYSHARE_TEST_INPLACE_DELAY'] ?? 0) | 0;
-let delaySink = 0;
-function delayForTests(spins = ATOMIC_DELAY_SPINS): void {
-  for (let i = 0; i < spins; i++) delaySink += i;
-}
+const INPLACE_DELAY_SPINS = testKnob('INPLACE_DELAY');
 
 /**
  * A lock-free atomic op on one integer field of entry `ref`'s record: add `a` (op 0), or
@@ -703,7 +700,7 @@ export function recordAtomic(ref: number, gen: number, at: number, kind: FieldKi
       return NaN;
     }
     const byte = d * UNIT + RECORD_BYTES_OFFSET + at;
-    if (ATOMIC_DELAY_SPINS !== 0) delayForTests();
+    if (ATOMIC_DELAY_SPINS !== 0) spin(ATOMIC_DELAY_SPINS);
     if (d === 0 || (i32[d * 2 + VALUE.HDR] & VALUE_FLAG.RECORD) === 0) {
       i32[h] = 0;
       atomicStatus = AtomicStatus.Missing;
@@ -776,7 +773,7 @@ function writeRecordInPlace(ref: number, d: number, src: Uint8Array, ranges: rea
     const off = ranges[2 * i];
     const len = ranges[2 * i + 1];
     for (let k = 0; k < len; k++) u8[base + off + k] = src[off + k];
-    if (INPLACE_DELAY_SPINS !== 0 && i === 0) delayForTests(INPLACE_DELAY_SPINS);
+    if (INPLACE_DELAY_SPINS !== 0 && i === 0) spin(INPLACE_DELAY_SPINS);
   }
   Atomics.add(i32, e + ENTRY.SEQ, 1);
   Atomics.store(i32, slot + THREAD.REDO_ENTRY, 0);

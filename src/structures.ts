@@ -33,17 +33,14 @@ import { alloc, finishReplacement, free } from './allocator';
 import { arena } from './arena';
 import { MAX_LEARNED_STRUCTURES, type StructureTable } from './codec';
 import { CodecError } from './errors';
+import { spin, testKnob } from './faults';
 import { KIND, STORE, STRUCTS, UNIT } from './layout';
 
 /**
  * Test-only: spins inside a save, before its publication and before freeing the old block, so
  * that a test that kills the writer lands in the save (as NATIVE_KEYSHARE_TEST_INPLACE_DELAY).
  */
-const SAVE_DELAY_SPINS = Number(process.env['NATIVE_KEYSHARE_TEST_STRUCTS_DELAY'] ?? 0) | 0;
-let delaySink = 0;
-function delayForTests(): void {
-  for (let i = 0; i < SAVE_DELAY_SPINS; i++) delaySink += i;
-}
+const SAVE_DELAY_SPINS = testKnob('STRUCTS_DELAY');
 
 /** Bound on a table's JSON text (UTF-16 code units): 256 KB of shared memory per store at most. */
 export const MAX_TABLE_CHARS = 1 << 17;
@@ -115,12 +112,12 @@ function saveLocked(store: number, list: string[][], isCompatible: (published: s
   const base = (w + STRUCTS.TEXT) * 2;
   for (let i = 0; i < text.length; i++) u16[base + i] = text.charCodeAt(i);
   i32[s + STORE.STRUCTS_OLD] = old;
-  delayForTests();
+  spin(SAVE_DELAY_SPINS);
   // Publication point; then readers that began before it retry, and only then may the old
   // block be reused.
   Atomics.store(i32, s + STORE.STRUCTS, block);
   Atomics.add(i32, s + STORE.SEQ, 2);
-  delayForTests();
+  spin(SAVE_DELAY_SPINS);
   if (old !== 0) free(old, s + STORE.STRUCTS_OLD);
   Atomics.store(arena.i32, s + STORE.STRUCTS_NEW, 0);
   return 'saved';
