@@ -178,7 +178,17 @@ if (process.send) {
   // Driven by run.mjs: a few repetitions per 'measure' message, so that run.mjs can interleave
   // the systems of a dataset (each system's repetitions alternate with the others').
   process.on('message', async (msg) => {
-    if (msg.type === 'measure') {
+    if (msg.type === 'touch') {
+      // Keys [from, to) read once: by every thread that has a copy of its own (Map, lru-cache),
+      // by thread 0 alone where the threads share one structure.
+      const touching = SYSTEMS[cfg.system].shared ? 1 : workers.length;
+      for (let t = 0; t < touching; t++) workers[t].postMessage({ type: 'touch', from: msg.from, to: msg.to });
+      for (let t = 0; t < touching; t++) {
+        const m = await receive();
+        if (m.type !== 'touched') throw new Error(`unexpected message ${m.type}`);
+      }
+      process.send({ type: 'touched' });
+    } else if (msg.type === 'measure') {
       const r = await runReps(msg.variant, msg.workload, msg.threads, msg.warm, msg.reps, msg.round);
       process.send({ type: 'result', ...r });
     } else if (msg.type === 'exit') {

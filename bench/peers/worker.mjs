@@ -143,6 +143,12 @@ parentPort.on('message', async (msg) => {
     const misses = state.misses;
     const reps = runReps(loop, msg.reps, msg.batch);
     parentPort.postMessage({ type: 'result', thread, reps, misses: state.misses - misses });
+  } else if (msg.type === 'touch') {
+    // Reads keys [from, to) once through every variant, unmeasured (see run.mjs, touchAll).
+    let sink;
+    for (const v of Object.values(opened.variants)) for (let i = msg.from; i < msg.to; i++) sink = v.get(keys[i]);
+    state.sink = sink;
+    parentPort.postMessage({ type: 'touched', thread });
   } else if (msg.type === 'exit') {
     await opened.close();
     parentPort.postMessage({ type: 'closed', thread });
