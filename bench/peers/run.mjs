@@ -2,7 +2,7 @@
 // command and one run. See bench/peers/README.md for what is measured and how.
 //
 //   node bench/peers/run.mjs            full run: 1K/100K/1M keys, ~20 B/~1 KB/~100 KB values,
-//                                       1/2/4 threads (about 7–8 minutes on 2 cores)
+//                                       1/2/4 threads (about 11–12 minutes on 2 cores)
 //   node bench/peers/run.mjs --quick    1K/100K keys, ~20 B/~1 KB values, 1/2 threads (< 2 min)
 //
 // Options for partial runs while working on it: --systems=keyshare,lmdb  --datasets=1K/20B,1M/1KB
@@ -182,7 +182,7 @@ class Case {
  * idle that long is slower to read at first on this machine (its memory cools off in the VM:
  * 1 M × ~1 KB native-keyshare gets measured 10.9 µs right after a minute idle, then 4.6, then
  * back to 3.6 over the next second or so; in full runs the first-filled system's first rounds
- * were 3–13× slower than alone). Each system's data has then been read within the same few
+ * were 3–20× slower than alone). Each system's data has then been read within the same few
  * seconds before the measurements begin, whatever the order its set-up finished in.
  */
 const TOUCH_SLICES = 8;
