@@ -229,8 +229,8 @@ export function repairIndex(store: number): void {
 }
 
 /**
- * Test-only: spins inside a resize, before its publication and before freeing the old array, so
- * that a test that kills the thread lands in the resize (as NATIVE_KEYSHARE_TEST_STRUCTS_DELAY).
+ * Test-only (NATIVE_KEYSHARE_TEST_RESIZE_DELAY, see faults.ts): spins inside a resize, before its
+ * publication and before freeing the old array, so that a test that kills the thread lands there.
  */
 const RESIZE_DELAY_SPINS = testKnob('RESIZE_DELAY');
 

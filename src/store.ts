@@ -100,7 +100,7 @@ import { learnedCount, repairStructures, sharedTable } from './structures';
 import { liveThreadCount, mySlot, myToken, myWord, setRecoveryHooks, slotWord } from './threads';
 
 // Recovery of a dead thread frees the blocks its interrupted write leaves behind.
-setRecoveryHooks({ free: (ref, recordWord) => free(ref, recordWord), limbo: recoverLimboEntry });
+setRecoveryHooks({ free, limbo: recoverLimboEntry });
 
 /**
  * An entry a dead thread was inserting or removing (threads.ts): if the store's index holds
@@ -397,8 +397,9 @@ function readEntry(ref: number, gen: number, store: Store<unknown>): unknown {
 }
 
 /**
- * Fault injection for tests: how long armEpoch sleeps before its lock test, so that a write can
- * publish and release the lock in between (its SEQ test must then refuse the epoch).
+ * Fault injection for tests (NATIVE_KEYSHARE_TEST_ARM_DELAY_MS, see faults.ts): how long
+ * armEpoch sleeps before its lock test, so that a write can publish and release the lock in
+ * between (its SEQ test must then refuse the epoch).
  */
 const ARM_DELAY_MS = testKnob('ARM_DELAY_MS');
 
@@ -671,12 +672,13 @@ export function atomicFailure(): AtomicStatus {
 }
 
 /**
- * Fault injection for tests: widens the window between an atomic op's load of DATA and its
- * Atomics call, where a writer retiring the block without waiting for it would let the op land
- * in a reused block. A constant per thread, so the check folds away when it is 0.
+ * Fault injection for tests (NATIVE_KEYSHARE_TEST_ATOMIC_DELAY): widens the window between an
+ * atomic op's load of DATA and its Atomics call, where a writer retiring the block without
+ * waiting for it would let the op land in a reused block. A constant per thread, so the check
+ * folds away when it is 0.
  */
 const ATOMIC_DELAY_SPINS = testKnob('ATOMIC_DELAY');
-/** Likewise: stalls an in-place write half-way, with SEQ odd, so that kills land there. */
+/** Likewise (NATIVE_KEYSHARE_TEST_INPLACE_DELAY): stalls an in-place write half-way, SEQ odd, for kills. */
 const INPLACE_DELAY_SPINS = testKnob('INPLACE_DELAY');
 
 /**

@@ -37,8 +37,8 @@ import { spin, testKnob } from './faults';
 import { KIND, STORE, STRUCTS, UNIT } from './layout';
 
 /**
- * Test-only: spins inside a save, before its publication and before freeing the old block, so
- * that a test that kills the writer lands in the save (as NATIVE_KEYSHARE_TEST_INPLACE_DELAY).
+ * Test-only (NATIVE_KEYSHARE_TEST_STRUCTS_DELAY, see faults.ts): spins inside a save, before its
+ * publication and before freeing the old block, so that a test that kills the writer lands there.
  */
 const SAVE_DELAY_SPINS = testKnob('STRUCTS_DELAY');
 
