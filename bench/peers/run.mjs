@@ -7,6 +7,7 @@
 //
 // Options for partial runs while working on it: --systems=keyshare,lmdb  --datasets=1K/20B,1M/1KB
 // --workloads=get,mix90  --threads=1,2  --reps=N  --window-ms=N  --warm-ms=N  --out=DIR
+// --no-touch (skip the reading pass before a dataset's measurements, to see what it changes)
 //
 // Writes results/peers.json, results/peers.md and results/<workload>-<threads>t.svg (then, see
 // the end of this file, the README's PNG docs/peers-get.png through render-png.mjs), and prints
@@ -36,6 +37,7 @@ const { values: opts } = parseArgs({
     reps: { type: 'string' },
     'window-ms': { type: 'string' },
     'warm-ms': { type: 'string' },
+    'no-touch': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
@@ -232,8 +234,10 @@ for (const ds of sets) {
     // Let the set-up's after-effects (V8's concurrent sweeping and compilation in 5 processes,
     // the kernel's page bookkeeping) die down before the first measurement.
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const touchMs = await touchAll(live, n);
-    console.log(`── every key read once by every system, in ${TOUCH_SLICES} round-robin slices: ${(touchMs / 1000).toFixed(1)} s`);
+    if (!opts['no-touch']) {
+      const touchMs = await touchAll(live, n);
+      console.log(`── every key read once by every system, in ${TOUCH_SLICES} round-robin slices: ${(touchMs / 1000).toFixed(1)} s`);
+    }
     // Interleaved: for each workload and thread count, round-robin over the systems, one
     // repetition each per round (the first round adds the warm-up), starting with a different
     // system each round. A system's repetitions are thus spread over the same seconds as the
