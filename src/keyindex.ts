@@ -1,9 +1,11 @@
 /**
  * A store's key index: open addressing with linear probing over a power-of-two bucket array.
  *
- * Each bucket holds an ENTRY ref, EMPTY or TOMBSTONE, and is published with one Atomics.store,
- * so a lock-free reader sees a bucket either before or after an insert or removal, never half.
- * Writers (insert, remove, resize) hold the store's structural lock.
+ * Each bucket holds an ENTRY ref tagged with its key's top hash bits (see BUCKET_TAG_BITS), EMPTY
+ * or TOMBSTONE, and is published with one Atomics.store, so a lock-free reader sees a bucket
+ * either before or after an insert or removal, never half. Writers (insert, remove, resize)
+ * hold the store's structural lock. A tag only ever rules an entry out: a probe whose tag
+ * matches still compares the key, so a wrong tag can cost a miss, never a wrong answer.
  *
  * Readers do not lock. What could mislead them is a resize: the old bucket array is freed after
  * the new one is published and may be reused for anything. So a resize bumps the store's SEQ
@@ -21,6 +23,8 @@ import { OutOfMemoryError } from './errors';
 import { spin, testKnob } from './faults';
 import {
   BUCKET_EMPTY,
+  BUCKET_REF_MASK,
+  BUCKET_TAG_BITS,
   BUCKET_TOMBSTONE,
   ENTRY,
   KEY_LEN_MASK,
@@ -113,9 +117,12 @@ export function lookup(store: number, key: string, hash: number): number {
         const mask = cap - 1;
         let b = hash & mask;
         for (let n = 0; n < cap; n++, b = (b + 1) & mask) {
-          const ref = i32[base + b]!;
-          if (ref === BUCKET_EMPTY) break;
-          if (ref === BUCKET_TOMBSTONE) continue;
+          const bucket = i32[base + b]!;
+          if (bucket === BUCKET_EMPTY) break;
+          // Another key's entry (or a tombstone, whose tag bits are 0): skip it without
+          // touching its memory.
+          if (((bucket ^ hash) & BUCKET_TAG_BITS) !== 0 || bucket === BUCKET_TOMBSTONE) continue;
+          const ref = bucket & BUCKET_REF_MASK;
           const e = ref * 2;
           if ((e + ENTRY.KEY) * 4 + len * 2 > a.viewBytes) {
             // Beyond this thread's views: the arena grew (refresh them and probe again), or the
@@ -142,6 +149,11 @@ export function lookup(store: number, key: string, hash: number): number {
     }
     if (found >= 0 && Atomics.load(a.i32, s + STORE.SEQ) === seq) return found;
   }
+}
+
+/** The entry ref bucket value `bucket` names, or 0 for EMPTY and TOMBSTONE. */
+export function bucketRef(bucket: number): number {
+  return bucket === BUCKET_TOMBSTONE ? 0 : bucket & BUCKET_REF_MASK;
 }
 
 /** Units of an INDEX block with `cap` buckets. */
@@ -202,11 +214,12 @@ export function rebuild(store: number, cap: number, mayDefragment = true): void 
   const base = fresh * 2 + INDEX.BUCKETS;
   const mask = cap - 1;
   for (let i = 0; i < oldCap; i++) {
-    const ref = i32[oldBase + i];
-    if (ref === BUCKET_EMPTY || ref === BUCKET_TOMBSTONE) continue;
-    let b = storedHash(ref) & mask;
+    const bucket = i32[oldBase + i];
+    if (bucket === BUCKET_EMPTY || bucket === BUCKET_TOMBSTONE) continue;
+    // The tag moves with the ref: it is the same hash's top bits whatever the capacity.
+    let b = storedHash(bucket & BUCKET_REF_MASK) & mask;
     while (i32[base + b] !== BUCKET_EMPTY) b = (b + 1) & mask;
-    i32[base + b] = ref;
+    i32[base + b] = bucket;
   }
   spin(RESIZE_DELAY_SPINS);
   // Publication point: readers that load INDEX from here on probe the new array.
@@ -251,7 +264,7 @@ export function insert(store: number, ref: number, hash: number): void {
     }
     b = (b + 1) & mask;
   }
-  Atomics.store(i32, base + b, ref);
+  Atomics.store(i32, base + b, (hash & BUCKET_TAG_BITS) | ref);
   i32[s + STORE.COUNT]++;
 }
 
@@ -261,7 +274,7 @@ export function indexHolds(store: number, ref: number): boolean {
   const idx = i32[store * 2 + STORE.INDEX];
   const cap = i32[idx * 2 + INDEX.CAPACITY];
   const base = idx * 2 + INDEX.BUCKETS;
-  for (let b = 0; b < cap; b++) if (i32[base + b] === ref) return true;
+  for (let b = 0; b < cap; b++) if (bucketRef(i32[base + b]) === ref) return true;
   return false;
 }
 
@@ -276,7 +289,7 @@ export function remove(store: number, ref: number, hash: number): boolean {
   for (let n = 0; n <= mask; n++, b = (b + 1) & mask) {
     const cur = i32[base + b];
     if (cur === BUCKET_EMPTY) return false;
-    if (cur !== ref) continue;
+    if (bucketRef(cur) !== ref) continue;
     // A bucket followed by EMPTY ends its probe chain, so it can become EMPTY itself.
     if (i32[base + ((b + 1) & mask)] === BUCKET_EMPTY) Atomics.store(i32, base + b, BUCKET_EMPTY);
     else {
@@ -304,8 +317,8 @@ export function forEachRef(store: number, visit: (ref: number) => void, maxResta
     const base = idx * 2 + INDEX.BUCKETS;
     if (!(cap > 0 && (cap & (cap - 1)) === 0 && arena.covers((base + cap) * 4))) continue;
     for (let i = 0; i < cap; i++) {
-      const ref = arena.i32[base + i];
-      if (ref > BUCKET_TOMBSTONE && arena.covers((ref * 2 + ENTRY.KEY) * 4)) visit(ref);
+      const ref = bucketRef(arena.i32[base + i]);
+      if (ref !== 0 && arena.covers((ref * 2 + ENTRY.KEY) * 4)) visit(ref);
     }
     if (Atomics.load(arena.i32, s + STORE.SEQ) === seq) return true;
   }

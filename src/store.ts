@@ -60,9 +60,8 @@ import {
   type RecordField,
   type RecordLayout,
 } from './records';
-import { forEachRef, hashKey, indexHolds, insert, isOneByteKey, lookup, newIndex, readKey, remove, repairIndex, reserveOne, foundGen } from './keyindex';
+import { bucketRef, forEachRef, hashKey, indexHolds, insert, isOneByteKey, lookup, newIndex, readKey, remove, repairIndex, reserveOne, foundGen } from './keyindex';
 import {
-  BUCKET_EMPTY,
   BUCKET_TOMBSTONE,
   ENTRY,
   ENTRY_FIXED_BYTES,
@@ -1681,8 +1680,8 @@ export class Store<T = unknown> {
       const cap = i32[idx * 2 + INDEX.CAPACITY];
       const start = Atomics.add(i32, s + STORE.SWEEP_CURSOR, buckets) & (cap - 1);
       for (let i = 0; i < buckets && i < cap; i++) {
-        const ref = arena.i32[idx * 2 + INDEX.BUCKETS + ((start + i) & (cap - 1))];
-        if (ref > 1 && expiredAt(ref, t)) expired.push(ref);
+        const ref = bucketRef(arena.i32[idx * 2 + INDEX.BUCKETS + ((start + i) & (cap - 1))]);
+        if (ref !== 0 && expiredAt(ref, t)) expired.push(ref);
       }
     }
     let n = 0;
@@ -1939,6 +1938,9 @@ function expiredBlock(d: number, t: number): boolean {
 }
 
 function expiredAt(ref: number, t: number): boolean {
+  // A bounded sweep reads buckets without the store's SEQ check: the array may have been freed
+  // and reused, and `ref` be garbage. Candidates are re-checked under the entry lock.
+  if (!arena.covers((ref * 2 + ENTRY.DATA + 1) * 4)) return false;
   const d = Atomics.load(arena.i32, ref * 2 + ENTRY.DATA);
   return d !== 0 && expiredBlock(d, t);
 }
@@ -1969,9 +1971,10 @@ function repairCounts(store: number): void {
   const idx = i32[s + STORE.INDEX];
   const cap = i32[idx * 2 + INDEX.CAPACITY];
   for (let i = 0; i < cap; i++) {
-    const ref = i32[idx * 2 + INDEX.BUCKETS + i];
-    if (ref === BUCKET_TOMBSTONE) tombstones++;
-    if (ref === BUCKET_EMPTY || ref === BUCKET_TOMBSTONE) continue;
+    const bucket = i32[idx * 2 + INDEX.BUCKETS + i];
+    if (bucket === BUCKET_TOMBSTONE) tombstones++;
+    const ref = bucketRef(bucket);
+    if (ref === 0) continue;
     count++;
     const d = i32[ref * 2 + ENTRY.DATA];
     if (d !== 0) {

@@ -32,6 +32,8 @@ import { arena } from './arena';
 import {
   BLOCK,
   BUCKET_EMPTY,
+  BUCKET_REF_MASK,
+  BUCKET_TAG_BITS,
   BUCKET_TOMBSTONE,
   ENTRY,
   ENTRY_FIXED_BYTES,
@@ -322,12 +324,13 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
   const keys = new Set<string>();
   const recordSize = schemaRecordSize(i32, s, err, at);
   for (let b = 0; b < cap; b++) {
-    const ref = i32[base + b];
-    if (ref === BUCKET_EMPTY) continue;
-    if (ref === BUCKET_TOMBSTONE) {
+    const bucket = i32[base + b];
+    if (bucket === BUCKET_EMPTY) continue;
+    if (bucket === BUCKET_TOMBSTONE) {
       tombstones++;
       continue;
     }
+    const ref = bucket & BUCKET_REF_MASK;
     count++;
     if (heapWalked ? !isBlock(ref, KIND.ENTRY) : ref < HEAP_START_UNIT) {
       err('index', ref, `bucket ${b} names unit ${ref}, which is not an ENTRY block`, at);
@@ -348,7 +351,10 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
     const where = { store, key };
     if ((i32[e + ENTRY.GEN] & 1) !== 0) err('entry', ref, 'entry in the index has an odd GEN (it is marked free)', where);
     if ((i32[e + ENTRY.SEQ] & 1) !== 0) err('entry', ref, 'SEQ is odd: an in-place write never finished', where);
-    if (!reachable(i32, base, cap, b, hashKey(key))) err('index', ref, `bucket ${b} cannot be reached from the key's home bucket (an EMPTY bucket cuts the probe chain)`, where);
+    const hash = hashKey(key);
+    // A probe skips a bucket whose tag is not its hash's: the key would be unfindable.
+    if (((bucket ^ hash) & BUCKET_TAG_BITS) !== 0) err('index', ref, `bucket ${b}'s tag bits ${(bucket & BUCKET_TAG_BITS) >>> 29} are not those of the key's hash (${(hash & BUCKET_TAG_BITS) >>> 29})`, where);
+    if (!reachable(i32, base, cap, b, hash)) err('index', ref, `bucket ${b} cannot be reached from the key's home bucket (an EMPTY bucket cuts the probe chain)`, where);
     if (keys.has(key)) err('index', ref, 'key appears twice in the index', where);
     keys.add(key);
     lockCheck(i32[e + ENTRY.LOCK], ref, `key "${key}"'s lock`, warn, where);

@@ -95,7 +95,7 @@ test('catches a bucket that names a non-entry', () => {
   const idx = arena.i32[s.ref * 2 + L.STORE.INDEX];
   const cap = arena.i32[idx * 2 + L.INDEX.CAPACITY];
   let b = 0;
-  while (arena.i32[idx * 2 + L.INDEX.BUCKETS + b] <= 1) b++;
+  while ((arena.i32[idx * 2 + L.INDEX.BUCKETS + b] & L.BUCKET_REF_MASK) <= 1) b++;
   corrupt(idx * 2 + L.INDEX.BUCKETS + b, idx, 'index', /not an ENTRY block/);
   assert.ok(cap > 0);
 });
@@ -109,7 +109,28 @@ test("catches an entry in a bucket its key's probe chain cannot reach", () => {
   const home = hashKey('k1') & (cap - 1);
   let b = (home - 1 + cap) & (cap - 1);
   while (arena.i32[base + b] !== L.BUCKET_EMPTY) b = (b - 1 + cap) & (cap - 1);
-  corrupt(base + b, entryOf('k1'), 'index', /cannot be reached from the key's home bucket/);
+  const tagged = (hashKey('k1') & L.BUCKET_TAG_BITS) | entryOf('k1');
+  const hit = corrupt(base + b, tagged, 'index', /cannot be reached from the key's home bucket/);
+  assert.is(hit.ref, entryOf('k1'));
+});
+
+test("catches a bucket whose tag bits are not its key's hash's (the key could not be found)", () => {
+  const idx = arena.i32[s.ref * 2 + L.STORE.INDEX];
+  const cap = arena.i32[idx * 2 + L.INDEX.CAPACITY];
+  const base = idx * 2 + L.INDEX.BUCKETS;
+  const ref = entryOf('k1');
+  let b = hashKey('k1') & (cap - 1);
+  while ((arena.i32[base + b] & L.BUCKET_REF_MASK) !== ref) b = (b + 1) & (cap - 1);
+  const wrongTag = (arena.i32[base + b] ^ (1 << 29)) | 0;
+  arena.i32[base + b] = wrongTag;
+  try {
+    // What the tag is for: a lookup skips the bucket without reading the entry.
+    assert.is(lookup(s.ref, 'k1', hashKey('k1')), 0);
+  } finally {
+    arena.i32[base + b] ^= 1 << 29;
+  }
+  assert.is(entryOf('k1'), ref);
+  corrupt(base + b, wrongTag, 'index', /tag bits \d are not those of the key's hash/);
 });
 
 test('catches a value longer than its block, and an unknown codec tag', () => {
