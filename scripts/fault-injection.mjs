@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Fault injection, the long run: workers are terminated at random moments inside set, update,
-// lock…release, setMany and pattern deletes, and inside every write path of a fixed-layout
+// lock…release, setMany and pattern deletes, rewrites of a small value inline in its entry (and
+// its moves to a block and back), and inside every write path of a fixed-layout
 // record store (set, setFields and update in place, atomic ops, delete and re-create), round
 // after round; after every round each surviving key must read whole and be writable, a hotReads
 // handle that cached the keys in earlier rounds must read what a plain handle reads, and after
@@ -23,7 +24,7 @@ const arg = (name, dflt) => {
 const ROUNDS = arg('rounds', 500);
 const SEED = arg('seed', Date.now() % 1e9);
 const rand = prng(SEED);
-const MODES = ['set', 'update', 'lock', 'setMany', 'delete-pattern', 'record-write', 'record-mixed'];
+const MODES = ['set', 'update', 'lock', 'setMany', 'delete-pattern', 'small', 'record-write', 'record-mixed'];
 const busy = new URL('../test/fixtures/busy.mjs', import.meta.url);
 const recordsWorker = new URL('../test/fixtures/records-worker.mjs', import.meta.url);
 const store = createStore('fault-injection');
@@ -32,6 +33,7 @@ const store = createStore('fault-injection');
 // or neither; see Store.getHot).
 const hot = createStore('fault-injection', { hotReads: true });
 store.set('k', makeValue(0));
+store.set('s', 0); // a number: its entry gets inline slots (mode 'small' rewrites it)
 const records = createStore('fault-injection-records', { record: LAYOUT });
 records.set('r', { ...recordOf(0), hits: 0, small: 0 });
 
@@ -58,7 +60,7 @@ for (let round = 1; round <= ROUNDS; round++) {
         env: mode === 'record-write' ? { ...process.env, NATIVE_KEYSHARE_TEST_INPLACE_DELAY: '200000' } : process.env,
         workerData: { store: 'fault-injection-records', key: 'r', mode: mode === 'record-write' ? 'busy-write' : 'busy-mixed', start: Math.floor(rand() * 1e6) },
       })
-    : new Worker(busy, { workerData: { store: 'fault-injection', key: 'k', mode, start: Math.floor(rand() * 1e6) } });
+    : new Worker(busy, { workerData: { store: 'fault-injection', key: mode === 'small' ? 's' : 'k', mode, start: 1 + Math.floor(rand() * 1e6) } });
   await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
   await new Promise((r) => setTimeout(r, 1 + rand() * 30));
   await w.terminate();
@@ -68,6 +70,10 @@ for (let round = 1; round <= ROUNDS; round++) {
     if (!checkValue(v)) fail(`round ${round} (${mode}): ${key} reads ${JSON.stringify(v)?.slice(0, 100)}`);
     if (!isDeepStrictEqual(hot.get(key), v)) fail(`round ${round} (${mode}): ${key}: the hotReads handle reads n=${hot.get(key)?.n}, the plain one n=${v?.n}`);
   }
+  const small = store.get('s');
+  if (small !== undefined && typeof small !== 'number') fail(`round ${round} (${mode}): 's' reads ${JSON.stringify(small)}`);
+  if (hot.get('s') !== small) fail(`round ${round} (${mode}): 's': the hotReads handle reads ${hot.get('s')}, the plain one ${small}`);
+  if (!store.set('s', -round, { timeout: 1000 }) || hot.get('s') !== -round) fail(`round ${round} (${mode}): 's' not writable, or not read back, after recovery`);
   if (!store.set('k', makeValue(round), { timeout: 1000 })) fail(`round ${round} (${mode}): 'k' not writable after recovery`);
   if (hot.get('k')?.n !== round) fail(`round ${round} (${mode}): the hotReads handle reads n=${hot.get('k')?.n} after set(n=${round})`);
   const rec = records.get('r');

@@ -126,11 +126,11 @@ export function alloc(kind: number, units: number, pendingWord = -1, freeDeferre
     if (kind === KIND.ENTRY) {
       const lw = LIST_BASE[FREE_LIST_ENTRY] + c;
       if (i32[lw] === 0) {
-        // A new slab: its units are counted once, as one block; its entries are not. It adds a
-        // quarter to this class's entry capacity: slabs stay O(log n) (few, between the
-        // values), and a store's unused entries stay under a fifth of its entries.
+        // A new slab: its units are counted once, as one block; its entries are not. It adds an
+        // eighth to this class's entry capacity: slabs stay O(log n) (few, between the
+        // values), and a store's unused entries stay under a ninth of its entries.
         const have = slabEntries[c];
-        const slabUnits = Math.min(SLAB_MAX_UNITS, Math.max(SLAB_MIN_UNITS, (Math.max(SLAB_MIN_ENTRIES, have >>> 2) * size) + 1));
+        const slabUnits = Math.min(SLAB_MAX_UNITS, Math.max(SLAB_MIN_UNITS, (Math.max(SLAB_MIN_ENTRIES, have >>> 3) * size) + 1));
         slabEntries[c] = have + Math.floor((slabUnits - 1) / size);
         const sc = sizeClassOf(slabUnits);
         const slab = takeData(sc, true);

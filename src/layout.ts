@@ -56,8 +56,8 @@ export const MAGIC = 0x4e4b5331;
 export const LAYOUT_VERSION = 6;
 
 /**
- * Slab sizing: a new slab of a class holds a quarter as many entries as all that class's slabs
- * so far (so a store of n keys has O(log n) slabs between its values, and at most a fifth of its
+ * Slab sizing: a new slab of a class holds an eighth as many entries as all that class's slabs
+ * so far (so a store of n keys has O(log n) slabs between its values, and at most a ninth of its
  * entries unused), at least
  * SLAB_MIN_ENTRIES and SLAB_MIN_UNITS, at most SLAB_MAX_UNITS.
  */
@@ -304,13 +304,17 @@ export const ENTRY = {
   GEN: 2,
   /**
    * Value sequence: +2 each time DATA is republished. A reader that sees the same SEQ before
-   * and after copying a value copied one immutable block. Odd values are reserved for writers
+   * and after copying a value copied one immutable block (or inline slot). Odd values are reserved for writers
    * that change bytes in place (readers wait for even).
    */
   SEQ: 3,
   /** Per-key mutex: 0 when free, else holderToken << 1 | hasWaiters. */
   LOCK: 4,
-  /** Ref of the current VALUE block; 0 when the entry holds no value (a lock placeholder). */
+  /**
+   * The current value: the ref of a VALUE block (> 0), an INLINE descriptor (< 0: the value's
+   * bytes are in one of the entry's own two slots, see below), or 0 when the entry holds no
+   * value (a lock placeholder).
+   */
   DATA: 5,
   /** minBufferSize hint in bytes (0 when none). */
   MIN_BYTES: 6,
@@ -326,6 +330,51 @@ export const KEY_LEN_MASK = 0xffff;
 export const ENTRY_FIXED_BYTES = ENTRY.KEY * 4;
 /** Longest key, in UTF-16 code units. */
 export const MAX_KEY_LENGTH = 4096;
+
+/**
+ * Inline values. A small value (at most INLINE_MAX_BYTES, no TTL, not a record) lives in the
+ * entry itself, so that a get reads one block instead of two: at a million keys each block read
+ * is a cache and TLB miss of ~200 ns. An entry made for a small value has two slots of equal
+ * size after its key (word-aligned), their size in words in KEY_LEN's INLINE_WORDS bits, fixed
+ * for the entry's life:
+ *
+ *  ENTRY  [HDR][KEY_LEN][GEN][SEQ][LOCK][DATA][MIN_BYTES][ key … ][pad][ slot A ][ slot B ]
+ *                                          │                           ▲
+ *                                          └── INLINE | len | tag | word offset of A or B
+ *
+ * A write fills the slot DATA does not name, then publishes DATA and bumps SEQ, exactly as a
+ * block write fills a fresh block: the slot a reader may be copying is never written until a
+ * later write has moved SEQ on (which that reader's validation sees). So readers never wait,
+ * a writer that dies leaves either the old value or the new one, and nothing needs freeing.
+ * The second slot costs what a VALUE block's header and size-class slack cost: the same memory
+ * for values of 8..12 bytes, up to 16 bytes more per key for values of 13..24 bytes. 24 bytes
+ * hold a number (8), short msgpack objects, and strings of up to 11 characters (stored as
+ * UTF-16 plus a byte, see codec.ts).
+ */
+export const INLINE_MAX_BYTES = 24;
+/** KEY_LEN bits 17..19: words per inline slot (0: the entry has no slots). */
+export const INLINE_WORDS_SHIFT = 17;
+export const INLINE_WORDS_MASK = 7;
+/** DATA descriptor of an inline value: INLINE | len << 20 | tag << 12 | slot word offset. */
+export const INLINE = 1 << 31;
+export const INLINE_LEN_SHIFT = 20;
+export const INLINE_LEN_MASK = 0x7ff;
+export const INLINE_TAG_SHIFT = 12;
+export const INLINE_OFFSET_MASK = 0xfff;
+
+/** Words per inline slot of the entry whose KEY_LEN word is `lenWord`. */
+export function inlineWords(lenWord: number): number {
+  return (lenWord >>> INLINE_WORDS_SHIFT) & INLINE_WORDS_MASK;
+}
+/** Word offset (from the entry's word 0) of its first inline slot: the word after its key. */
+export function inlineSlotA(lenWord: number): number {
+  const len = lenWord & KEY_LEN_MASK;
+  return ENTRY.KEY + (((lenWord & KEY_ONE_BYTE) !== 0 ? len + 3 : 2 * len + 3) >>> 2);
+}
+/** The descriptor of a `len`-byte value with codec tag `tag` in the slot at word offset `slot`. */
+export function inlineDescriptor(slot: number, tag: number, len: number): number {
+  return INLINE | (len << INLINE_LEN_SHIFT) | (tag << INLINE_TAG_SHIFT) | slot;
+}
 
 /**
  * VALUE block: an immutable snapshot of one value, its encoding tag and its deadline. The tag
@@ -401,6 +450,9 @@ export function classUnits(c: number): number {
   return 2 ** p + (within + 1) * 2 ** (p - 2);
 }
 
+// An inline slot's word offset must fit its descriptor field (longest key, then two slots).
+if (inlineSlotA(MAX_KEY_LENGTH) + 2 * INLINE_MAX_BYTES / 4 > INLINE_OFFSET_MASK) throw new Error('layout: inline offsets overflow');
+if (INLINE_MAX_BYTES / 4 > INLINE_WORDS_MASK || INLINE_MAX_BYTES >= 1 << (31 - INLINE_LEN_SHIFT)) throw new Error('layout: inline sizes overflow');
 // Every ref must fit below a bucket's tag bits.
 if (MAX_ARENA_BYTES / UNIT - 1 > BUCKET_REF_MASK) throw new Error('layout: refs overlap bucket tags');
 // The header must hold both free-list families.

@@ -2,11 +2,12 @@
  * The store: the public API over the arena, and the read and write protocols.
  *
  * ## Read protocol (`readEntry`): lock-free, never torn
- * An entry's DATA word names an immutable VALUE block; its SEQ word grows by 2 every time DATA
- * is republished. A reader
+ * An entry's DATA word names an immutable VALUE block, or (a small value) one of the entry's two
+ * inline slots, which is as immutable until a later write republishes DATA (layout.ts); its SEQ
+ * word grows by 2 every time DATA is republished. A reader
  *   1. loads SEQ (s1) — an odd SEQ belongs to an in-place writer: wait for it;
  *   2. checks GEN is the generation it expects (the entry still holds this key);
- *   3. loads DATA, bounds-checks the block, and copies its bytes into a private buffer;
+ *   3. loads DATA, bounds-checks the block or slot, and copies its bytes into a private buffer;
  *   4. loads SEQ again (s2): if s1 === s2, no writer republished or freed anything while the
  *      bytes were copied, so the copy is one whole value — decode it. Otherwise retry.
  * Decoding only ever touches the private copy. The copy may have raced with a reuse of a freed
@@ -28,6 +29,8 @@
  *   4. retire the old block (freed at this thread's next allocation), clear the record, unlock.
  * A thread terminated anywhere in 2–4 leaves DATA naming either the old or the new block — a
  * write is all or nothing — and its slot record says which block to free (see threads.ts).
+ * A small value (`writeInline`) takes the same steps with the entry's free slot in place of a
+ * new block: nothing to allocate, and nothing to free but a block it replaces.
  *
  * ## Structure
  * Inserting or removing a key takes the store's structural LOCK after the entry's (never the
@@ -66,6 +69,12 @@ import {
   ENTRY,
   ENTRY_FIXED_BYTES,
   HEADER,
+  INLINE_LEN_MASK,
+  INLINE_LEN_SHIFT,
+  INLINE_MAX_BYTES,
+  INLINE_OFFSET_MASK,
+  INLINE_TAG_SHIFT,
+  INLINE_WORDS_SHIFT,
   KEY_ONE_BYTE,
   INDEX,
   KIND,
@@ -90,6 +99,9 @@ import {
   classUnits,
   epochStripe,
   epochWord,
+  inlineDescriptor,
+  inlineSlotA,
+  inlineWords,
   sizeClassOf,
 } from './layout';
 import { pause, spin, testKnob } from './faults';
@@ -118,7 +130,8 @@ function recoverLimboEntry(store: number, entry: number, lastNew: number, deadTo
     const d = i32[e + ENTRY.DATA];
     if (d !== 0 && d === lastNew) {
       i32[e + ENTRY.DATA] = 0;
-      free(d);
+      // An inline value (d < 0) goes with the entry.
+      if (d > 0) free(d);
     }
     const lock = Atomics.load(i32, e + ENTRY.LOCK);
     if (lock >>> 1 === deadToken) Atomics.compareExchange(i32, e + ENTRY.LOCK, lock, 0);
@@ -338,13 +351,19 @@ function readEntry(ref: number, gen: number, store: Store<unknown>): unknown {
       continue;
     }
     // 3. Copy. Every field read here may be garbage if the block was freed under us: check
-    //    bounds before following it; step 4 decides whether to keep the copy.
+    //    bounds before following it; step 4 decides whether to keep the copy. An inline value
+    //    (d < 0) is in a slot of this entry, which only a later write than the one that
+    //    published d may overwrite (layout.ts, inline values): the same reasoning applies.
     const v = d * 2;
     let len = -1;
     let meta = 0;
     let off = 0;
     let expires = 0;
-    if (v + VALUE.EXPIRES_LO < i32.length) {
+    if (d < 0) {
+      len = (d >>> INLINE_LEN_SHIFT) & INLINE_LEN_MASK;
+      meta = ((d >>> INLINE_TAG_SHIFT) & TAG_MASK) << TAG_SHIFT;
+      off = (e + (d & INLINE_OFFSET_MASK)) * 4;
+    } else if (v + VALUE.EXPIRES_LO < i32.length) {
       len = i32[v + VALUE.LEN];
       meta = i32[v + VALUE.HDR];
       off = d * UNIT + VALUE_BYTES_OFFSET;
@@ -444,6 +463,12 @@ function writeValue(store: number, ref: number, tag: number, bytes: Uint8Array, 
   // nothing, like every failed call).
   const hint = minBytes;
   if (minBytes === 0) minBytes = i32[e + ENTRY.MIN_BYTES];
+  const lenWord = i32[e + ENTRY.KEY_LEN];
+  const slotBytes = inlineWords(lenWord) * 4;
+  if (len <= slotBytes && minBytes <= slotBytes && expires === 0 && tag !== Tag.Record && slotBytes !== 0) {
+    writeInline(store, ref, tag, bytes, src, len, old, lenWord, hint);
+    return;
+  }
   // 2. Record the write before the allocation that makes it recoverable.
   i32[slot + THREAD.PENDING_ENTRY] = ref;
   i32[slot + THREAD.PENDING_OLD] = old;
@@ -489,15 +514,69 @@ function writeValue(store: number, ref: number, tag: number, bytes: Uint8Array, 
   // Bookkeeping happens only on transitions, to keep contended counters off the common path.
   const s = store * 2;
   if (old === 0) Atomics.add(i32, s + STORE.VALUES, 1);
-  const oldTtl = old !== 0 && (i32[old * 2 + VALUE.HDR] & VALUE_FLAG.TTL) !== 0;
+  const oldTtl = old > 0 && (i32[old * 2 + VALUE.HDR] & VALUE_FLAG.TTL) !== 0;
   if (oldTtl !== (expires !== 0)) Atomics.add(i32, s + STORE.TTL_COUNT, oldTtl ? -1 : 1);
   // 4. Retire: a reader may still be copying `old`; it will see SEQ moved and retry. A record
-  //    block may also be about to take a lock-free atomic op: wait those out first.
-  if (old !== 0 && (i32[old * 2 + VALUE.HDR] & VALUE_FLAG.RECORD) !== 0) {
+  //    block may also be about to take a lock-free atomic op: wait those out first. An inline
+  //    value (old < 0) has nothing to retire.
+  if (old > 0 && (i32[old * 2 + VALUE.HDR] & VALUE_FLAG.RECORD) !== 0) {
     waitForAtomicOps(ref);
     i32 = arena.i32;
   }
-  if (old !== 0) i32[slot + THREAD.DEFERRED_FREE] = old;
+  if (old > 0) i32[slot + THREAD.DEFERRED_FREE] = old;
+  i32[slot + THREAD.PENDING_ENTRY] = 0;
+}
+
+/**
+ * Words per inline slot for a new entry whose first value is `len` bytes (0: no slots). The
+ * size is fixed for the entry's life, so it is sized for that first value: later values of the
+ * same size (the common case: the same kind of value rewritten) stay inline, and a larger one
+ * goes to a block. A lock placeholder (lock() of a new key, as update() does) gets room for a
+ * number, the usual value of a counter.
+ */
+function inlineSlotWords(tag: number, len: number, expires: number, minBytes: number, placeholder: boolean): number {
+  if (placeholder) return 2;
+  if (expires !== 0 || tag === Tag.Record || len > INLINE_MAX_BYTES || minBytes > INLINE_MAX_BYTES) return 0;
+  return Math.max(1, Math.ceil(Math.max(len, minBytes) / 4));
+}
+
+/**
+ * writeValue for a value that fits entry `ref`'s inline slots (lock held): the bytes go to the
+ * slot DATA does not name, then DATA names it (see layout.ts, inline values). Allocates
+ * nothing, so it cannot fail. A block it replaces is freed at once, as a delete frees it.
+ */
+function writeInline(store: number, ref: number, tag: number, bytes: Uint8Array, src: number, len: number, old: number, lenWord: number, hint: number): void {
+  const e = ref * 2;
+  let i32 = arena.i32;
+  const slot = myWord;
+  const a = inlineSlotA(lenWord);
+  // Slot B if DATA names slot A, else A: never the slot a reader of the current value copies.
+  const target = old < 0 && (old & INLINE_OFFSET_MASK) === a ? a + inlineWords(lenWord) : a;
+  const d = inlineDescriptor(target, tag, len);
+  // Recovery (threads.ts) decides by DATA === PENDING_NEW whether the write committed; an
+  // inline write that did not has nothing to undo, one that did may leave `old` to free.
+  i32[slot + THREAD.PENDING_ENTRY] = ref;
+  i32[slot + THREAD.PENDING_OLD] = old;
+  i32[slot + THREAD.PENDING_NEW] = d;
+  const u8 = arena.u8;
+  const off = (e + target) * 4;
+  for (let i = 0; i < len; i++) u8[off + i] = bytes[src + i];
+  if (hint > 0) i32[e + ENTRY.MIN_BYTES] = hint;
+  // Publication, as in writeValue: the epoch, then DATA, then SEQ.
+  Atomics.add(i32, epochWord(store) + epochStripe(ref), 1);
+  Atomics.store(i32, e + ENTRY.DATA, d);
+  Atomics.add(i32, e + ENTRY.SEQ, 2);
+  const s = store * 2;
+  if (old === 0) Atomics.add(i32, s + STORE.VALUES, 1);
+  if (old > 0) {
+    const meta = i32[old * 2 + VALUE.HDR];
+    if ((meta & VALUE_FLAG.TTL) !== 0) Atomics.add(i32, s + STORE.TTL_COUNT, -1);
+    if ((meta & VALUE_FLAG.RECORD) !== 0) waitForAtomicOps(ref);
+    // Not through DEFERRED_FREE: that word may hold a block already, which only an
+    // allocation frees. free() clears PENDING_OLD in its critical section (see threads.ts).
+    free(old, slot + THREAD.PENDING_OLD);
+    i32 = arena.i32;
+  }
   i32[slot + THREAD.PENDING_ENTRY] = 0;
 }
 
@@ -516,10 +595,12 @@ function clearValue(store: number, ref: number): boolean {
   Atomics.add(i32, e + ENTRY.SEQ, 2);
   const s = store * 2;
   Atomics.add(i32, s + STORE.VALUES, -1);
-  const meta = i32[old * 2 + VALUE.HDR];
-  if ((meta & VALUE_FLAG.TTL) !== 0) Atomics.add(i32, s + STORE.TTL_COUNT, -1);
-  if ((meta & VALUE_FLAG.RECORD) !== 0) waitForAtomicOps(ref);
-  free(old, slot + THREAD.PENDING_OLD);
+  if (old > 0) {
+    const meta = i32[old * 2 + VALUE.HDR];
+    if ((meta & VALUE_FLAG.TTL) !== 0) Atomics.add(i32, s + STORE.TTL_COUNT, -1);
+    if ((meta & VALUE_FLAG.RECORD) !== 0) waitForAtomicOps(ref);
+    free(old, slot + THREAD.PENDING_OLD);
+  }
   arena.i32[slot + THREAD.PENDING_ENTRY] = 0;
   return true;
 }
@@ -602,7 +683,7 @@ export function readRecordField(t: RecordTarget, at: number, kind: FieldKind, n 
     //    every handle write records), and a block freed and reused under us fails step 4.
     const d = i32[e + ENTRY.DATA];
     const byte = d * UNIT + RECORD_BYTES_OFFSET + at;
-    if ((s1 & 1) !== 0 || i32[e + ENTRY.GEN] !== t.gen || d === 0 || byte + n > a.viewBytes) {
+    if ((s1 & 1) !== 0 || i32[e + ENTRY.GEN] !== t.gen || d <= 0 || byte + n > a.viewBytes) {
       fieldReadBlocked(t, e, s1, byte + n, spins);
       continue;
     }
@@ -643,7 +724,7 @@ function fieldReadBlocked(t: RecordTarget, e: number, s1: number, end: number, s
     return;
   }
   const i32 = arena.i32;
-  if (i32[e + ENTRY.GEN] !== t.gen || i32[e + ENTRY.DATA] === 0) {
+  if (i32[e + ENTRY.GEN] !== t.gen || i32[e + ENTRY.DATA] <= 0) {
     // Deleted, or re-created in another entry: look the key up again (or throw).
     if (Atomics.load(i32, e + ENTRY.SEQ) === s1 || i32[e + ENTRY.GEN] !== t.gen) t.rebind();
     return;
@@ -702,7 +783,7 @@ export function recordAtomic(ref: number, gen: number, at: number, kind: FieldKi
     }
     const byte = d * UNIT + RECORD_BYTES_OFFSET + at;
     if (ATOMIC_DELAY_SPINS !== 0) spin(ATOMIC_DELAY_SPINS);
-    if (d === 0 || (i32[d * 2 + VALUE.HDR] & VALUE_FLAG.RECORD) === 0) {
+    if (d <= 0 || (i32[d * 2 + VALUE.HDR] & VALUE_FLAG.RECORD) === 0) {
       i32[h] = 0;
       atomicStatus = AtomicStatus.Missing;
       return NaN;
@@ -1471,7 +1552,7 @@ export class Store<T = unknown> {
     const size = sc.layout!.size;
     const i32 = arena.i32;
     const d = i32[ref * 2 + ENTRY.DATA];
-    if (d !== 0 && (i32[d * 2 + VALUE.HDR] & VALUE_FLAG.RECORD) !== 0 && i32[d * 2 + VALUE.LEN] === size) {
+    if (d > 0 && (i32[d * 2 + VALUE.HDR] & VALUE_FLAG.RECORD) !== 0 && i32[d * 2 + VALUE.LEN] === size) {
       if (ranges.length > 0) writeRecordInPlace(ref, d, sc.rec, ranges);
     } else {
       writeValue(this.ref, ref, Tag.Record, sc.rec, 0, size, 0, 0);
@@ -1526,7 +1607,7 @@ export class Store<T = unknown> {
       try {
         const i32 = arena.i32;
         const d = i32[slot.ref * 2 + ENTRY.DATA];
-        if (d === 0 || (i32[d * 2 + VALUE.HDR] & VALUE_FLAG.RECORD) === 0) throw new KeyNotFoundError(this.name, key);
+        if (d <= 0 || (i32[d * 2 + VALUE.HDR] & VALUE_FLAG.RECORD) === 0) throw new KeyNotFoundError(this.name, key);
         // Under the lock no other thread writes in place; atomic ops may change other fields
         // of this copy meanwhile, but only the ranges of the named fields are copied back.
         const base = d * UNIT + RECORD_BYTES_OFFSET;
@@ -1625,7 +1706,8 @@ export class Store<T = unknown> {
     let valueBytes = 0;
     forEachRef(this.ref, (ref) => {
       const d = Atomics.load(arena.i32, ref * 2 + ENTRY.DATA);
-      if (d !== 0 && arena.covers(d * UNIT + 8)) valueBytes += arena.i32[d * 2 + VALUE.LEN];
+      if (d < 0) valueBytes += (d >>> INLINE_LEN_SHIFT) & INLINE_LEN_MASK;
+      else if (d !== 0 && arena.covers(d * UNIT + 8)) valueBytes += arena.i32[d * 2 + VALUE.LEN];
     });
     const idx = Atomics.load(i32, s + STORE.INDEX);
     const u = usage();
@@ -1814,7 +1896,9 @@ export class Store<T = unknown> {
       // Limbo: until the bucket is published, recovery frees this entry (see threads.ts).
       arena.i32[myWord + THREAD.PENDING_STORE] = this.ref;
       const oneByte = isOneByteKey(key);
-      const ref = alloc(KIND.ENTRY, Math.ceil((ENTRY_FIXED_BYTES + key.length * (oneByte ? 1 : 2)) / UNIT), myWord + THREAD.PENDING_LIMBO);
+      const slotWords = inlineSlotWords(tag, len, expires, minBytes, placeholder);
+      const keyWords = Math.ceil((key.length * (oneByte ? 1 : 2)) / 4);
+      const ref = alloc(KIND.ENTRY, Math.ceil((ENTRY_FIXED_BYTES + (keyWords + 2 * slotWords) * 4) / UNIT), myWord + THREAD.PENDING_LIMBO);
       let i32 = arena.i32;
       const e = ref * 2;
       i32[e + ENTRY.DATA] = 0;
@@ -1824,7 +1908,7 @@ export class Store<T = unknown> {
         gen++;
         Atomics.store(i32, e + ENTRY.GEN, gen);
       }
-      i32[e + ENTRY.KEY_LEN] = key.length | (oneByte ? KEY_ONE_BYTE : 0);
+      i32[e + ENTRY.KEY_LEN] = key.length | (oneByte ? KEY_ONE_BYTE : 0) | (slotWords << INLINE_WORDS_SHIFT);
       i32[e + ENTRY.MIN_BYTES] = minBytes;
       if (oneByte) {
         const u8 = arena.u8;
@@ -1930,7 +2014,8 @@ function peekEntry(ref: number, gen: number): unknown {
 }
 
 function expiredBlock(d: number, t: number): boolean {
-  if (!arena.covers(d * UNIT + VALUE_BYTES_OFFSET_TTL)) return false;
+  // An inline value (d < 0) never has a TTL.
+  if (d <= 0 || !arena.covers(d * UNIT + VALUE_BYTES_OFFSET_TTL)) return false;
   const v = d * 2;
   const i32 = arena.i32;
   if ((i32[v + VALUE.HDR] & VALUE_FLAG.TTL) === 0) return false;
@@ -1979,7 +2064,7 @@ function repairCounts(store: number): void {
     const d = i32[ref * 2 + ENTRY.DATA];
     if (d !== 0) {
       values++;
-      if ((i32[d * 2 + VALUE.HDR] & VALUE_FLAG.TTL) !== 0) ttl++;
+      if (d > 0 && (i32[d * 2 + VALUE.HDR] & VALUE_FLAG.TTL) !== 0) ttl++;
     }
   }
   i32[s + STORE.COUNT] = count;

@@ -183,11 +183,13 @@ function recoverSlot(w: number): void {
     // The write committed iff the entry publishes the block the dead thread was writing
     // (0 for a delete). Bump SEQ either way: a reader that began before the publication
     // and has not validated yet must retry.
+    // Only positive words name blocks: an inline value's descriptor (< 0, see layout.ts) has
+    // nothing to free, and an inline write that did not commit left only an unused slot.
     const committed = Atomics.load(i32, e + ENTRY.DATA) === newRef;
     Atomics.add(i32, e + ENTRY.SEQ, 2);
     if (committed) {
-      if (oldRef !== 0 && oldRef !== deferred) freeBlock(oldRef);
-    } else if (newRef !== 0) {
+      if (oldRef > 0 && oldRef !== deferred) freeBlock(oldRef);
+    } else if (newRef > 0) {
       freeBlock(newRef);
     }
   }

@@ -37,6 +37,13 @@ import {
   BUCKET_TOMBSTONE,
   ENTRY,
   ENTRY_FIXED_BYTES,
+  INLINE_LEN_MASK,
+  INLINE_LEN_SHIFT,
+  INLINE_MAX_BYTES,
+  INLINE_OFFSET_MASK,
+  INLINE_TAG_SHIFT,
+  INLINE_WORDS_MASK,
+  INLINE_WORDS_SHIFT,
   KEY_LEN_MASK,
   KEY_ONE_BYTE,
   FREE_ENTRY_FLAG,
@@ -61,7 +68,10 @@ import {
   VALUE_FLAG,
   RECORD_BYTES_OFFSET,
   SCHEMA,
+  TAG_MASK,
   classUnits,
+  inlineSlotA,
+  inlineWords,
 } from './layout';
 import { withAllocatorLock } from './allocator';
 import { hashKey, readKey } from './keyindex';
@@ -245,7 +255,7 @@ function walk(allocLock: number): VerifyReport {
     const state = i32[w + THREAD.STATE];
     if (state === THREAD_STATE.FREE) continue;
     if (state === THREAD_STATE.RECOVERING) warn('thread', 0, `thread slot ${slot} (threadId ${i32[w + THREAD.THREAD_ID]}) is stuck in recovery`);
-    for (const f of [THREAD.PENDING_OLD, THREAD.PENDING_NEW, THREAD.DEFERRED_FREE, THREAD.REDO_BLOCK]) if (i32[w + f] !== 0) inFlight.add(i32[w + f]);
+    for (const f of [THREAD.PENDING_OLD, THREAD.PENDING_NEW, THREAD.DEFERRED_FREE, THREAD.REDO_BLOCK]) if (i32[w + f] > 0) inFlight.add(i32[w + f]);
   }
 
   // ── stores, indexes, entries, values ──
@@ -343,8 +353,15 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
     const len = lenWord & KEY_LEN_MASK;
     const width = (lenWord & KEY_ONE_BYTE) !== 0 ? 1 : 2;
     const entryBytes = classUnits(i32[e] & 0xff) * UNIT;
-    if (len <= 0 || len > MAX_KEY_LENGTH || (lenWord & ~(KEY_LEN_MASK | KEY_ONE_BYTE)) !== 0 || ENTRY_FIXED_BYTES + len * width > entryBytes) {
+    const slotWords = inlineWords(lenWord);
+    const inlineEnd = (inlineSlotA(lenWord) + 2 * slotWords) * 4;
+    const knownBits = KEY_LEN_MASK | KEY_ONE_BYTE | (INLINE_WORDS_MASK << INLINE_WORDS_SHIFT);
+    if (len <= 0 || len > MAX_KEY_LENGTH || (lenWord & ~knownBits) !== 0 || ENTRY_FIXED_BYTES + len * width > entryBytes) {
       err('entry', ref, `key length ${len} does not fit its ${entryBytes}-byte block`, at);
+      continue;
+    }
+    if (slotWords * 4 > INLINE_MAX_BYTES || inlineEnd > entryBytes) {
+      err('entry', ref, `inline slots of ${slotWords} words after a key of ${len} code units do not fit its ${entryBytes}-byte block`, at);
       continue;
     }
     const key = readKey(ref);
@@ -360,6 +377,22 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
     lockCheck(i32[e + ENTRY.LOCK], ref, `key "${key}"'s lock`, warn, where);
     const d = i32[e + ENTRY.DATA];
     if (d === 0) continue;
+    if (d < 0) {
+      // An inline value: in one of the entry's two slots, no longer than a slot.
+      values++;
+      const slot = d & INLINE_OFFSET_MASK;
+      const a = inlineSlotA(lenWord);
+      const vlen = (d >>> INLINE_LEN_SHIFT) & INLINE_LEN_MASK;
+      const tag = (d >>> INLINE_TAG_SHIFT) & TAG_MASK;
+      if (slotWords === 0 || (slot !== a && slot !== a + slotWords)) {
+        err('value', ref, `DATA is an inline descriptor naming word ${slot}, which is not one of the entry's ${slotWords === 0 ? 'zero' : 'two'} inline slots`, where);
+      } else if (vlen > slotWords * 4) {
+        err('value', ref, `inline value length ${vlen} does not fit its ${slotWords * 4}-byte slot`, where);
+      }
+      if (tag === 0 || tag > 16) err('value', ref, `unknown codec tag ${tag}`, where);
+      if (recordSize > 0) err('value', ref, `the store's values are ${recordSize}-byte records, but this one is an inline value`, where);
+      continue;
+    }
     if (heapWalked && !isBlock(d, KIND.VALUE)) {
       err('value', d, `DATA names unit ${d}, which is not a VALUE block`, where);
       continue;

@@ -5,9 +5,12 @@ import * as assert from 'uvu/assert';
 import { Worker } from 'node:worker_threads';
 import { createStore } from 'native-keyshare';
 import { fixture } from './util.mjs';
-import { checkValue } from './fixtures/selfcheck.mjs';
+import { checkValue, versionOf } from './fixtures/selfcheck.mjs';
 
 const SECONDS = Number(process.env.TORTURE_SECONDS ?? 2.5);
+const { arena } = await import('../dist/cjs/arena.js');
+const L = await import('../dist/cjs/layout.js');
+const { lookup, hashKey } = await import('../dist/cjs/keyindex.js');
 
 function start(file, workerData) {
   const w = new Worker(fixture(file), { workerData });
@@ -46,7 +49,7 @@ function readSlice(store, keys, stopAt) {
     if (!checkValue(v)) {
       bad++;
       firstBad ??= JSON.stringify(v)?.slice(0, 200);
-    } else if (v !== undefined) seen.add(v.n);
+    } else if (v !== undefined) seen.add(versionOf(v));
     reads++;
   }
   return { reads, bad, firstBad, versions: seen.size };
@@ -67,6 +70,20 @@ test('one key rewritten continuously: no torn reads', async () => {
 
 test('eight keys with deletes in between: every read is whole or absent', async () => {
   report('churn', await torture({ store: 'torture-churn', keys: 8, mode: 'churn' }));
+});
+
+test('small values, inline in their entry: no torn reads through both slots and a block', async () => {
+  const r = await torture({ store: 'torture-small', keys: 1, values: 'small' });
+  report('inline', r);
+  // The key's entry was made for its first value, a 23-byte string: two 6-word slots.
+  const t = createStore('torture-small');
+  const e = lookup(t.ref, 'k0', hashKey('k0'));
+  assert.is(L.inlineWords(arena.i32[e * 2 + L.ENTRY.KEY_LEN]), 6);
+});
+
+test('small values with deletes in between (entries made and unmade), and hot reads of them', async () => {
+  report('inline churn', await torture({ store: 'torture-small-churn', keys: 8, mode: 'churn', values: 'small' }));
+  report('inline hot', await torture({ store: 'torture-small-hot', keys: 2, hot: true, values: 'small' }));
 });
 
 test('hot-read mode under the same torture', async () => {

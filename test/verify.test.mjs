@@ -133,16 +133,40 @@ test("catches a bucket whose tag bits are not its key's hash's (the key could no
   corrupt(base + b, wrongTag, 'index', /tag bits \d are not those of the key's hash/);
 });
 
+// k100 and k101 hold values of ~110 bytes, in VALUE blocks; k1's (~10 bytes) is inline.
 test('catches a value longer than its block, and an unknown codec tag', () => {
-  const d = arena.i32[entryOf('k1') * 2 + L.ENTRY.DATA];
+  const d = arena.i32[entryOf('k100') * 2 + L.ENTRY.DATA];
+  assert.ok(d > 0, 'k100 has a value block');
   corrupt(d * 2 + L.VALUE.LEN, 1 << 20, 'value', /does not fit/);
   corrupt(d * 2 + L.VALUE.HDR, (99 << L.TAG_SHIFT) | (arena.i32[d * 2] & L.BLOCK_BITS), 'value', /unknown codec tag/);
 });
 
 test('catches a value block shared by two entries', () => {
-  const d1 = arena.i32[entryOf('k1') * 2 + L.ENTRY.DATA];
-  const hit = corrupt(entryOf('k2') * 2 + L.ENTRY.DATA, d1, 'value', /referenced twice/);
-  assert.ok(hit.key === 'k1' || hit.key === 'k2');
+  const d1 = arena.i32[entryOf('k100') * 2 + L.ENTRY.DATA];
+  const hit = corrupt(entryOf('k101') * 2 + L.ENTRY.DATA, d1, 'value', /referenced twice/);
+  assert.ok(hit.key === 'k100' || hit.key === 'k101');
+});
+
+test("catches an inline value's descriptor that names no slot of its entry, or overflows its slot", () => {
+  const e = entryOf('k1');
+  const d = arena.i32[e * 2 + L.ENTRY.DATA];
+  assert.ok(d < 0, 'k1 is inline');
+  assert.equal(s.get('k1'), { i: 1, pad: 'x' });
+  const lenWord = arena.i32[e * 2 + L.ENTRY.KEY_LEN];
+  const words = L.inlineWords(lenWord);
+  const tag = (d >>> L.INLINE_TAG_SHIFT) & L.TAG_MASK;
+  const len = (d >>> L.INLINE_LEN_SHIFT) & L.INLINE_LEN_MASK;
+  const a = L.inlineSlotA(lenWord);
+  // Both slots are valid places; a word of the key before them, or one past them, is not.
+  assert.ok((d & L.INLINE_OFFSET_MASK) === a || (d & L.INLINE_OFFSET_MASK) === a + words);
+  corrupt(e * 2 + L.ENTRY.DATA, L.inlineDescriptor(a - 1, tag, len), 'value', /not one of the entry's two inline slots/);
+  corrupt(e * 2 + L.ENTRY.DATA, L.inlineDescriptor(a + 2 * words, tag, len), 'value', /not one of the entry's two inline slots/);
+  corrupt(e * 2 + L.ENTRY.DATA, L.inlineDescriptor(a, tag, words * 4 + 1), 'value', /inline value length \d+ does not fit its \d+-byte slot/);
+  corrupt(e * 2 + L.ENTRY.DATA, L.inlineDescriptor(a, 99, len), 'value', /unknown codec tag 99/);
+  // An entry made for a large value has no slots: an inline descriptor in it is an error.
+  const big = entryOf('k100');
+  assert.is(L.inlineWords(arena.i32[big * 2 + L.ENTRY.KEY_LEN]), 0);
+  corrupt(big * 2 + L.ENTRY.DATA, L.inlineDescriptor(L.inlineSlotA(arena.i32[big * 2 + L.ENTRY.KEY_LEN]), tag, 4), 'value', /not one of the entry's zero inline slots/);
 });
 
 test('catches an index resize recorded with no resize in flight', () => {
@@ -203,7 +227,7 @@ test('catches store counters that disagree with the index', () => {
 });
 
 test('catches a block header the heap walk cannot follow, and usage counters that disagree', () => {
-  const d = arena.i32[entryOf('k1') * 2 + L.ENTRY.DATA];
+  const d = arena.i32[entryOf('k100') * 2 + L.ENTRY.DATA];
   corrupt(d * 2 + L.BLOCK.HDR, (L.KIND.VALUE << 8) | 200, 'heap', /unknown size class/);
   const e = entryOf('k1');
   corrupt(e * 2 + L.BLOCK.HDR, (L.KIND.VALUE << 8) | (arena.i32[e * 2] & 0xff), 'heap', /not an entry of its class/);

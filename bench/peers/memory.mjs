@@ -7,8 +7,10 @@
 //    divided by N. Each N gets a fresh store, so its index grows from the initial 16 buckets.
 //  - layout: the same sum computed from the layout of the build being measured
 //    (dist/cjs/layout.js, i.e. src/layout.ts; run.mjs's copy of it): per key an ENTRY block of ENTRY_FIXED_BYTES
-//    (32) + the key in UTF-16, rounded up to its size class; a VALUE block of the
-//    VALUE_BYTES_OFFSET-byte header + the value, rounded up to its size class, minus the value bytes; and the index,
+//    (28) + the key (one byte per character for these ASCII keys, word-aligned) + with inline
+//    values (layouts that have INLINE_MAX_BYTES) two 8-byte slots, rounded up to its size class;
+//    without them a VALUE block of the VALUE_BYTES_OFFSET-byte header + the value, rounded up to
+//    its size class; minus the value bytes; and the index,
 //    4 bytes per bucket, grown as keyindex.ts grows it (past 3/4 load, to the next power of two
 //    that keeps the load at most 1/2), its block rounded up to its size class too.
 //
@@ -59,8 +61,16 @@ for (const n of counts) {
   for (let i = 0; i < n; i++) {
     const len = keyOf(i).length;
     keyUnits += len;
-    entryBytes += blockBytes(L.ENTRY_FIXED_BYTES + (L.KEY_ONE_BYTE !== undefined ? 1 : 2) * len);
-    valueOverhead += blockBytes(L.VALUE_BYTES_OFFSET + 8) - 8;
+    if (L.INLINE_MAX_BYTES >= 8) {
+      // The value is in the entry: count the slots as value storage (the second slot and the
+      // entry's size-class slack are the overhead), the rest as the entry.
+      const withSlots = blockBytes(L.ENTRY_FIXED_BYTES + 4 * Math.ceil(len / 4) + 2 * 8);
+      entryBytes += withSlots - 2 * 8;
+      valueOverhead += 2 * 8 - 8;
+    } else {
+      entryBytes += blockBytes(L.ENTRY_FIXED_BYTES + (L.KEY_ONE_BYTE !== undefined ? 1 : 2) * len);
+      valueOverhead += blockBytes(L.VALUE_BYTES_OFFSET + 8) - 8;
+    }
   }
   const cap = indexCapacity(n);
   // The fresh store's initial index was in `before` and is freed by the first resize.
