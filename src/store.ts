@@ -505,17 +505,10 @@ function writeValue(store: number, ref: number, tag: number, bytes: Uint8Array, 
   const u8 = arena.u8;
   if (len <= 64) for (let i = 0; i < len; i++) u8[off + i] = bytes[src + i];
   else u8.set(src === 0 && len === bytes.length ? bytes : bytes.subarray(src, src + len), off);
-  // 3. Publication point: from here every reader that loads DATA gets the new block. The
-  //    stripe's write epoch moves first: a hot get that still finds the epoch it recorded
-  //    began before this publication (see Store.getHot).
-  Atomics.add(i32, epochWord(store) + epochStripe(ref), 1);
-  Atomics.store(i32, e + ENTRY.DATA, d);
-  Atomics.add(i32, e + ENTRY.SEQ, 2);
-  // Bookkeeping happens only on transitions, to keep contended counters off the common path.
-  const s = store * 2;
-  if (old === 0) Atomics.add(i32, s + STORE.VALUES, 1);
+  // 3. Publication point: from here every reader that loads DATA gets the new block.
   const oldTtl = old > 0 && (i32[old * 2 + VALUE.HDR] & VALUE_FLAG.TTL) !== 0;
-  if (oldTtl !== (expires !== 0)) Atomics.add(i32, s + STORE.TTL_COUNT, oldTtl ? -1 : 1);
+  publish(store, ref, d, old === 0 ? 1 : 0, oldTtl === (expires !== 0) ? 0 : oldTtl ? -1 : 1);
+  i32 = arena.i32;
   // 4. Retire: a reader may still be copying `old`; it will see SEQ moved and retry. A record
   //    block may also be about to take a lock-free atomic op: wait those out first. An inline
   //    value (old < 0) has nothing to retire.
@@ -562,15 +555,10 @@ function writeInline(store: number, ref: number, tag: number, bytes: Uint8Array,
   const off = (e + target) * 4;
   for (let i = 0; i < len; i++) u8[off + i] = bytes[src + i];
   if (hint > 0) i32[e + ENTRY.MIN_BYTES] = hint;
-  // Publication, as in writeValue: the epoch, then DATA, then SEQ.
-  Atomics.add(i32, epochWord(store) + epochStripe(ref), 1);
-  Atomics.store(i32, e + ENTRY.DATA, d);
-  Atomics.add(i32, e + ENTRY.SEQ, 2);
-  const s = store * 2;
-  if (old === 0) Atomics.add(i32, s + STORE.VALUES, 1);
+  const meta = old > 0 ? i32[old * 2 + VALUE.HDR] : 0;
+  publish(store, ref, d, old === 0 ? 1 : 0, (meta & VALUE_FLAG.TTL) !== 0 ? -1 : 0);
+  i32 = arena.i32;
   if (old > 0) {
-    const meta = i32[old * 2 + VALUE.HDR];
-    if ((meta & VALUE_FLAG.TTL) !== 0) Atomics.add(i32, s + STORE.TTL_COUNT, -1);
     if ((meta & VALUE_FLAG.RECORD) !== 0) waitForAtomicOps(ref);
     // Not through DEFERRED_FREE: that word may hold a block already, which only an
     // allocation frees. free() clears PENDING_OLD in its critical section (see threads.ts).
@@ -579,6 +567,40 @@ function writeInline(store: number, ref: number, tag: number, bytes: Uint8Array,
   }
   i32[slot + THREAD.PENDING_ENTRY] = 0;
 }
+
+/**
+ * The publication point of every write and delete: DATA becomes `d` (the linearisation point),
+ * SEQ moves on, and the store's counters change by `dValues` (a value appeared or went) and
+ * `dTtl` (a deadline appeared or went). The stripe's write epoch moves first: a hot get that
+ * still finds the epoch it recorded began before this publication (see Store.getHot).
+ *
+ * A change of the counters is made under the store's lock, together with the DATA change that
+ * causes it: a thread killed between the two leaves the lock to the next thread, which recounts
+ * them from the index (repairCounts) — exactly, because no other thread can make such a change
+ * meanwhile. Writes that change neither (the common overwrite) take no store lock.
+ */
+function publish(store: number, ref: number, d: number, dValues: number, dTtl: number): void {
+  if ((dValues | dTtl) !== 0 && storeLockHeld !== store) {
+    withStoreLock(store, () => publish(store, ref, d, dValues, dTtl));
+    return;
+  }
+  const i32 = arena.i32;
+  const e = ref * 2;
+  Atomics.add(i32, epochWord(store) + epochStripe(ref), 1);
+  Atomics.store(i32, e + ENTRY.DATA, d);
+  Atomics.add(i32, e + ENTRY.SEQ, 2);
+  const s = store * 2;
+  if ((dValues | dTtl) !== 0 && PUBLISH_DELAY_SPINS !== 0) spin(PUBLISH_DELAY_SPINS);
+  if (dValues !== 0) Atomics.add(i32, s + STORE.VALUES, dValues);
+  if (dTtl !== 0) Atomics.add(i32, s + STORE.TTL_COUNT, dTtl);
+}
+
+/**
+ * Test-only (NATIVE_KEYSHARE_TEST_PUBLISH_DELAY, see faults.ts): spins between a publication
+ * that changes the store's counters and the change, so that a test that kills the thread lands
+ * there.
+ */
+const PUBLISH_DELAY_SPINS = testKnob('PUBLISH_DELAY');
 
 /** Removes entry `ref`'s value (lock held). Returns false if it had none. */
 function clearValue(store: number, ref: number): boolean {
@@ -590,14 +612,9 @@ function clearValue(store: number, ref: number): boolean {
   i32[slot + THREAD.PENDING_ENTRY] = ref;
   i32[slot + THREAD.PENDING_OLD] = old;
   i32[slot + THREAD.PENDING_NEW] = 0;
-  Atomics.add(i32, epochWord(store) + epochStripe(ref), 1);
-  Atomics.store(i32, e + ENTRY.DATA, 0);
-  Atomics.add(i32, e + ENTRY.SEQ, 2);
-  const s = store * 2;
-  Atomics.add(i32, s + STORE.VALUES, -1);
+  const meta = old > 0 ? i32[old * 2 + VALUE.HDR] : 0;
+  publish(store, ref, 0, -1, (meta & VALUE_FLAG.TTL) !== 0 ? -1 : 0);
   if (old > 0) {
-    const meta = i32[old * 2 + VALUE.HDR];
-    if ((meta & VALUE_FLAG.TTL) !== 0) Atomics.add(i32, s + STORE.TTL_COUNT, -1);
     if ((meta & VALUE_FLAG.RECORD) !== 0) waitForAtomicOps(ref);
     free(old, slot + THREAD.PENDING_OLD);
   }
@@ -1459,8 +1476,7 @@ export class Store<T = unknown> {
         clearValue(this.ref, slot.ref);
         return live;
       }
-      clearValue(this.ref, slot.ref);
-      this.removeEntry(slot.ref, key);
+      this.removeEntry(slot.ref, key, true);
       return live;
     }
   }
@@ -1775,9 +1791,7 @@ export class Store<T = unknown> {
         release(arena.i32, e + ENTRY.LOCK);
         continue;
       }
-      const key = readKey(ref);
-      clearValue(this.ref, ref);
-      this.removeEntry(ref, key);
+      this.removeEntry(ref, readKey(ref), true);
       n++;
     }
     return n;
@@ -1941,14 +1955,20 @@ export class Store<T = unknown> {
     });
   }
 
-  /** Unlinks entry `ref` (value already cleared, lock held by this thread) and frees it. */
-  private removeEntry(ref: number, key: string): void {
+  /**
+   * Unlinks entry `ref` (lock held by this thread; its value cleared already, or here with
+   * `clear`) and frees it.
+   */
+  private removeEntry(ref: number, key: string, clear = false): void {
     const e = ref * 2;
-    // Limbo: once unlinked, recovery frees this entry if we die before free() does.
-    arena.i32[myWord + THREAD.PENDING_STORE] = this.ref;
-    arena.i32[myWord + THREAD.PENDING_LIMBO] = ref;
+    const hash = hashKey(key);
     this.withStoreLock(() => {
-      remove(this.ref, ref, hashKey(key));
+      // A delete clears the value in the same store-lock section (its counters need the lock).
+      if (clear) clearValue(this.ref, ref);
+      // Limbo: once unlinked, recovery frees this entry if we die before free() does.
+      arena.i32[myWord + THREAD.PENDING_STORE] = this.ref;
+      arena.i32[myWord + THREAD.PENDING_LIMBO] = ref;
+      remove(this.ref, ref, hash);
       // GEN odd: every cached (ref, gen) for this key is now stale.
       Atomics.add(arena.i32, e + ENTRY.GEN, 1);
     });
@@ -1969,6 +1989,8 @@ export class Store<T = unknown> {
 function withStoreLock<R>(store: number, fn: () => R): R {
   const w = store * 2 + STORE.LOCK;
   const got = acquire(arena.i32, w, myToken, Infinity);
+  const outer = storeLockHeld;
+  storeLockHeld = store;
   // The index may have been reallocated beyond this thread's views (see lockEntry).
   arena.refresh();
   try {
@@ -1980,9 +2002,13 @@ function withStoreLock<R>(store: number, fn: () => R): R {
     }
     return fn();
   } finally {
+    storeLockHeld = outer;
     release(arena.i32, w);
   }
 }
+
+/** The store whose structural lock this thread holds inside withStoreLock (0: none). */
+let storeLockHeld = 0;
 
 /** This thread's codec of each store's learned structures, by STORE ref (stores are never freed). */
 const learnedCodecs = new Map<number, LearnedCodec>();

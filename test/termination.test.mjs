@@ -9,6 +9,9 @@ import { fixture, exited, prng, sleep } from './util.mjs';
 import { checkValue, makeValue } from './fixtures/selfcheck.mjs';
 
 const ROUNDS = Number(process.env.TERMINATION_ROUNDS ?? 25);
+const { arena } = await import('../dist/cjs/arena.js');
+const L = await import('../dist/cjs/layout.js');
+const { lookup, hashKey } = await import('../dist/cjs/keyindex.js');
 const rand = prng(0x5eed);
 
 function startBusy(workerData) {
@@ -92,6 +95,34 @@ test('a thread killed in the middle of an index resize leaves nothing leaked or 
   }
   console.log(`  ${ROUNDS} kills, ${cutShort} inside an index resize`);
   assert.ok(cutShort >= 5, `only ${cutShort} of ${ROUNDS} kills landed inside a resize`);
+});
+
+test("a writer killed between a publication and the counters it changes: the next store-lock holder recounts", async () => {
+  // NATIVE_KEYSHARE_TEST_PUBLISH_DELAY stalls each write that gains or loses a deadline after
+  // it has published the value and before it counts it (store.ts, publish), under the store lock.
+  const s = createStore('kill-counted');
+  s.set('k', -1); // the key exists: the worker's writes are overwrites, not inserts
+  let stalled = 0;
+  for (let round = 0; round < 8; round++) {
+    const w = new Worker(fixture('busy.mjs'), { workerData: { store: 'kill-counted', key: 'k', mode: 'ttl-flip', start: round * 100 }, env: { ...process.env, NATIVE_KEYSHARE_TEST_PUBLISH_DELAY: '1000000' } });
+    await new Promise((resolve) => w.once('message', resolve));
+    await sleep(3 + round * 2);
+    await w.terminate();
+    await sleep(1);
+    const r = verify();
+    assert.equal(r.problems.filter((p) => p.severity === 'error'), [], `round ${round}: ${JSON.stringify(r.problems.slice(0, 3))}`);
+    if (r.problems.some((p) => /TTL_COUNT is \d+ but \d+ values have a TTL \(the store lock's holder died/.test(p.message))) stalled++;
+    // A write that changes a count takes the store lock over, and recounts.
+    s.set(`after${round}`, round, { ttl: 60_000 });
+    const after = verify();
+    assert.equal(after.problems.filter((p) => p.severity !== 'info'), [], `round ${round}, after the take-over: ${JSON.stringify(after.problems.slice(0, 3))}`);
+    // 'after0'… and 'k' if its last write had a deadline (a block with the TTL flag).
+    const d = arena.i32[lookup(s.ref, 'k', hashKey('k')) * 2 + L.ENTRY.DATA];
+    const kHasTtl = d > 0 && (arena.i32[d * 2 + L.VALUE.HDR] & L.VALUE_FLAG.TTL) !== 0;
+    assert.is(s.stats().ttlEntries, round + 1 + (kHasTtl ? 1 : 0));
+  }
+  console.log(`  8 kills, ${stalled} between a publication and its count`);
+  assert.ok(stalled >= 3, `only ${stalled} of 8 kills landed between a publication and its count`);
 });
 
 test('a lock held by a terminated worker is recovered for a waiting sibling', async () => {
