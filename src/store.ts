@@ -1962,12 +1962,14 @@ export class Store<T = unknown> {
   private removeEntry(ref: number, key: string, clear = false): void {
     const e = ref * 2;
     const hash = hashKey(key);
+    // Limbo: once unlinked, recovery frees this entry if we die before free() does. Recorded
+    // before the lock is taken, so that the recovery of a thread killed anywhere in the section
+    // takes the store lock over (and recounts) at once, not at the store's next structural change.
+    arena.i32[myWord + THREAD.PENDING_STORE] = this.ref;
+    arena.i32[myWord + THREAD.PENDING_LIMBO] = ref;
     this.withStoreLock(() => {
       // A delete clears the value in the same store-lock section (its counters need the lock).
       if (clear) clearValue(this.ref, ref);
-      // Limbo: once unlinked, recovery frees this entry if we die before free() does.
-      arena.i32[myWord + THREAD.PENDING_STORE] = this.ref;
-      arena.i32[myWord + THREAD.PENDING_LIMBO] = ref;
       remove(this.ref, ref, hash);
       // GEN odd: every cached (ref, gen) for this key is now stale.
       Atomics.add(arena.i32, e + ENTRY.GEN, 1);

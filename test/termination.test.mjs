@@ -50,6 +50,11 @@ for (const mode of ['set', 'update', 'lock', 'setMany', 'delete-pattern']) {
     const errors = r.problems.filter((p) => p.severity === 'error');
     assert.equal(errors, [], `integrity errors after ${ROUNDS} kills: ${JSON.stringify(errors.slice(0, 3))}`);
     assert.is(r.leakedBytes, 0, `blocks leaked over ${ROUNDS} kills: ${JSON.stringify(r.problems.filter((p) => p.kind === 'leak').slice(0, 3))}`);
+    // A kill inside a structural section can leave the store lock to a dead thread (a warning);
+    // the next insert takes it over, and then nothing about this store is left to report.
+    s.set(`fresh-${mode}`, 1);
+    const after = verify().problems.filter((p) => p.store === store && p.severity !== 'info');
+    assert.equal(after, [], `after the next insert: ${JSON.stringify(after.slice(0, 3))}`);
   });
 }
 
@@ -87,8 +92,9 @@ test('a thread killed in the middle of an index resize leaves nothing leaked or 
     assert.is(r.leakedBytes, 0, `round ${round}: ${JSON.stringify(r.problems.filter((p) => p.kind === 'leak').slice(0, 3))}`);
     // This thread's next insert takes the store lock over and finishes the resize.
     s.set('after', round);
-    const after = verify();
-    assert.equal(after.problems.filter((p) => p.severity !== 'info'), [], `round ${round}, after the take-over: ${JSON.stringify(after.problems.slice(0, 3))}`);
+    // This store's problems: earlier tests' stores may still have a lock a dead thread held.
+    const after = verify().problems.filter((p) => p.severity !== 'info' && (p.store === undefined || p.store === name));
+    assert.equal(after, [], `round ${round}, after the take-over: ${JSON.stringify(after.slice(0, 3))}`);
     let n = 0;
     for (; s.get(`i${n}`) !== undefined; n++) assert.is(s.get(`i${n}`), n);
     assert.ok(s.size === n + 1 || s.size === n + 2, `round ${round}: ${s.size} keys for i0..i${n - 1} and 'after'`);
@@ -100,7 +106,8 @@ test('a thread killed in the middle of an index resize leaves nothing leaked or 
 test("a writer killed between a publication and the counters it changes: the next store-lock holder recounts", async () => {
   // NATIVE_KEYSHARE_TEST_PUBLISH_DELAY stalls each write that gains or loses a deadline after
   // it has published the value and before it counts it (store.ts, publish), under the store lock.
-  const s = createStore('kill-counted');
+  const name = 'kill-counted';
+  const s = createStore(name);
   s.set('k', -1); // the key exists: the worker's writes are overwrites, not inserts
   let stalled = 0;
   for (let round = 0; round < 8; round++) {
@@ -114,8 +121,9 @@ test("a writer killed between a publication and the counters it changes: the nex
     if (r.problems.some((p) => /TTL_COUNT is \d+ but \d+ values have a TTL \(the store lock's holder died/.test(p.message))) stalled++;
     // A write that changes a count takes the store lock over, and recounts.
     s.set(`after${round}`, round, { ttl: 60_000 });
-    const after = verify();
-    assert.equal(after.problems.filter((p) => p.severity !== 'info'), [], `round ${round}, after the take-over: ${JSON.stringify(after.problems.slice(0, 3))}`);
+    // This store's problems: earlier tests' stores may still have a lock a dead thread held.
+    const after = verify().problems.filter((p) => p.severity !== 'info' && (p.store === undefined || p.store === name));
+    assert.equal(after, [], `round ${round}, after the take-over: ${JSON.stringify(after.slice(0, 3))}`);
     // 'after0'… and 'k' if its last write had a deadline (a block with the TTL flag).
     const d = arena.i32[lookup(s.ref, 'k', hashKey('k')) * 2 + L.ENTRY.DATA];
     const kHasTtl = d > 0 && (arena.i32[d * 2 + L.VALUE.HDR] & L.VALUE_FLAG.TTL) !== 0;
