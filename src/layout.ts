@@ -375,6 +375,16 @@ export function inlineSlotA(lenWord: number): number {
 export function inlineDescriptor(slot: number, tag: number, len: number): number {
   return INLINE | (len << INLINE_LEN_SHIFT) | (tag << INLINE_TAG_SHIFT) | slot;
 }
+/** The parts of an inline descriptor `d` (DATA < 0): slot word offset, byte length, codec tag. */
+export function inlineSlot(d: number): number {
+  return d & INLINE_OFFSET_MASK;
+}
+export function inlineLength(d: number): number {
+  return (d >>> INLINE_LEN_SHIFT) & INLINE_LEN_MASK;
+}
+export function inlineTag(d: number): number {
+  return (d >>> INLINE_TAG_SHIFT) & TAG_MASK;
+}
 
 /**
  * VALUE block: an immutable snapshot of one value, its encoding tag and its deadline. The tag

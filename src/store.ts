@@ -69,11 +69,7 @@ import {
   ENTRY,
   ENTRY_FIXED_BYTES,
   HEADER,
-  INLINE_LEN_MASK,
-  INLINE_LEN_SHIFT,
   INLINE_MAX_BYTES,
-  INLINE_OFFSET_MASK,
-  INLINE_TAG_SHIFT,
   INLINE_WORDS_SHIFT,
   KEY_ONE_BYTE,
   INDEX,
@@ -100,7 +96,10 @@ import {
   epochStripe,
   epochWord,
   inlineDescriptor,
+  inlineLength,
+  inlineSlot,
   inlineSlotA,
+  inlineTag,
   inlineWords,
   sizeClassOf,
 } from './layout';
@@ -360,9 +359,9 @@ function readEntry(ref: number, gen: number, store: Store<unknown>): unknown {
     let off = 0;
     let expires = 0;
     if (d < 0) {
-      len = (d >>> INLINE_LEN_SHIFT) & INLINE_LEN_MASK;
-      meta = ((d >>> INLINE_TAG_SHIFT) & TAG_MASK) << TAG_SHIFT;
-      off = (e + (d & INLINE_OFFSET_MASK)) * 4;
+      len = inlineLength(d);
+      meta = inlineTag(d) << TAG_SHIFT;
+      off = (e + inlineSlot(d)) * 4;
     } else if (v + VALUE.EXPIRES_LO < i32.length) {
       len = i32[v + VALUE.LEN];
       meta = i32[v + VALUE.HDR];
@@ -544,7 +543,7 @@ function writeInline(store: number, ref: number, tag: number, bytes: Uint8Array,
   const slot = myWord;
   const a = inlineSlotA(lenWord);
   // Slot B if DATA names slot A, else A: never the slot a reader of the current value copies.
-  const target = old < 0 && (old & INLINE_OFFSET_MASK) === a ? a + inlineWords(lenWord) : a;
+  const target = old < 0 && inlineSlot(old) === a ? a + inlineWords(lenWord) : a;
   const d = inlineDescriptor(target, tag, len);
   // Recovery (threads.ts) decides by DATA === PENDING_NEW whether the write committed; an
   // inline write that did not has nothing to undo, one that did may leave `old` to free.
@@ -1722,7 +1721,7 @@ export class Store<T = unknown> {
     let valueBytes = 0;
     forEachRef(this.ref, (ref) => {
       const d = Atomics.load(arena.i32, ref * 2 + ENTRY.DATA);
-      if (d < 0) valueBytes += (d >>> INLINE_LEN_SHIFT) & INLINE_LEN_MASK;
+      if (d < 0) valueBytes += inlineLength(d);
       else if (d !== 0 && arena.covers(d * UNIT + 8)) valueBytes += arena.i32[d * 2 + VALUE.LEN];
     });
     const idx = Atomics.load(i32, s + STORE.INDEX);

@@ -37,11 +37,7 @@ import {
   BUCKET_TOMBSTONE,
   ENTRY,
   ENTRY_FIXED_BYTES,
-  INLINE_LEN_MASK,
-  INLINE_LEN_SHIFT,
   INLINE_MAX_BYTES,
-  INLINE_OFFSET_MASK,
-  INLINE_TAG_SHIFT,
   INLINE_WORDS_MASK,
   INLINE_WORDS_SHIFT,
   KEY_LEN_MASK,
@@ -68,9 +64,11 @@ import {
   VALUE_FLAG,
   RECORD_BYTES_OFFSET,
   SCHEMA,
-  TAG_MASK,
   classUnits,
+  inlineLength,
+  inlineSlot,
   inlineSlotA,
+  inlineTag,
   inlineWords,
 } from './layout';
 import { withAllocatorLock } from './allocator';
@@ -380,10 +378,10 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
     if (d < 0) {
       // An inline value: in one of the entry's two slots, no longer than a slot.
       values++;
-      const slot = d & INLINE_OFFSET_MASK;
+      const slot = inlineSlot(d);
       const a = inlineSlotA(lenWord);
-      const vlen = (d >>> INLINE_LEN_SHIFT) & INLINE_LEN_MASK;
-      const tag = (d >>> INLINE_TAG_SHIFT) & TAG_MASK;
+      const vlen = inlineLength(d);
+      const tag = inlineTag(d);
       if (slotWords === 0 || (slot !== a && slot !== a + slotWords)) {
         err('value', ref, `DATA is an inline descriptor naming word ${slot}, which is not one of the entry's ${slotWords === 0 ? 'zero' : 'two'} inline slots`, where);
       } else if (vlen > slotWords * 4) {
