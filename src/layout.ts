@@ -283,6 +283,7 @@ export const BUCKET_TOMBSTONE = 1;
  * buckets. Both words are bit patterns of an Int32: a tagged bucket may read as negative.
  */
 export const BUCKET_TAG_BITS = 0xe0000000 | 0;
+export const BUCKET_TAG_SHIFT = 29;
 export const BUCKET_REF_MASK = 0x1fffffff;
 export const MIN_INDEX_CAPACITY = 16;
 /** Resize when (count + tombstones) / capacity would exceed this. */

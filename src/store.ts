@@ -67,7 +67,6 @@ import { bucketRef, forEachRef, hashKey, indexHolds, insert, isOneByteKey, looku
 import {
   BUCKET_TOMBSTONE,
   ENTRY,
-  ENTRY_FIXED_BYTES,
   HEADER,
   INLINE_MAX_BYTES,
   INLINE_WORDS_SHIFT,
@@ -1910,8 +1909,9 @@ export class Store<T = unknown> {
       arena.i32[myWord + THREAD.PENDING_STORE] = this.ref;
       const oneByte = isOneByteKey(key);
       const slotWords = inlineSlotWords(tag, len, expires, minBytes, placeholder);
-      const keyWords = Math.ceil((key.length * (oneByte ? 1 : 2)) / 4);
-      const ref = alloc(KIND.ENTRY, Math.ceil((ENTRY_FIXED_BYTES + (keyWords + 2 * slotWords) * 4) / UNIT), myWord + THREAD.PENDING_LIMBO);
+      const lenWord = key.length | (oneByte ? KEY_ONE_BYTE : 0) | (slotWords << INLINE_WORDS_SHIFT);
+      // The block ends where the layout puts the end of the second slot (after the key).
+      const ref = alloc(KIND.ENTRY, Math.ceil(((inlineSlotA(lenWord) + 2 * slotWords) * 4) / UNIT), myWord + THREAD.PENDING_LIMBO);
       let i32 = arena.i32;
       const e = ref * 2;
       i32[e + ENTRY.DATA] = 0;
@@ -1921,7 +1921,7 @@ export class Store<T = unknown> {
         gen++;
         Atomics.store(i32, e + ENTRY.GEN, gen);
       }
-      i32[e + ENTRY.KEY_LEN] = key.length | (oneByte ? KEY_ONE_BYTE : 0) | (slotWords << INLINE_WORDS_SHIFT);
+      i32[e + ENTRY.KEY_LEN] = lenWord;
       i32[e + ENTRY.MIN_BYTES] = minBytes;
       if (oneByte) {
         const u8 = arena.u8;

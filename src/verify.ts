@@ -34,6 +34,7 @@ import {
   BUCKET_EMPTY,
   BUCKET_REF_MASK,
   BUCKET_TAG_BITS,
+  BUCKET_TAG_SHIFT,
   BUCKET_TOMBSTONE,
   ENTRY,
   ENTRY_FIXED_BYTES,
@@ -352,7 +353,8 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
     const width = (lenWord & KEY_ONE_BYTE) !== 0 ? 1 : 2;
     const entryBytes = classUnits(i32[e] & 0xff) * UNIT;
     const slotWords = inlineWords(lenWord);
-    const inlineEnd = (inlineSlotA(lenWord) + 2 * slotWords) * 4;
+    const slotA = inlineSlotA(lenWord);
+    const inlineEnd = (slotA + 2 * slotWords) * 4;
     const knownBits = KEY_LEN_MASK | KEY_ONE_BYTE | (INLINE_WORDS_MASK << INLINE_WORDS_SHIFT);
     if (len <= 0 || len > MAX_KEY_LENGTH || (lenWord & ~knownBits) !== 0 || ENTRY_FIXED_BYTES + len * width > entryBytes) {
       err('entry', ref, `key length ${len} does not fit its ${entryBytes}-byte block`, at);
@@ -368,7 +370,7 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
     if ((i32[e + ENTRY.SEQ] & 1) !== 0) err('entry', ref, 'SEQ is odd: an in-place write never finished', where);
     const hash = hashKey(key);
     // A probe skips a bucket whose tag is not its hash's: the key would be unfindable.
-    if (((bucket ^ hash) & BUCKET_TAG_BITS) !== 0) err('index', ref, `bucket ${b}'s tag bits ${(bucket & BUCKET_TAG_BITS) >>> 29} are not those of the key's hash (${(hash & BUCKET_TAG_BITS) >>> 29})`, where);
+    if (((bucket ^ hash) & BUCKET_TAG_BITS) !== 0) err('index', ref, `bucket ${b}'s tag bits ${(bucket & BUCKET_TAG_BITS) >>> BUCKET_TAG_SHIFT} are not those of the key's hash (${(hash & BUCKET_TAG_BITS) >>> BUCKET_TAG_SHIFT})`, where);
     if (!reachable(i32, base, cap, b, hash)) err('index', ref, `bucket ${b} cannot be reached from the key's home bucket (an EMPTY bucket cuts the probe chain)`, where);
     if (keys.has(key)) err('index', ref, 'key appears twice in the index', where);
     keys.add(key);
@@ -379,10 +381,9 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
       // An inline value: in one of the entry's two slots, no longer than a slot.
       values++;
       const slot = inlineSlot(d);
-      const a = inlineSlotA(lenWord);
       const vlen = inlineLength(d);
       const tag = inlineTag(d);
-      if (slotWords === 0 || (slot !== a && slot !== a + slotWords)) {
+      if (slotWords === 0 || (slot !== slotA && slot !== slotA + slotWords)) {
         err('value', ref, `DATA is an inline descriptor naming word ${slot}, which is not one of the entry's ${slotWords === 0 ? 'zero' : 'two'} inline slots`, where);
       } else if (vlen > slotWords * 4) {
         err('value', ref, `inline value length ${vlen} does not fit its ${slotWords * 4}-byte slot`, where);
