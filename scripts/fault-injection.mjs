@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Fault injection, the long run: workers are terminated at random moments inside set, update,
-// lock…release, setMany and pattern deletes, rewrites of a small value inline in its entry (and
+// lock…release, setMany and pattern deletes, inserts and clears (slabs made, cut, retired and
+// given back), rewrites of a small value inline in its entry (and
 // its moves to a block and back), and inside every write path of a fixed-layout
 // record store (set, setFields and update in place, atomic ops, delete and re-create), round
 // after round; after every round each surviving key must read whole and be writable, a hotReads
@@ -24,7 +25,7 @@ const arg = (name, dflt) => {
 const ROUNDS = arg('rounds', 500);
 const SEED = arg('seed', Date.now() % 1e9);
 const rand = prng(SEED);
-const MODES = ['set', 'update', 'lock', 'setMany', 'delete-pattern', 'small', 'record-write', 'record-mixed'];
+const MODES = ['set', 'update', 'lock', 'setMany', 'delete-pattern', 'small', 'record-write', 'record-mixed', 'churn'];
 const busy = new URL('../test/fixtures/busy.mjs', import.meta.url);
 const recordsWorker = new URL('../test/fixtures/records-worker.mjs', import.meta.url);
 const store = createStore('fault-injection');
@@ -35,6 +36,8 @@ const hot = createStore('fault-injection', { hotReads: true });
 store.set('k', makeValue(0));
 store.set('s', 0); // a number: its entry gets inline slots (mode 'small' rewrites it)
 const records = createStore('fault-injection-records', { record: LAYOUT });
+// Mode 'churn' inserts keys and clears them: slabs made, cut, retired and given back.
+const churn = createStore('fault-injection-churn');
 records.set('r', { ...recordOf(0), hits: 0, small: 0 });
 
 function fail(msg) {
@@ -76,6 +79,15 @@ for (let round = 1; round <= ROUNDS; round++) {
   if (!store.set('s', -round, { timeout: 1000 }) || hot.get('s') !== -round) fail(`round ${round} (${mode}): 's' not writable, or not read back, after recovery`);
   if (!store.set('k', makeValue(round), { timeout: 1000 })) fail(`round ${round} (${mode}): 'k' not writable after recovery`);
   if (hot.get('k')?.n !== round) fail(`round ${round} (${mode}): the hotReads handle reads n=${hot.get('k')?.n} after set(n=${round})`);
+  if (mode === 'churn') {
+    for (const key of churn.listKeys()) {
+      const v = churn.get(key);
+      const n = Number(key.slice(1));
+      if (v !== undefined && v !== (n % 3 === 0 ? 'x'.repeat(n % 300) : n)) fail(`round ${round} (churn): ${key} reads ${JSON.stringify(v)?.slice(0, 100)}`);
+    }
+    // Now and then this thread clears too, over whatever the killed one left.
+    if (rand() < 0.2) churn.clear();
+  }
   const rec = records.get('r');
   if (rec !== undefined && checkRecord(rec) !== '') fail(`round ${round} (${mode}): record ${checkRecord(rec)}`);
   if (!records.set('r', { ...recordOf(round), hits: 0, small: 0 }, { timeout: 1000 })) fail(`round ${round} (${mode}): record not writable after recovery`);

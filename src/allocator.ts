@@ -7,8 +7,10 @@
  * inside one (termination lands only at function entries and loop back-edges) leaves the lists
  * either untouched or complete.
  *
- * Two free-list families: ENTRY blocks are recycled only as ENTRY blocks (type-stable memory,
- * see layout.ts); every other kind shares the DATA family.
+ * Two free-list families: ENTRY blocks are recycled only as ENTRY blocks while their slab lives
+ * (type-stable memory, see layout.ts); every other kind shares the DATA family. A slab whose
+ * entries are all free goes back to the DATA family through reclaim.ts, when an allocation
+ * would otherwise fail or a clear() emptied many entries.
  *
  * Growth: when TOP would pass the buffer's length, the buffer grows (doubling, capped by the
  * LIMIT word); other threads refresh their views when they next meet a ref beyond them.
@@ -18,6 +20,7 @@ import { arena } from './arena';
 import {
   BLOCK,
   ENTRY,
+  ENTRY_RUN_FLAG,
   FREE_ENTRY_FLAG,
   FREE_LIST_DATA,
   FREE_LIST_ENTRY,
@@ -37,6 +40,7 @@ import {
 import { Acquired, acquire, release } from './locks';
 import { myToken, myWord } from './threads';
 import { OutOfMemoryError } from './errors';
+import { reclaimSlabs } from './reclaim';
 
 const LIST_BASE = [HEADER.FREE_LISTS, HEADER.FREE_LISTS + SIZE_CLASSES];
 
@@ -45,8 +49,13 @@ function listWord(kind: number, c: number): number {
 }
 
 function lock(): void {
-  // A dead holder is taken over silently: critical sections are straight-line (see above).
-  acquire(arena.i32, HEADER.ALLOC_LOCK, myToken, Infinity) satisfies Acquired;
+  // Critical sections are straight-line (see above), but for the free-list rebuilds of
+  // defragment and splitLarger's carve, which flag themselves in HEAP_REPAIR: a holder that died
+  // in one leaves some free blocks off the lists, and its successor rebuilds them from the heap.
+  if (acquire(arena.i32, HEADER.ALLOC_LOCK, myToken, Infinity) === Acquired.FromDeadHolder && arena.i32[HEADER.HEAP_REPAIR] !== 0) {
+    arena.refresh();
+    defragment(arena.i32, true);
+  }
 }
 
 function unlock(): void {
@@ -97,8 +106,9 @@ function freeLocked(i32: Int32Array, ref: number): void {
   if (!entry) {
     i32[HEADER.UNITS_IN_USE] -= units;
     i32[HEADER.BLOCKS_IN_USE] -= 1;
-    i32[HEADER.FREED_SINCE_DEFRAG]++;
   }
+  // Entries count too: their slab may now be all free (see reclaim.ts).
+  i32[HEADER.FREED_SINCE_DEFRAG]++;
 }
 
 /**
@@ -131,16 +141,23 @@ export function alloc(kind: number, units: number, pendingWord = -1, freeDeferre
         // values), and a store's unused entries stay under a ninth of its entries.
         const have = slabEntries[c];
         const slabUnits = Math.min(SLAB_MAX_UNITS, Math.max(SLAB_MIN_UNITS, (Math.max(SLAB_MIN_ENTRIES, have >>> 3) * size) + 1));
-        slabEntries[c] = have + Math.floor((slabUnits - 1) / size);
         const sc = sizeClassOf(slabUnits);
+        const count = Math.floor((classUnits(sc) - 1) / size);
+        slabEntries[c] = have + count;
         const slab = takeData(sc, true);
         i32 = arena.i32;
+        // Straight line from here to the list head: the whole slab is one RUN node, cut an
+        // entry at a time by popEntry, so a kill cannot leave a slab half carved.
+        const run = (slab + 1) * 2;
+        i32[run + ENTRY.SEQ] = count;
+        i32[run + BLOCK.NEXT_FREE] = 0;
+        i32[run + BLOCK.HDR] = (KIND.FREE << 8) | c | FREE_ENTRY_FLAG | ENTRY_RUN_FLAG;
         i32[slab * 2 + BLOCK.HDR] = (KIND.SLAB << 8) | sc;
         i32[HEADER.UNITS_IN_USE] += classUnits(sc);
         i32[HEADER.BLOCKS_IN_USE] += 1;
-        carveEntries(i32, slab + 1, classUnits(sc) - 1, c);
+        i32[lw] = slab + 1;
       }
-      ref = popList(i32, lw);
+      ref = popEntry(i32, lw, size);
     } else {
       ref = takeData(c, mayDefragment);
       i32 = arena.i32;
@@ -156,8 +173,9 @@ export function alloc(kind: number, units: number, pendingWord = -1, freeDeferre
 }
 
 /**
- * A DATA block of class `c`: from its free list, else fresh space at TOP, else split from a
- * larger free block, else after merging free neighbours. Throws OutOfMemoryError, changing
+ * A DATA block of class `c`: from its free list, else fresh space at TOP within the buffer,
+ * else split from a larger free block, else fresh space the buffer grows for, else after
+ * merging free neighbours (and reclaiming free slabs). Throws OutOfMemoryError, changing
  * nothing but the free lists' arrangement. Allocator lock held.
  */
 function takeData(c: number, mayDefragment: boolean): number {
@@ -168,14 +186,21 @@ function takeData(c: number, mayDefragment: boolean): number {
   if (ref !== 0) return ref;
   for (let attempt = 0; attempt < 2; attempt++) {
     const top = i32[HEADER.TOP];
-    if (top + size <= i32[HEADER.LIMIT] && (top + size) * UNIT <= arena.sab.maxByteLength) {
-      growTo(top + size);
-      i32 = arena.i32;
+    const fits = top + size <= i32[HEADER.LIMIT] && (top + size) * UNIT <= arena.sab.maxByteLength;
+    // Fresh space the buffer already has, then a larger free block, and only then growth: free
+    // memory (a reclaimed slab, merged neighbours) is used before the arena commits more.
+    if (fits && (top + size) * UNIT <= arena.sab.byteLength) {
       i32[HEADER.TOP] = top + size;
       return top;
     }
     ref = splitLarger(i32, c);
     if (ref !== 0) return ref;
+    if (fits) {
+      growTo(top + size);
+      i32 = arena.i32;
+      i32[HEADER.TOP] = top + size;
+      return top;
+    }
     if (attempt === 0 && !(mayDefragment && defragment(i32))) break;
     ref = popList(i32, lw);
     if (ref !== 0) return ref;
@@ -183,24 +208,35 @@ function takeData(c: number, mayDefragment: boolean): number {
   throw new OutOfMemoryError(size * UNIT, i32[HEADER.LIMIT] * UNIT);
 }
 
-/** Cuts [start, start + units) of a new slab into free ENTRY blocks of class `c`. */
-function carveEntries(i32: Int32Array, start: number, units: number, c: number): void {
-  const size = classUnits(c);
-  const lw = LIST_BASE[FREE_LIST_ENTRY] + c;
-  // Pushed last to first, so the list hands them out in address order.
-  for (let at = start + Math.floor(units / size - 1) * size; at >= start; at -= size) {
-    const w = at * 2;
-    // A fresh entry: GEN odd (free), no value history, lock free.
-    i32[w + ENTRY.GEN] = 1;
-    i32[w + ENTRY.SEQ] = 0;
-    i32[w + ENTRY.LOCK] = 0;
-    i32[w + BLOCK.NEXT_FREE] = i32[lw];
-    i32[w + BLOCK.HDR] = (KIND.FREE << 8) | c | FREE_ENTRY_FLAG;
-    i32[lw] = at;
+/**
+ * Pops the head of the entry free list at word `lw` (not empty; entries of `size` units). A RUN
+ * node hands out its first entry and moves one entry on, and the entry is made fresh: GEN odd
+ * (free), no value history, lock free. No loop and no call: a kill lands before or after.
+ */
+function popEntry(i32: Int32Array, lw: number, size: number): number {
+  const ref = i32[lw];
+  const w = ref * 2;
+  const hdr = i32[w + BLOCK.HDR];
+  if ((hdr & ENTRY_RUN_FLAG) === 0) {
+    i32[lw] = i32[w + BLOCK.NEXT_FREE];
+    return ref;
   }
+  const left = i32[w + ENTRY.SEQ];
+  if (left > 1) {
+    const next = (ref + size) * 2;
+    i32[next + ENTRY.SEQ] = left - 1;
+    i32[next + BLOCK.NEXT_FREE] = i32[w + BLOCK.NEXT_FREE];
+    i32[next + BLOCK.HDR] = hdr;
+    i32[lw] = ref + size;
+  } else {
+    i32[lw] = i32[w + BLOCK.NEXT_FREE];
+  }
+  i32[w + ENTRY.GEN] = 1;
+  i32[w + ENTRY.SEQ] = 0;
+  i32[w + ENTRY.LOCK] = 0;
+  return ref;
 }
 
-/** Pops the head of the free list at word `lw`, or returns 0. */
 /**
  * Entries this thread's slabs of each class hold, to size the next slab. Per thread, so only a
  * heuristic: a thread that makes few entries makes small slabs.
@@ -213,23 +249,34 @@ function popList(i32: Int32Array, lw: number): number {
   return ref;
 }
 
-/** Pushes [start, start + units) onto the DATA free lists as blocks of exact class sizes. */
+/**
+ * Pushes [start, start + units) onto the DATA free lists as blocks of exact class sizes. The
+ * pieces' headers are written last piece first: each header written covers up to the run's
+ * end, so at every moment the heap walks from `start` through old headers and new ones alike
+ * (a kill here leaves it walkable for the repair, see lock).
+ */
 function carve(i32: Int32Array, start: number, units: number): void {
-  let at = start;
+  const pieces = carvePieces;
+  pieces.length = 0;
   let left = units;
   while (left >= MIN_BLOCK_UNITS) {
     // The largest class that fits and does not leave a single unit (no block is that small).
     let c = sizeClassOf(left);
     while (classUnits(c) > left || (left - classUnits(c) === 1)) c--;
-    const size = classUnits(c);
+    pieces.push(c);
+    left -= classUnits(c);
+  }
+  let at = start + units - left;
+  for (let i = pieces.length - 1; i >= 0; i--) {
+    const c = pieces[i];
+    at -= classUnits(c);
     const lw = LIST_BASE[FREE_LIST_DATA] + c;
     i32[at * 2 + BLOCK.NEXT_FREE] = i32[lw];
     i32[at * 2 + BLOCK.HDR] = (KIND.FREE << 8) | c;
     i32[lw] = at;
-    at += size;
-    left -= size;
   }
 }
+const carvePieces: number[] = [];
 
 /** Takes a DATA free block of a larger class, keeps `classUnits(c)` of it, frees the rest. */
 function splitLarger(i32: Int32Array, c: number): number {
@@ -239,7 +286,11 @@ function splitLarger(i32: Int32Array, c: number): number {
     if (bigSize - size === 1) continue;
     const ref = popList(i32, LIST_BASE[FREE_LIST_DATA] + big);
     if (ref === 0) continue;
+    // Killed in the carve, `ref` is on no list but its header still says FREE of class `big`
+    // over the pieces: the repair's heap walk finds it whole.
+    i32[HEADER.HEAP_REPAIR] = 1;
     carve(i32, ref + size, bigSize - size);
+    i32[HEADER.HEAP_REPAIR] = 0;
     return ref;
   }
   return 0;
@@ -253,12 +304,18 @@ function splitLarger(i32: Int32Array, c: number): number {
  * against SEQ. A thread killed in here leaves some free blocks off the lists (leaked, which
  * verify() reports), never a block on a list twice. Returns true if anything changed.
  */
-function defragment(i32: Int32Array): boolean {
+function defragment(i32: Int32Array, force = false): boolean {
   // Nothing freed since the last pass: it would find the same runs. This keeps a full arena
   // from walking the heap on every failing allocation.
-  if (i32[HEADER.FREED_SINCE_DEFRAG] === 0) return false;
+  if (!force && i32[HEADER.FREED_SINCE_DEFRAG] === 0) return false;
   i32[HEADER.FREED_SINCE_DEFRAG] = 0;
+  // Until the end, a kill leaves lists half rebuilt: the next holder redoes it all (see lock).
+  i32[HEADER.HEAP_REPAIR] = 1;
   const top = i32[HEADER.TOP];
+  // Slabs whose entries are all free become free DATA blocks first, to be merged below.
+  const slabs = reclaimSlabs(i32, top);
+  // A retired slab a hazard kept: the next failing allocation looks again.
+  if (slabs.waiting) i32[HEADER.FREED_SINCE_DEFRAG] = 1;
   for (let c = 0; c < SIZE_CLASSES; c++) i32[LIST_BASE[FREE_LIST_DATA] + c] = 0;
   let merged = false;
   let runStart = 0;
@@ -289,7 +346,58 @@ function defragment(i32: Int32Array): boolean {
     runUnits = 0;
   }
   flush();
-  return merged;
+  i32[HEADER.HEAP_REPAIR] = 0;
+  return merged || slabs.released > 0;
+}
+
+/**
+ * Gives back what deletes left: slabs whose entries are all free return to the value memory,
+ * and free neighbours are merged (a run that ends at TOP returns to the bump space). Walks the
+ * whole heap; called after a clear() that freed many entries, so that bytesInUse falls back
+ * and large values fit again without waiting for an allocation to fail first.
+ */
+export function reclaim(): void {
+  lock();
+  try {
+    arena.refresh();
+    defragment(arena.i32, true);
+  } finally {
+    unlock();
+  }
+}
+
+/**
+ * Free memory as an allocation sees it: `freeBytes` all of it up to maxMemory, and
+ * `largestFreeBytes` the largest contiguous part (a run of free DATA blocks, the one that ends
+ * at TOP counted with the never-used space above it up to maxMemory). A value block larger
+ * than the largest part cannot be allocated until free neighbours merge or slabs are reclaimed
+ * (which an allocation that would fail does first: see defragment). Walks the heap under the
+ * allocator lock.
+ */
+export function freeSpace(): { freeBytes: number; largestFreeBytes: number } {
+  return withAllocatorLock(() => {
+    const i32 = arena.i32;
+    const top = i32[HEADER.TOP];
+    const limit = Math.min(i32[HEADER.LIMIT], Math.floor(arena.sab.maxByteLength / UNIT));
+    const above = Math.max(0, limit - top);
+    let free = above;
+    let largest = 0;
+    let run = 0;
+    for (let ref = HEAP_START_UNIT; ref < top; ) {
+      const hdr = i32[ref * 2 + BLOCK.HDR];
+      const units = classUnits(hdr & 0xff);
+      if ((hdr >>> 8) === KIND.FREE) {
+        run += units;
+        free += units;
+      } else {
+        if (run > largest) largest = run;
+        run = 0;
+      }
+      ref += units;
+    }
+    largest = Math.max(largest, run + above);
+    return { freeBytes: free * UNIT, largestFreeBytes: largest * UNIT };
+  });
 }
 
 /**

@@ -6,7 +6,7 @@
  * thread), so `createStore` works synchronously in any thread, at a worker's first line.
  */
 import { parseBytes } from './arena';
-import { setLimit, usage } from './allocator';
+import { freeSpace, setLimit, usage } from './allocator';
 import { setClock } from './clock';
 import { codecName } from './codec';
 import { InvalidOptionError } from './errors';
@@ -95,7 +95,25 @@ export function arenaStats(): {
   codec: 'msgpackr' | 'v8';
   /** Lock-free reads by this thread that had to start over because a writer republished. */
   readRetries: number;
+  /** Bytes still free up to maxMemory: freed blocks and never-used space. */
+  freeBytes: number;
+  /**
+   * The largest free part in one piece, in bytes: about the largest value a `set` can store
+   * now (less its 8-16 byte header and size-class rounding, at most a fifth). When it is far
+   * below `freeBytes`, memory is fragmented. Computed by a walk over the arena's blocks.
+   */
+  largestFreeBytes: number;
 } {
   const u = usage();
-  return { bytesInUse: u.bytesInUse, bytesReserved: u.bytesReserved, maxMemory: u.maxMemory, threads: liveThreadCount(), codec: codecName, readRetries: readRetryCount() };
+  const f = freeSpace();
+  return {
+    bytesInUse: u.bytesInUse,
+    bytesReserved: u.bytesReserved,
+    maxMemory: u.maxMemory,
+    threads: liveThreadCount(),
+    codec: codecName,
+    readRetries: readRetryCount(),
+    freeBytes: f.freeBytes,
+    largestFreeBytes: f.largestFreeBytes,
+  };
 }

@@ -199,6 +199,25 @@ export function reserveOne(store: number): void {
 }
 
 /**
+ * After a clear(): a bucket array sized for many more keys than the store now holds goes back
+ * to the size an insert would give it, so that its memory returns too. Store lock held. Keeps
+ * the big array if no memory is left for the small one (nothing changes then).
+ */
+export function shrinkIndex(store: number): void {
+  const s = store * 2;
+  const i32 = arena.i32;
+  const cap = i32[i32[s + STORE.INDEX] * 2 + INDEX.CAPACITY];
+  let next = MIN_INDEX_CAPACITY;
+  while ((i32[s + STORE.COUNT] + 1) * 2 > next) next *= 2;
+  if (next * 4 > cap) return;
+  try {
+    rebuild(store, next, false);
+  } catch (err) {
+    if (!(err instanceof OutOfMemoryError)) throw err;
+  }
+}
+
+/**
  * Copies every entry into a new array of `cap` buckets and publishes it. Store lock held. Both
  * arrays are recorded in the STORE block (INDEX_NEW, INDEX_OLD) until the old one is freed, so
  * that a thread killed anywhere in here leaves nothing unaccounted for (see repairIndex).

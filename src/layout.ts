@@ -34,13 +34,18 @@
  * ```
  *
  * Invariants the protocols rely on (see `store.ts` for the read and write protocols):
- * - An ENTRY block is only ever reused as an ENTRY: entries live in SLAB blocks that are never
- *   freed, on free lists of their own, so a stale entry ref still points at a GEN word
- *   (type-stable memory, as in Linux's SLAB_TYPESAFE_BY_RCU). That is what lets a thread cache
- *   `key → (ref, gen)` without a lock. It also keeps entries out of the way of the value
- *   memory, whose free neighbours can then be merged.
+ * - An ENTRY block is reused only as an ENTRY while its slab lives: entries live in SLAB blocks,
+ *   on free lists of their own, so a stale entry ref still points at a GEN word (type-stable
+ *   memory, as in Linux's SLAB_TYPESAFE_BY_RCU). That is what lets a thread cache
+ *   `key → (ref, gen)` without a lock. A slab whose entries are all free is *retired* and then
+ *   returned to the value memory (reclaim.ts): the ENTRY_EPOCH counter moves when that
+ *   happens, every reader that followed a ref it obtained before checks the counter before it
+ *   trusts what it read, and no writer may be taking a lock through such a ref (its LOCK_HAZARD).
  *
- *  SLAB   [HDR][pad][ENTRY][ENTRY][ENTRY] …   (entries of one size class, from unit 1 on)
+ *  SLAB   [HDR][pad][ENTRY][ENTRY] … [RUN: first never-used entry, SEQ = how many follow] …
+ *         (entries of one size class from unit 1 on; the never-used tail is one free-list node,
+ *         cut one entry at a time, so making a slab needs no loop a kill could land in)
+ *  RETIRED [HDR][ENTRY_EPOCH after retirement] …   (a slab on its way back to the value memory)
  * - A VALUE block is immutable from the moment it is published in an entry's DATA word until it
  *   is freed. Writers never change a published value in place: they publish a new block. The
  *   one exception is a fixed-layout record (VALUE_FLAG.RECORD), whose bytes change in place
@@ -53,7 +58,7 @@
 export const UNIT = 8;
 /** Arena magic ("NKS1") and layout version: a mismatch means another library version made it. */
 export const MAGIC = 0x4e4b5331;
-export const LAYOUT_VERSION = 6;
+export const LAYOUT_VERSION = 7;
 
 /**
  * Slab sizing: a new slab of a class holds an eighth as many entries as all that class's slabs
@@ -92,8 +97,20 @@ export const HEADER = {
   BLOCKS_IN_USE: 9,
   /** Threads whose death was handled (their locks may be recovered). */
   THREADS_RECOVERED: 10,
-  /** DATA blocks freed since the last defragmentation (0: merging again would find nothing). */
+  /** Blocks freed since the last defragmentation (0: merging again would find nothing). */
   FREED_SINCE_DEFRAG: 11,
+  /**
+   * 1 while the allocator lock's holder rebuilds free lists (allocator.ts: defragment, the
+   * carve of splitLarger): a thread that takes the lock over from a dead holder then rebuilds
+   * them from the heap before anything else.
+   */
+  HEAP_REPAIR: 13,
+  /**
+   * Moves each time slabs are retired (reclaim.ts): a thread that obtained an entry ref while
+   * it read another value does not trust that ref. Alone on its 64-byte line (words 16..31),
+   * which nothing else writes, so that every get can load it from its own L1 cache.
+   */
+  ENTRY_EPOCH: 16,
   /** Start of the free-list heads: FREE_LISTS + kindList * SIZE_CLASSES + sizeClass. */
   FREE_LISTS: 32,
 } as const;
@@ -110,13 +127,27 @@ export const KIND = {
   VALUE: 2,
   INDEX: 3,
   STORE: 4,
-  /** A DATA-family block carved into ENTRY blocks of one size class; never freed. */
+  /** A DATA-family block carved into ENTRY blocks of one size class. */
   SLAB: 5,
+  /**
+   * A slab whose entries were all free when it was taken off the entry free lists, waiting until
+   * no thread names one of its entries in a hazard word; then it becomes a FREE DATA block.
+   * Word 1 holds the ENTRY_EPOCH value its retirement published.
+   */
+  RETIRED: 6,
 } as const;
 export type BlockKind = (typeof KIND)[keyof typeof KIND];
 
 /** HDR bit of a FREE block of the ENTRY family (so that heap walks can tell the families apart). */
 export const FREE_ENTRY_FLAG = 1 << 16;
+/**
+ * HDR bit of a free ENTRY-family node that starts a slab's never-used tail: its ENTRY.SEQ word
+ * holds how many entries of its class the tail has room for, itself included. Popping it hands
+ * out its first entry and moves the node one entry on (allocator.ts, popEntry).
+ */
+export const ENTRY_RUN_FLAG = 1 << 17;
+/** Word 1 of a RETIRED slab: the ENTRY_EPOCH its retirement published. */
+export const RETIRED_EPOCH = 1;
 
 /** Every heap block: word 0 of the block. */
 export const BLOCK = {
@@ -173,6 +204,13 @@ export const THREAD = {
    * no live thread names its entry here (see store.ts, waitForAtomicOps).
    */
   HAZARD: 13,
+  /**
+   * Hazard word of entry locking: the entry whose LOCK word this thread may be about to change
+   * through a ref it has not validated yet (store.ts, lockEntry; the bounded expiry sweep). A
+   * retired slab is not given back to the value memory while a live thread names one of its
+   * entries here (reclaim.ts).
+   */
+  LOCK_HAZARD: 15,
 } as const;
 export const THREAD_SLOT_WORDS = 16;
 /**

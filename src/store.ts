@@ -38,7 +38,7 @@
  * `key → (entry ref, GEN)` first, so a hot key costs a Map lookup and the protocol above.
  */
 import { arena } from './arena';
-import { alloc, free, usage } from './allocator';
+import { alloc, free, reclaim, usage } from './allocator';
 import { now } from './clock';
 import { decode, deepFreeze, encoded, LearnedCodec, StructuredCodec, Tag } from './codec';
 import {
@@ -63,7 +63,7 @@ import {
   type RecordField,
   type RecordLayout,
 } from './records';
-import { bucketRef, forEachRef, hashKey, indexHolds, insert, isOneByteKey, lookup, newIndex, readKey, remove, repairIndex, reserveOne, foundGen } from './keyindex';
+import { bucketRef, forEachRef, hashKey, indexHolds, insert, isOneByteKey, lookup, newIndex, readKey, remove, repairIndex, reserveOne, shrinkIndex, foundGen } from './keyindex';
 import {
   BUCKET_TOMBSTONE,
   ENTRY,
@@ -291,6 +291,8 @@ const HOT_ADMIT_EVERY = 32;
 const HOT_CACHE_LIMIT = 1 << 16;
 /** Expired entries an insert looks for while a store has TTL entries. */
 const SWEEP_BUDGET = 16;
+/** A clear() of at least this many keys gives emptied slabs back at once (allocator.reclaim). */
+const RECLAIM_AFTER_CLEAR = 256;
 
 // ── The read protocol ────────────────────────────────────────────────────────────────────────
 
@@ -321,6 +323,47 @@ export function readRetryCount(): number {
 }
 
 /**
+ * The ENTRY_EPOCH (reclaim.ts) this thread's entry refs are from: every ref in its lookup caches,
+ * and every ref it finds in an index while the word still holds this value. When the word moves,
+ * slabs were retired and may have been given back to the value memory: a ref from before may
+ * point into a value now, whose bytes can look like an entry with any GEN. So every reader,
+ * after it validated what it read, checks the word, and on a change drops what it read and its
+ * caches (syncEntryEpoch), and looks the key up again.
+ */
+let entryEpoch = Atomics.load(arena.i32, HEADER.ENTRY_EPOCH);
+
+/** Adopts the current ENTRY_EPOCH, dropping every entry ref this thread cached before it. */
+function syncEntryEpoch(): void {
+  entryEpoch = Atomics.load(arena.i32, HEADER.ENTRY_EPOCH);
+  for (const s of instances.values()) s.dropCachedRefs();
+}
+
+/** Whether slabs were retired since this thread's refs were made (then it adopts the new epoch). */
+function entryRefsMoved(i32: Int32Array): boolean {
+  if (Atomics.load(i32, HEADER.ENTRY_EPOCH) === entryEpoch) return false;
+  syncEntryEpoch();
+  return true;
+}
+
+/**
+ * Names entry `ref` in this thread's LOCK_HAZARD before a write to its LOCK word, and checks
+ * that the ref is from the current ENTRY_EPOCH (reclaim.ts: the hazard store and the epoch load
+ * pair with the retirement's epoch store and its hazard scan). False: the ref may be from
+ * released memory; the hazard is cleared and the caller looks the key up again.
+ */
+function guardEntry(ref: number): boolean {
+  const i32 = arena.i32;
+  Atomics.store(i32, myWord + THREAD.LOCK_HAZARD, ref);
+  if (!entryRefsMoved(i32)) return true;
+  Atomics.store(i32, myWord + THREAD.LOCK_HAZARD, 0);
+  return false;
+}
+
+function unguardEntry(): void {
+  Atomics.store(arena.i32, myWord + THREAD.LOCK_HAZARD, 0);
+}
+
+/**
  * Reads the value of entry `ref` if it still has generation `gen`.
  * Returns the decoded value, MISSING (no value, or expired) or STALE (the entry no longer holds
  * the key: look it up again).
@@ -336,6 +379,8 @@ function readEntry(ref: number, gen: number, store: Store<unknown>): unknown {
     // 1. Begin: an odd SEQ is a write in place in progress.
     const s1 = Atomics.load(i32, e + ENTRY.SEQ);
     if ((s1 & 1) !== 0) {
+      // An odd word in memory a retired slab gave back is no writer to wait for.
+      if (entryRefsMoved(i32)) return STALE;
       waitForEven(e, s1, spins);
       continue;
     }
@@ -345,8 +390,8 @@ function readEntry(ref: number, gen: number, store: Store<unknown>): unknown {
     if (i32[e + ENTRY.GEN] !== gen) return STALE;
     const d = i32[e + ENTRY.DATA];
     if (d === 0) {
-      if (Atomics.load(i32, e + ENTRY.SEQ) === s1) return MISSING;
-      continue;
+      if (Atomics.load(i32, e + ENTRY.SEQ) !== s1) continue;
+      return entryRefsMoved(i32) ? STALE : MISSING;
     }
     // 3. Copy. Every field read here may be garbage if the block was freed under us: check
     //    bounds before following it; step 4 decides whether to keep the copy. An inline value
@@ -379,6 +424,8 @@ function readEntry(ref: number, gen: number, store: Store<unknown>): unknown {
       // under us (SEQ moved: retry), or the arena is corrupt (SEQ stable): fail loudly rather
       // than spin for ever.
       if (!a.covers(len < 0 ? (v + VALUE.EXPIRES_LO + 1) * 4 : off + len) && Atomics.load(a.i32, e + ENTRY.SEQ) === s1 && spins > 2) {
+        // Garbage from memory a retired slab gave back is not corruption (see entryRefsMoved).
+        if (entryRefsMoved(a.i32)) return STALE;
         throw corrupt(ref);
       }
       continue;
@@ -401,8 +448,13 @@ function readEntry(ref: number, gen: number, store: Store<unknown>): unknown {
     } else {
       scratch.set(a.u8.subarray(off, off + len));
     }
-    // 4. Validate: the same SEQ means DATA was not republished, so the block was not freed.
+    // 4. Validate: the same SEQ means DATA was not republished, so the block was not freed;
+    //    the same ENTRY_EPOCH, that the entry was an entry all along (reclaim.ts).
     if (Atomics.load(i32, e + ENTRY.SEQ) !== s1) continue;
+    if (Atomics.load(i32, HEADER.ENTRY_EPOCH) !== entryEpoch) {
+      syncEntryEpoch();
+      return STALE;
+    }
     if (expires !== 0 && now() >= expires) return MISSING;
     readSeq = s1;
     readData = d;
@@ -669,6 +721,8 @@ export const enum FieldKind {
 export interface RecordTarget {
   ref: number;
   gen: number;
+  /** The ENTRY_EPOCH `ref` is from (see entryEpoch): a field read checks it is still current. */
+  epoch: number;
   /** Looks the key up again after GEN moved; throws KeyNotFoundError if it holds no record. */
   rebind(): void;
 }
@@ -704,8 +758,13 @@ export function readRecordField(t: RecordTarget, at: number, kind: FieldKind, n 
     }
     // 3. The load (a copy into fieldBytes for Bytes).
     const x = loadField(a, byte, kind, n);
-    // 4. Validate: the same SEQ means no in-place write overlapped the load.
-    if (Atomics.load(i32, e + ENTRY.SEQ) === s1) return x;
+    // 4. Validate: the same SEQ means no in-place write overlapped the load; the same
+    //    ENTRY_EPOCH, that the entry was an entry all along (reclaim.ts).
+    if (Atomics.load(i32, e + ENTRY.SEQ) === s1) {
+      if (Atomics.load(i32, HEADER.ENTRY_EPOCH) === t.epoch) return x;
+      t.rebind();
+      continue;
+    }
     readRetries++;
   }
 }
@@ -734,6 +793,11 @@ function ensureFieldBytes(n: number): void {
 
 /** Step 2 of readRecordField failed: wait for the writer, look the key up again, or refresh the views. */
 function fieldReadBlocked(t: RecordTarget, e: number, s1: number, end: number, spins: number): void {
+  if (Atomics.load(arena.i32, HEADER.ENTRY_EPOCH) !== t.epoch) {
+    // The ref may point into memory a retired slab gave back: garbage, not a writer.
+    t.rebind();
+    return;
+  }
   if ((s1 & 1) !== 0) {
     waitForEven(e, s1, spins);
     return;
@@ -745,7 +809,10 @@ function fieldReadBlocked(t: RecordTarget, e: number, s1: number, end: number, s
     return;
   }
   // Beyond this thread's views: the arena grew (refresh and retry), or it is corrupt.
-  if (!arena.covers(end) && Atomics.load(arena.i32, e + ENTRY.SEQ) === s1 && spins > 2) throw corrupt(t.ref);
+  if (!arena.covers(end) && Atomics.load(arena.i32, e + ENTRY.SEQ) === s1 && spins > 2) {
+    if (Atomics.load(arena.i32, HEADER.ENTRY_EPOCH) !== t.epoch) t.rebind();
+    else throw corrupt(t.ref);
+  }
 }
 /** Bytes of each FieldKind but Bytes: the extent a field read checks against the views. */
 const FIELD_BYTES = [8, 4, 4, 2, 2, 1, 1];
@@ -782,13 +849,20 @@ const INPLACE_DELAY_SPINS = testKnob('INPLACE_DELAY');
  * NaN when it did not happen (see {@link atomicFailure}). See the section comment for why the
  * HAZARD announcement makes following DATA without the lock safe.
  */
-export function recordAtomic(ref: number, gen: number, at: number, kind: FieldKind, op: 0 | 1, a: number, b: number): number {
+export function recordAtomic(ref: number, gen: number, epoch: number, at: number, kind: FieldKind, op: 0 | 1, a: number, b: number): number {
   const h = myWord + THREAD.HAZARD;
   for (;;) {
     const ar = arena;
     const i32 = ar.i32;
     const e = ref * 2;
     Atomics.store(i32, h, ref);
+    // After the announcement: a ref from before a slab retirement may point into a value now;
+    // the hazard keeps the slab from being released while we look (reclaim.ts).
+    if (Atomics.load(i32, HEADER.ENTRY_EPOCH) !== epoch) {
+      i32[h] = 0;
+      atomicStatus = AtomicStatus.Stale;
+      return NaN;
+    }
     const d = i32[e + ENTRY.DATA];
     // GEN after DATA: if it is still ours, DATA was this key's when we loaded it.
     if (i32[e + ENTRY.GEN] !== gen) {
@@ -1238,7 +1312,7 @@ export class Store<T = unknown> {
       }
       const e = slot.ref * 2;
       // GEN is a plain load: it changes only after SEQ does.
-      if (Atomics.load(i32, e + ENTRY.SEQ) === slot.seq && i32[e + ENTRY.DATA] === slot.data && i32[e + ENTRY.GEN] === slot.gen) {
+      if (Atomics.load(i32, e + ENTRY.SEQ) === slot.seq && i32[e + ENTRY.DATA] === slot.data && i32[e + ENTRY.GEN] === slot.gen && !entryRefsMoved(i32)) {
         slot.epoch = armEpoch(e, slot.seq, epoch);
         if ((mark & USED) === 0) slot.mark = mark | USED;
         return (mark & DEADLINE) === 0 || now() < slot.expires! ? (slot.value as T) : undefined;
@@ -1328,13 +1402,17 @@ export class Store<T = unknown> {
   }
 
   private scan(p: KeyPattern | undefined): string[] {
-    const keys = new Set<string>();
-    const visit = (ref: number): void => {
-      const key = liveKey(ref);
-      if (key !== undefined && (p === undefined || p.test(key))) keys.add(key);
-    };
-    if (!forEachRef(this.ref, visit)) this.withStoreLock(() => forEachRef(this.ref, visit, 0));
-    return [...keys];
+    for (;;) {
+      // A key read through a ref into a slab retired meanwhile may be garbage: start over.
+      entryRefsMoved(arena.i32);
+      const keys = new Set<string>();
+      const visit = (ref: number): void => {
+        const key = liveKey(ref);
+        if (key !== undefined && (p === undefined || p.test(key))) keys.add(key);
+      };
+      if (!forEachRef(this.ref, visit)) this.withStoreLock(() => forEachRef(this.ref, visit, 0));
+      if (!entryRefsMoved(arena.i32)) return [...keys];
+    }
   }
 
   // ── writes ──
@@ -1452,7 +1530,14 @@ export class Store<T = unknown> {
   /** Deletes every key. Keys locked by other threads are waited for, as by delete(). */
   clear(): void {
     if (this.closed) throw new StoreClosedError(this.name);
-    for (const k of this.scan(undefined)) this.deleteOne(k, DEFAULT_TIMEOUT_MS);
+    const keys = this.scan(undefined);
+    for (const k of keys) this.deleteOne(k, DEFAULT_TIMEOUT_MS);
+    // Give the emptied slabs and the index's extra buckets back to the value memory now (a
+    // heap walk: only when it may pay).
+    if (keys.length >= RECLAIM_AFTER_CLEAR) {
+      this.withStoreLock(() => shrinkIndex(this.ref));
+      reclaim();
+    }
   }
 
   private deleteOne(key: string, timeout: number): boolean {
@@ -1517,6 +1602,8 @@ export class Store<T = unknown> {
     if (this.closed) throw new StoreClosedError(this.name);
     checkKey(key);
     this.held.delete(key);
+    // The checks below read LOCK and GEN through a cached ref before they trust it.
+    entryRefsMoved(arena.i32);
     for (;;) {
       const slot = this.slots.get(key) ?? this.find(key);
       if (slot === undefined) return false;
@@ -1662,9 +1749,11 @@ export class Store<T = unknown> {
   private atomicOp(key: string, f: AtomicField, op: 0 | 1, a: number, b: number): number {
     checkKey(key);
     for (;;) {
+      // Adopt a new ENTRY_EPOCH before taking a ref, so that the ref is from entryEpoch.
+      entryRefsMoved(arena.i32);
       const slot = this.slots.get(key) ?? this.find(key);
       if (slot === undefined) throw new KeyNotFoundError(this.name, key);
-      const old = recordAtomic(slot.ref, slot.gen, f.offset, f.kind, op, a, b);
+      const old = recordAtomic(slot.ref, slot.gen, entryEpoch, f.offset, f.kind, op, a, b);
       if (old === old) return old;
       if (atomicStatus === AtomicStatus.Missing) throw new KeyNotFoundError(this.name, key);
       this.uncache(key);
@@ -1689,7 +1778,7 @@ export class Store<T = unknown> {
   }
 
   /** @internal Where `key`'s entry is (for record views), or undefined if absent. */
-  locate(key: string): { ref: number; gen: number } | undefined {
+  locate(key: string): { ref: number; gen: number; epoch: number } | undefined {
     if (this.closed) throw new StoreClosedError(this.name);
     this.recordSchema('a record view');
     for (;;) {
@@ -1700,7 +1789,7 @@ export class Store<T = unknown> {
         this.uncache(key);
         continue;
       }
-      return state === true ? slot : undefined;
+      return state === true ? { ref: slot.ref, gen: slot.gen, epoch: entryEpoch } : undefined;
     }
   }
 
@@ -1737,6 +1826,14 @@ export class Store<T = unknown> {
       learnedStructures: learnedCount(this.ref),
       arena: { bytesInUse: u.bytesInUse, bytesReserved: u.bytesReserved, maxMemory: u.maxMemory, threads: liveThreadCount() },
     };
+  }
+
+  /** @internal Forgets every cached entry ref (slabs were retired: see syncEntryEpoch). */
+  dropCachedRefs(): void {
+    this.slots.clear();
+    this.ring = [];
+    this.ringKeys = [];
+    this.hand = 0;
   }
 
   /**
@@ -1783,12 +1880,18 @@ export class Store<T = unknown> {
     let n = 0;
     for (const ref of expired) {
       const e = ref * 2;
+      if (!guardEntry(ref)) break; // slabs were retired: these refs may be stale, sweep later
       const gen = Atomics.load(arena.i32, e + ENTRY.GEN);
-      if ((gen & 1) !== 0 || !tryAcquire(arena.i32, e + ENTRY.LOCK, myToken)) continue;
-      if (Atomics.load(arena.i32, e + ENTRY.GEN) !== gen || !expiredAt(ref, t)) {
-        release(arena.i32, e + ENTRY.LOCK);
+      if ((gen & 1) !== 0 || !tryAcquire(arena.i32, e + ENTRY.LOCK, myToken)) {
+        unguardEntry();
         continue;
       }
+      if (Atomics.load(arena.i32, e + ENTRY.GEN) !== gen || !expiredAt(ref, t)) {
+        release(arena.i32, e + ENTRY.LOCK);
+        unguardEntry();
+        continue;
+      }
+      unguardEntry();
       this.removeEntry(ref, readKey(ref), true);
       n++;
     }
@@ -1878,21 +1981,30 @@ export class Store<T = unknown> {
 
   /** Takes the entry's lock for a write. See the LOCK_* results. */
   private lockEntry(slot: CacheSlot, timeout: number): number {
+    // The LOCK word may be written before GEN can be checked: name the entry first (reclaim.ts).
+    if (!guardEntry(slot.ref)) return LOCK_STALE;
     const i32 = arena.i32;
     const w = slot.ref * 2 + ENTRY.LOCK;
     if (holder(i32, w) === myToken) {
+      unguardEntry();
       arena.refresh();
       return Atomics.load(i32, slot.ref * 2 + ENTRY.GEN) === slot.gen ? LOCK_HELD : LOCK_STALE;
     }
-    if (acquire(i32, w, myToken, timeout) === Acquired.TimedOut) return LOCK_TIMEOUT;
+    if (acquire(i32, w, myToken, timeout) === Acquired.TimedOut) {
+      unguardEntry();
+      return LOCK_TIMEOUT;
+    }
     // What the lock guards (the current value block) may have been allocated by a thread that
     // grew the arena beyond this thread's views: refresh them after every lock taken.
     arena.refresh();
     // Under the lock the entry cannot be removed; it might have been before we got it.
     if (Atomics.load(arena.i32, slot.ref * 2 + ENTRY.GEN) !== slot.gen) {
       release(arena.i32, w);
+      unguardEntry();
       return LOCK_STALE;
     }
+    // Locked and live: its slab cannot be retired until we unlock (reclaim.ts).
+    unguardEntry();
     return LOCK_TAKEN;
   }
 
@@ -2036,6 +2148,8 @@ function peekEntry(ref: number, gen: number): unknown {
     if (Atomics.load(i32, e + ENTRY.GEN) !== gen) return STALE;
     const d = Atomics.load(i32, e + ENTRY.DATA);
     const live = d !== 0 && !expiredBlock(d, now());
+    // Validated, or garbage from memory a retired slab gave back (which may never validate).
+    if (entryRefsMoved(arena.i32)) return STALE;
     if (Atomics.load(arena.i32, e + ENTRY.SEQ) === s1 && (s1 & 1) === 0) return live;
   }
 }

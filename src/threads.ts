@@ -66,6 +66,7 @@ function claimSlot(): { slot: number; token: number } {
     i32[w + THREAD.REDO_ENTRY] = 0;
     i32[w + THREAD.REDO_DATA] = 0;
     i32[w + THREAD.HAZARD] = 0;
+    i32[w + THREAD.LOCK_HAZARD] = 0;
     Atomics.store(i32, w + THREAD.TOKEN, token);
     return { slot, token };
   }
@@ -163,6 +164,7 @@ function recoverSlot(w: number): void {
   }
   // A dead thread's lock-free atomic op never completes: stop writers from waiting for it.
   i32[w + THREAD.HAZARD] = 0;
+  i32[w + THREAD.LOCK_HAZARD] = 0;
   Atomics.store(i32, w + THREAD.STATE, THREAD_STATE.RECOVERING);
   // An in-place record write that died with SEQ odd is finished from the redo buffer, before
   // SEQ moves on below (which would leave it odd). We hold the entry's lock (taken over above).

@@ -43,6 +43,7 @@ import {
   INLINE_WORDS_SHIFT,
   KEY_LEN_MASK,
   KEY_ONE_BYTE,
+  ENTRY_RUN_FLAG,
   FREE_ENTRY_FLAG,
   HEADER,
   HEAP_START_UNIT,
@@ -95,14 +96,14 @@ export interface VerifyReport {
   ok: boolean;
   problems: VerifyProblem[];
   /** Top-level blocks (slabs count as one), free DATA blocks, and entries inside slabs. */
-  blocks: { total: number; free: number; entries: number; freeEntries: number; values: number; indexes: number; stores: number; slabs: number };
+  blocks: { total: number; free: number; entries: number; freeEntries: number; values: number; indexes: number; stores: number; slabs: number; retiredSlabs: number };
   stores: number;
   entries: number;
   bytesInUse: number;
   leakedBytes: number;
 }
 
-const KIND_NAMES = ['FREE', 'ENTRY', 'VALUE', 'INDEX', 'STORE', 'SLAB'];
+const KIND_NAMES = ['FREE', 'ENTRY', 'VALUE', 'INDEX', 'STORE', 'SLAB', 'RETIRED'];
 
 /** Walks the arena and reports what is wrong with it. */
 export function verify(): VerifyReport {
@@ -124,7 +125,7 @@ function walk(allocLock: number): VerifyReport {
   const report: VerifyReport = {
     ok: false,
     problems,
-    blocks: { total: 0, free: 0, entries: 0, freeEntries: 0, values: 0, indexes: 0, stores: 0, slabs: 0 },
+    blocks: { total: 0, free: 0, entries: 0, freeEntries: 0, values: 0, indexes: 0, stores: 0, slabs: 0, retiredSlabs: 0 },
     stores: 0,
     entries: 0,
     bytesInUse: 0,
@@ -154,7 +155,7 @@ function walk(allocLock: number): VerifyReport {
     const hdr = i32[ref * 2 + BLOCK.HDR];
     const c = hdr & 0xff;
     const kind = (hdr >>> 8) & 0xff;
-    if (c >= SIZE_CLASSES || kind > KIND.SLAB) {
+    if (c >= SIZE_CLASSES || kind > KIND.RETIRED) {
       err('heap', ref, `block header ${hex(hdr)} has an unknown ${c >= SIZE_CLASSES ? 'size class' : 'kind'}; the heap cannot be walked past it`);
       break;
     }
@@ -175,6 +176,7 @@ function walk(allocLock: number): VerifyReport {
         report.blocks.slabs++;
         walkSlab(ref, size);
       }
+      else if (kind === KIND.RETIRED) report.blocks.retiredSlabs++;
       else if (kind === KIND.ENTRY) err('heap', ref, 'an ENTRY block outside any slab');
     }
     ref += size;
@@ -196,6 +198,15 @@ function walk(allocLock: number): VerifyReport {
       entryClass = c;
       if (r + classUnits(c) > slab + slabUnits) break;
       kinds.set(r, hdr);
+      if ((hdr & ENTRY_RUN_FLAG) !== 0) {
+        // The never-used tail: one free-list node for all of it, nothing walkable after it.
+        if (!freeEntry) err('heap', r, `slab at unit ${slab} has a RUN mark on a block that is not free (${describeHdr(hdr)})`);
+        const left = i32[r * 2 + ENTRY.SEQ];
+        const room = Math.floor((slab + slabUnits - r) / classUnits(c));
+        if (left < 1 || left > room) err('heap', r, `slab at unit ${slab}: its never-used tail claims ${left} entries where ${room} fit`);
+        report.blocks.freeEntries += Math.max(0, Math.min(left, room));
+        return;
+      }
       if (freeEntry) report.blocks.freeEntries++;
       else report.blocks.entries++;
       r += classUnits(c);
@@ -287,7 +298,7 @@ function walk(allocLock: number): VerifyReport {
   if (heapWalked) {
     for (const [r, hdr] of kinds) {
       const kind = (hdr >>> 8) & 0xff;
-      if (kind === KIND.FREE || kind === KIND.SLAB || referenced.has(r) || inFlight.has(r)) continue;
+      if (kind === KIND.FREE || kind === KIND.SLAB || kind === KIND.RETIRED || referenced.has(r) || inFlight.has(r)) continue;
       const bytes = classUnits(hdr & 0xff) * UNIT;
       report.leakedBytes += bytes;
       warn('leak', r, `${KIND_NAMES[kind]} block of ${bytes} bytes is allocated but nothing references it`);

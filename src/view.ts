@@ -25,6 +25,8 @@ export class RecordView<T extends object = Record<string, unknown>> implements R
   ref: number;
   /** @internal */
   gen: number;
+  /** @internal The ENTRY_EPOCH `ref` is from (RecordTarget). */
+  epoch: number;
   private readonly layout: RecordLayout;
 
   /**
@@ -40,6 +42,7 @@ export class RecordView<T extends object = Record<string, unknown>> implements R
     this.key = key;
     this.ref = at.ref;
     this.gen = at.gen;
+    this.epoch = at.epoch;
     this.layout = layout;
   }
 
@@ -49,6 +52,7 @@ export class RecordView<T extends object = Record<string, unknown>> implements R
     if (at === undefined) throw new KeyNotFoundError(this.store.name, this.key);
     this.ref = at.ref;
     this.gen = at.gen;
+    this.epoch = at.epoch;
   }
 
   /** Whether the key holds a record now. */
@@ -94,7 +98,7 @@ export class RecordView<T extends object = Record<string, unknown>> implements R
 
   private atomic(offset: number, kind: FieldKind, op: 0 | 1, a: number, b: number): number {
     for (;;) {
-      const old = recordAtomic(this.ref, this.gen, offset, kind, op, a, b);
+      const old = recordAtomic(this.ref, this.gen, this.epoch, offset, kind, op, a, b);
       if (old === old) return old;
       if (atomicFailure() === AtomicStatus.Missing) throw new KeyNotFoundError(this.store.name, this.key);
       this.rebind();
