@@ -19,11 +19,38 @@
  *   one thread inherits it. Recovery therefore takes: the creating thread's next turn of its
  *   event loop (to see the worker's 'exit' event) plus at most one RECHECK_MS slice.
  */
+import { pause, testKnob } from './faults';
 import { isAlive } from './threads';
 
-/** How long a waiter sleeps before checking again whether the holder died. */
-export const RECHECK_MS = 20;
+/**
+ * How long a waiter sleeps before checking again whether the holder died. Test knob
+ * NATIVE_KEYSHARE_TEST_RECHECK_MS (see faults.ts) lengthens it, so that a test can tell a
+ * waiter woken by the holder's notify from one whose slice ran out: with 20 ms slices a release
+ * that never notified would still hand the lock on within a slice, and pass unnoticed.
+ */
+export const RECHECK_MS = testKnob('RECHECK_MS') || 20;
 const SPINS = 64;
+/**
+ * Test knob NATIVE_KEYSHARE_TEST_TAKEOVER_DELAY_MS: how long a waiter sleeps between finding
+ * the holder dead and taking the lock over, so that every waiter of a test passes the liveness
+ * check before any takes over: only the compare-and-swap then keeps the takeover to one thread.
+ */
+const TAKEOVER_DELAY_MS = testKnob('TAKEOVER_DELAY_MS');
+
+/**
+ * What this thread's waits ended by, for tests (test/mutations.test.mjs): sleeps ended by a
+ * notify; slices that ran out although the word had changed meanwhile (a holder released
+ * without a notify reaching this thread); locks taken over from a dead holder. Counted only
+ * after a sleep or on a takeover, never on the uncontended path.
+ */
+let wokenByNotify = 0;
+let slicesExpiredAfterChange = 0;
+let takeovers = 0;
+
+/** @internal This thread's wait counters so far (see above). */
+export function lockWaitCounts(): { wokenByNotify: number; slicesExpiredAfterChange: number; takeovers: number } {
+  return { wokenByNotify, slicesExpiredAfterChange, takeovers };
+}
 
 /** Result of `acquire`. */
 export const enum Acquired {
@@ -60,7 +87,11 @@ export function acquire(i32: Int32Array, w: number, token: number, timeoutMs: nu
     if (!isAlive(cur >>> 1)) {
       // The registry has recovered the holder: take the lock over. Keep the waiters bit, as
       // other threads may be asleep on it.
-      if (Atomics.compareExchange(i32, w, cur, mine | 1) === cur) return Acquired.FromDeadHolder;
+      if (TAKEOVER_DELAY_MS !== 0) pause(TAKEOVER_DELAY_MS);
+      if (Atomics.compareExchange(i32, w, cur, mine | 1) === cur) {
+        takeovers++;
+        return Acquired.FromDeadHolder;
+      }
       continue;
     }
     if ((cur & 1) === 0) {
@@ -70,7 +101,9 @@ export function acquire(i32: Int32Array, w: number, token: number, timeoutMs: nu
     }
     const left = deadline - Date.now();
     if (left <= 0) return Acquired.TimedOut;
-    Atomics.wait(i32, w, cur, Math.min(left, RECHECK_MS));
+    const woke = Atomics.wait(i32, w, cur, Math.min(left, RECHECK_MS));
+    if (woke === 'ok') wokenByNotify++;
+    else if (woke === 'timed-out' && Atomics.load(i32, w) !== cur) slicesExpiredAfterChange++;
   }
 }
 

@@ -652,6 +652,14 @@ function publish(store: number, ref: number, d: number, dValues: number, dTtl: n
  */
 const PUBLISH_DELAY_SPINS = testKnob('PUBLISH_DELAY');
 
+/**
+ * Test-only (NATIVE_KEYSHARE_TEST_CLEAR_FREE_DELAY_MS, see faults.ts): how long clearValue
+ * sleeps between clearing DATA and freeing the block DATA named, so that a test's reader lands
+ * in between. It must find no value there; were the block freed first, it would follow DATA
+ * into a free block.
+ */
+const CLEAR_FREE_DELAY_MS = testKnob('CLEAR_FREE_DELAY_MS');
+
 /** Removes entry `ref`'s value (lock held). Returns false if it had none. */
 function clearValue(store: number, ref: number): boolean {
   const e = ref * 2;
@@ -663,8 +671,10 @@ function clearValue(store: number, ref: number): boolean {
   i32[slot + THREAD.PENDING_OLD] = old;
   i32[slot + THREAD.PENDING_NEW] = 0;
   const meta = old > 0 ? i32[old * 2 + VALUE.HDR] : 0;
+  // Unpublish first, then free: a reader that loaded DATA before the publication sees SEQ move.
   publish(store, ref, 0, -1, (meta & VALUE_FLAG.TTL) !== 0 ? -1 : 0);
   if (old > 0) {
+    if (CLEAR_FREE_DELAY_MS !== 0) pause(CLEAR_FREE_DELAY_MS);
     if ((meta & VALUE_FLAG.RECORD) !== 0) waitForAtomicOps(ref);
     free(old, slot + THREAD.PENDING_OLD);
   }
@@ -2098,8 +2108,9 @@ export class Store<T = unknown> {
 /**
  * Runs `fn` holding the structural lock of `store`. Taken over from a dead holder, the lock
  * guards state that may be mid-change: the counters it was changing, a structure-table save.
+ * @internal Exported for tests, which check that its holder is alone (test/mutations.test.mjs).
  */
-function withStoreLock<R>(store: number, fn: () => R): R {
+export function withStoreLock<R>(store: number, fn: () => R): R {
   const w = store * 2 + STORE.LOCK;
   const got = acquire(arena.i32, w, myToken, Infinity);
   const outer = storeLockHeld;

@@ -5,8 +5,9 @@
  * - header: magic, version, TOP and LIMIT within the buffer;
  * - heap: walking block by block from HEAP_START by each block's size class lands exactly on
  *   TOP; every header has a known kind and class; the allocator's usage counters match;
- * - free lists: every node is a FREE block of the list's class and family, each free block is
- *   on exactly one list, and no list has a cycle;
+ * - free lists: every node is a FREE block (not a live one) of the list's class and family (no
+ *   entry on a DATA list, nothing but entries on an ENTRY list), each free block is on exactly
+ *   one list, and no list has a cycle;
  * - learned structures: each store's table is a VALUE block of readable JSON whose COUNT is
  *   right and that names no shape twice; no save is left half-done except by a dead thread;
  * - index resizes: none is left half-done (INDEX_NEW/INDEX_OLD set) except by a dead thread;
@@ -45,6 +46,7 @@ import {
   KEY_ONE_BYTE,
   ENTRY_RUN_FLAG,
   FREE_ENTRY_FLAG,
+  FREE_LIST_ENTRY,
   HEADER,
   HEAP_START_UNIT,
   INDEX,
@@ -231,7 +233,7 @@ function walk(allocLock: number): VerifyReport {
       let r = i32[HEADER.FREE_LISTS + family * SIZE_CLASSES + c];
       let steps = 0;
       while (r !== 0) {
-        const where = `free list ${family === 0 ? 'ENTRY' : 'DATA'}[${c}]`;
+        const where = `free list ${family === FREE_LIST_ENTRY ? 'ENTRY' : 'DATA'}[${c}]`;
         if (onList.has(r)) {
           err('free-list', r, `${where} reaches block ${r} twice (a cycle, or a block on two lists)`);
           break;
@@ -240,9 +242,20 @@ function walk(allocLock: number): VerifyReport {
           err('free-list', r, `${where} names unit ${r}, which is not the start of a block`);
           break;
         }
+        // Three independent checks, each a different allocator bug: a block freed without its
+        // header (the next allocation hands out a live block again), a block pushed onto the
+        // other family's list (an entry reused as a value breaks type stability, see layout.ts),
+        // a block on the list of another size class.
         const hdr = i32[r * 2 + BLOCK.HDR];
-        if (((hdr >>> 8) & 0xff) !== KIND.FREE || (hdr & 0xff) !== c) err('free-list', r, `${where} holds a block whose header says ${describeHdr(hdr)}`);
-        else if (((hdr & FREE_ENTRY_FLAG) !== 0) !== (family === 0)) err('free-list', r, `${where} holds a block freed from the other family`);
+        const kind = (hdr >>> 8) & 0xff;
+        const entryFamily = kind === KIND.ENTRY || (kind === KIND.FREE && (hdr & FREE_ENTRY_FLAG) !== 0);
+        if (kind !== KIND.FREE) err('free-list', r, `${where} holds block ${r}, which is not free: it is a live ${KIND_NAMES[kind] ?? `kind ${kind}`} block`);
+        if (entryFamily !== (family === FREE_LIST_ENTRY)) {
+          err('free-list', r, family === FREE_LIST_ENTRY
+            ? `${where} holds block ${r}, which is not an entry (${describeHdr(hdr)}): the ENTRY lists hold only entries`
+            : `${where} holds block ${r}, an entry block${kind === KIND.FREE ? ' (freed)' : ''}: entries are reused only as entries, never through a DATA list`);
+        }
+        if ((hdr & 0xff) !== c) err('free-list', r, `${where} holds block ${r} of size class ${hdr & 0xff}`);
         onList.add(r);
         r = i32[r * 2 + BLOCK.NEXT_FREE];
         if (++steps > report.blocks.total + report.blocks.entries + report.blocks.freeEntries + 1) {

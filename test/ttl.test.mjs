@@ -3,6 +3,10 @@ import * as assert from 'uvu/assert';
 import { createStore, configure, arenaStats } from 'native-keyshare';
 import { runWorker, sleep } from './util.mjs';
 
+const { arena } = await import('../dist/cjs/arena.js');
+const L = await import('../dist/cjs/layout.js');
+const { lookup, hashKey } = await import('../dist/cjs/keyindex.js');
+
 let clock = 1_700_000_000_000;
 const advance = (ms) => { clock += ms; };
 
@@ -61,6 +65,69 @@ test('hot-read mode honours deadlines too', () => {
   assert.equal(s.get('k'), { a: 1 });
   advance(1000);
   assert.is(s.get('k'), undefined);
+});
+
+// A hot get returns its cached value on two paths: the stripe's write epoch is the one recorded
+// (above), or it moved but the key's entry did not (revalidation). Each path tests the deadline
+// on its own, so each needs its own test at exactly the deadline.
+test('hot reads on the revalidation path (another key of the stripe written): gone at exactly the deadline', () => {
+  const s = createStore('ttl-hot-stripe', { hotReads: true });
+  const refOf = (key) => lookup(s.ref, key, hashKey(key));
+  const epochOf = (ref) => Atomics.load(arena.i32, L.epochWord(s.ref) + L.epochStripe(ref));
+  const entryWords = (ref) => [L.ENTRY.SEQ, L.ENTRY.DATA, L.ENTRY.GEN].map((f) => Atomics.load(arena.i32, ref * 2 + f));
+  s.set('k', { a: 1 }, { ttl: 1 });
+  const k = refOf('k');
+  // A key whose entry shares k's epoch stripe: writing it moves the epoch k's value was recorded
+  // with, and leaves k's entry as it was.
+  let other;
+  for (let i = 0; other === undefined; i++) {
+    assert.ok(i < 20_000, 'no key of k\'s stripe among 20,000');
+    s.set(`o${i}`, 0);
+    if (L.epochStripe(refOf(`o${i}`)) === L.epochStripe(k)) other = `o${i}`;
+  }
+  advance(998);
+  assert.equal(s.get('k'), { a: 1 }, 'read and cached, its epoch recorded');
+  assert.equal(s.get('k'), { a: 1 }, 'the epoch path');
+  const entry = entryWords(k);
+  const epoch = epochOf(k);
+  s.set(other, 1);
+  assert.is.not(epochOf(k), epoch, "writing the other key moved k's stripe epoch");
+  assert.equal(entryWords(k), entry, "and left k's entry as it was");
+  advance(1);
+  assert.equal(s.get('k'), { a: 1 }, 'the revalidation path, 1 ms before the deadline');
+  // That get recorded the new epoch: move it again, so that the next get revalidates too.
+  s.set(other, 2);
+  assert.equal(entryWords(k), entry);
+  advance(1);
+  assert.is(s.get('k'), undefined, 'the revalidation path at exactly the deadline');
+  assert.is(s.get('k'), undefined, 'and the epoch path after it');
+  assert.not.ok(s.has('k'));
+  assert.not.ok(s.listKeys().includes('k'));
+});
+
+test('plain reads at exactly the deadline: get, has, getMany, listKeys, update, delete and size see the key gone', () => {
+  const s = createStore('ttl-deadline-plain');
+  const value = { a: 1 };
+  for (const k of ['k', 'u', 'd']) s.set(k, value, { ttl: 1 });
+  s.set('stay', 1);
+  assert.equal(s.get('k'), value, 'cached by the handle');
+  advance(999);
+  assert.equal(s.get('k'), value);
+  assert.ok(s.has('k'));
+  assert.equal(s.listKeys().sort(), ['d', 'k', 'stay', 'u']);
+  advance(1);
+  assert.is(s.get('k'), undefined, 'get through the handle\'s cache');
+  assert.is(s.getMany(['u', 'd', 'stay']).join(), [undefined, undefined, 1].join(), 'getMany');
+  assert.not.ok(s.has('k'), 'has');
+  assert.equal(s.listKeys(), ['stay'], 'listKeys');
+  assert.equal(s.listKeys('k'), [], 'listKeys of a literal key');
+  let seen = 'not called';
+  s.update('u', (current) => ((seen = current), 'new'));
+  assert.is(seen, undefined, 'update is given no current value');
+  assert.is(s.delete('d'), false, 'delete: the value was gone already');
+  // Last: size reclaims the expired keys, after which the reads above would see no key at all.
+  assert.is(s.size, 2, 'size counts "stay" and the updated "u"');
+  assert.is(s.get('u'), 'new');
 });
 
 test('expired space is reclaimed: a TTL workload runs in bounded memory', () => {

@@ -247,6 +247,68 @@ test('catches a cycle in a free list', () => {
   corrupt(head * 2 + L.BLOCK.NEXT_FREE, head, 'free-list', /twice/);
 });
 
+/**
+ * Makes several word writes at once, checks verify() reports an error of `kind` matching each of
+ * `res`, then undoes the writes (last first) and checks the arena verifies clean again.
+ */
+function corruptAll(writes, kind, res) {
+  const saved = [];
+  for (const [w, v] of writes) {
+    saved.push([w, arena.i32[w]]);
+    arena.i32[w] = v;
+  }
+  try {
+    const r = verify();
+    for (const re of res) {
+      assert.ok(r.problems.some((p) => p.kind === kind && p.severity === 'error' && re.test(p.message)), `expected an error of kind ${kind} matching ${re}, got ${JSON.stringify(r.problems.filter((p) => p.kind === kind).slice(0, 4))}`);
+    }
+    assert.not.ok(r.ok);
+  } finally {
+    for (const [w, v] of saved.reverse()) arena.i32[w] = v;
+  }
+  clean(`after undoing ${res.join(', ')}`);
+}
+
+test('catches a live block on a free list, and a block on the other family\'s list', () => {
+  const i32 = arena.i32;
+  const NEXT = L.BLOCK.NEXT_FREE;
+  const entryList = (c) => L.HEADER.FREE_LISTS + L.FREE_LIST_ENTRY * L.SIZE_CLASSES + c;
+  const dataList = (c) => L.HEADER.FREE_LISTS + L.FREE_LIST_DATA * L.SIZE_CLASSES + c;
+  const classOf = (ref) => i32[ref * 2 + L.BLOCK.HDR] & 0xff;
+  /** Writes that push `ref` onto the list at word `lw` (as a free() that forgot the header would). */
+  const push = (ref, lw) => [[ref * 2 + NEXT, i32[lw]], [lw, ref]];
+  /** The head of the first non-empty list of a family, with its class. */
+  const someFree = (list) => {
+    for (let c = 0; c < L.SIZE_CLASSES; c++) if (i32[list(c)] !== 0) return { ref: i32[list(c)], c };
+    return undefined;
+  };
+  // Free blocks of both families: an entry freed by the delete, a value block freed with it.
+  s.set('free-me', { pad: 'y'.repeat(200) });
+  s.delete('free-me');
+
+  // A live block on a free list: the next alloc of its class would hand it out a second time.
+  const live = alloc(L.KIND.VALUE, 4);
+  try {
+    corruptAll(push(live, dataList(classOf(live))), 'free-list', [/holds block \d+, which is not free: it is a live VALUE block/]);
+    // And on an ENTRY list: not free, and not an entry either.
+    corruptAll(push(live, entryList(classOf(live))), 'free-list', [/which is not free: it is a live VALUE block/, /which is not an entry \(VALUE, class \d+\): the ENTRY lists hold only entries/]);
+  } finally {
+    free(live);
+  }
+  // A live entry on a DATA list (its KEY_LEN word is overwritten as NEXT_FREE, as a free would).
+  const e = entryOf('k1');
+  corruptAll(push(e, dataList(classOf(e))), 'free-list', [/which is not free: it is a live ENTRY block/, /an entry block: entries are reused only as entries, never through a DATA list/]);
+
+  // A free entry moved to the DATA list of its class: free, of the right class, wrong family.
+  const fe = someFree(entryList);
+  assert.ok(fe, 'some ENTRY free list is non-empty');
+  corruptAll([[entryList(fe.c), i32[fe.ref * 2 + NEXT]], ...push(fe.ref, dataList(fe.c))], 'free-list', [/an entry block \(freed\): entries are reused only as entries/]);
+  // And the other way: a free DATA block moved to the ENTRY list of its class.
+  const fd = someFree(dataList);
+  assert.ok(fd, 'some DATA free list is non-empty');
+  corruptAll([[dataList(fd.c), i32[fd.ref * 2 + NEXT]], ...push(fd.ref, entryList(fd.c))], 'free-list', [/which is not an entry \(FREE, class \d+\): the ENTRY lists hold only entries/]);
+});
+
 test('reports a leaked block and a lock held by a dead thread as warnings', () => {
   const leaked = alloc(L.KIND.VALUE, 4);
   try {
