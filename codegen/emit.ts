@@ -744,7 +744,7 @@ class Emitter {
         method('Deletes several keys; returns how many held a value.', `deleteMany(keys: readonly ${this.arrayElement(batchType)}[], options?: ${deleteOptions}): number`, () => {
           w.line(`return ${handle}.deleteMany(${keysMapped}, options);`);
         });
-        method('Keys holding a value, optionally filtered by a glob (`*`, `?`) or `/regex/` pattern.', `listKeys(pattern?: string): ${keyType}[]`, () => {
+        method('Keys holding a value, optionally filtered by a glob, a `/regex/` string or a RegExp.', `listKeys(pattern?: string | RegExp): ${keyType}[]`, () => {
           w.line(`return ${handle}.listKeys(pattern) as ${keyType}[];`);
         });
       }

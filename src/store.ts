@@ -48,6 +48,7 @@ import {
   KeyNotFoundError,
   LockTimeoutError,
   StoreClosedError,
+  describeValue,
 } from './errors';
 import {
   checkDelta,
@@ -104,7 +105,7 @@ import {
 } from './layout';
 import { pause, spin, testKnob } from './faults';
 import { Acquired, acquire, holder, release, tryAcquire } from './locks';
-import { compilePattern, type KeyPattern } from './patterns';
+import { compilePattern, type KeyPattern, type Pattern } from './patterns';
 import { learnedCount, repairStructures, sharedTable } from './structures';
 import { liveThreadCount, mySlot, myToken, myWord, setRecoveryHooks, slotWord } from './threads';
 
@@ -165,7 +166,10 @@ export interface SetOptions {
 
 /** Options of {@link Store.delete}. */
 export interface DeleteOptions {
-  /** Treat the argument as one literal key even if it contains `*`, `?` or slashes. */
+  /**
+   * Treat the argument as one literal key even if it contains `*`, `?` or is enclosed in
+   * slashes. Not with a RegExp.
+   */
   literal?: boolean;
   /** How long to wait for a key locked by another thread, in ms (default 1000). */
   timeout?: number;
@@ -935,21 +939,20 @@ function openStore(name: string): number {
 
 // ── Argument checks ──────────────────────────────────────────────────────────────────────────
 
-function describe(x: unknown): string {
-  if (x === null) return 'null';
-  if (typeof x === 'string') return `a string of length ${x.length}`;
-  return typeof x;
-}
+/** The received value with its type, for error messages (`the string "100"`). */
+const describe = describeValue;
 
 /** Throws InvalidKeyError unless `key` is a string of 1 to MAX_KEY_LENGTH code units. */
 function checkKey(key: unknown): asserts key is string {
   if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) badKey(key);
 }
 
-function badKey(key: unknown): never {
-  if (typeof key !== 'string') throw new InvalidKeyError(`key must be a string, got ${describe(key)}`);
-  if (key.length === 0) throw new InvalidKeyError('key must not be empty');
-  throw new InvalidKeyError(`key is ${key.length} UTF-16 code units long; the limit is ${MAX_KEY_LENGTH}`);
+/** Throws the InvalidKeyError for a key that failed checkKey; `where` names it in a batch. */
+function badKey(key: unknown, where?: string): never {
+  const at = where === undefined ? '' : ` (${where})`;
+  if (typeof key !== 'string') throw new InvalidKeyError(`key${at} must be a string, got ${describe(key)}`);
+  if (key.length === 0) throw new InvalidKeyError(`key${at} must not be empty`);
+  throw new InvalidKeyError(`key${at} is ${key.length} UTF-16 code units long; the limit is ${MAX_KEY_LENGTH}`);
 }
 
 function checkTimeout(t: unknown, what: string): number {
@@ -1313,10 +1316,11 @@ export class Store<T = unknown> {
   }
 
   /**
-   * Keys holding a value, optionally filtered by a pattern: a glob (`users:*`, `session:?`),
-   * a `/regex/flags`, or a literal key. Order is unspecified.
+   * Keys holding a value, optionally filtered by a pattern: a RegExp, a string enclosed in
+   * slashes (`/^user_\\d+$/`, a regex without flags), a glob (`users:*`, `session:?`), or a
+   * literal key. Order is unspecified.
    */
-  listKeys(pattern?: string): string[] {
+  listKeys(pattern?: Pattern): string[] {
     if (this.closed) throw new StoreClosedError(this.name);
     const p = pattern === undefined ? undefined : compilePattern(pattern);
     if (p !== undefined && p.literal !== undefined) {
@@ -1421,28 +1425,39 @@ export class Store<T = unknown> {
   /**
    * Deletes `key`, or every key matching a pattern (see listKeys). Returns true if a value was
    * deleted. A key locked by another thread is waited for up to `options.timeout` and then left.
+   * `{ literal: true }` deletes exactly the key given, whatever characters it holds.
    */
-  delete(key: string, options?: DeleteOptions): boolean {
+  delete(key: Pattern, options?: DeleteOptions): boolean {
     if (this.closed) throw new StoreClosedError(this.name);
     const o = parseDeleteOptions(options);
     if (o.literal) {
+      if (key instanceof RegExp) throw new InvalidOptionError(`options.literal cannot be used with a RegExp (${String(key)}): pass the key as a string`);
       checkKey(key);
       return this.deleteOne(key, o.timeout);
     }
     const p = compilePattern(key);
+    if (p.kind === 'literal') {
+      if (p.source.length === 0 || p.source.length > MAX_KEY_LENGTH) badKey(p.source);
+      return this.deleteOne(p.source, o.timeout);
+    }
     if (p.literal !== undefined) {
-      if (key.length === 0 || key.length > MAX_KEY_LENGTH) badKey(key);
-      return this.deleteOne(key, o.timeout);
+      // A glob whose wildcards are all escaped names one key: one lookup, no scan.
+      return p.literal.length <= MAX_KEY_LENGTH && this.deleteOne(p.literal, o.timeout);
     }
     let any = false;
     for (const k of this.scan(p)) if (this.deleteOne(k, o.timeout)) any = true;
     return any;
   }
 
-  /** Deletes several keys (each literal). Returns how many held a value. */
+  /** Deletes several keys, each literal (never a pattern). Returns how many held a value. */
   deleteMany(keys: readonly string[], options?: Omit<DeleteOptions, 'literal'>): number {
+    if (this.closed) throw new StoreClosedError(this.name);
     if (!Array.isArray(keys)) throw new InvalidOptionError(`keys must be an array of strings, got ${describe(keys)}`);
-    for (const k of keys) if (typeof k !== 'string' || k.length === 0 || k.length > MAX_KEY_LENGTH) badKey(k);
+    for (let i = 0; i < keys.length; i++) {
+      const k: unknown = keys[i];
+      if (k instanceof RegExp) throw new InvalidKeyError(`deleteMany() takes literal keys, got ${describe(k)} at keys[${i}]; to delete the keys a pattern matches, call delete(pattern)`);
+      if (typeof k !== 'string' || k.length === 0 || k.length > MAX_KEY_LENGTH) badKey(k, `keys[${i}]`);
+    }
     const timeout = parseDeleteOptions(options).timeout;
     let n = 0;
     for (const k of keys) if (this.deleteOne(k, timeout)) n++;

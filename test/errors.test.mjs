@@ -22,7 +22,7 @@ function throwsCode(fn, Cls, code, re) {
 
 test('bad keys throw InvalidKeyError naming the problem', () => {
   for (const call of [(k) => s.get(k), (k) => s.set(k, 1), (k) => s.has(k), (k) => s.lock(k), (k) => s.release(k), (k) => s.delete(k, { literal: true })]) {
-    throwsCode(() => call(42), InvalidKeyError, 'ERR_KEYSHARE_INVALID_KEY', /must be a string, got number/);
+    throwsCode(() => call(42), InvalidKeyError, 'ERR_KEYSHARE_INVALID_KEY', /must be a string, got the number 42/);
     throwsCode(() => call(undefined), InvalidKeyError, 'ERR_KEYSHARE_INVALID_KEY', /got undefined/);
     throwsCode(() => call(''), InvalidKeyError, 'ERR_KEYSHARE_INVALID_KEY', /empty/);
     throwsCode(() => call('k'.repeat(MAX_KEY_LENGTH + 1)), InvalidKeyError, 'ERR_KEYSHARE_INVALID_KEY', /limit is 4096/);
@@ -69,7 +69,7 @@ test('bad options throw InvalidOptionError naming the option', () => {
 
 test('an invalid regex pattern is a clear error, not a crash', () => {
   s.set('r', 1);
-  throwsCode(() => s.listKeys('/[/'), InvalidPatternError, 'ERR_KEYSHARE_INVALID_PATTERN', /\/\[\//);
+  throwsCode(() => s.listKeys('/(/'), InvalidPatternError, 'ERR_KEYSHARE_INVALID_PATTERN', /\/\(\//);
   throwsCode(() => s.delete('/(/'), InvalidPatternError, 'ERR_KEYSHARE_INVALID_PATTERN');
   throwsCode(() => s.listKeys(5), InvalidPatternError, 'ERR_KEYSHARE_INVALID_PATTERN');
   assert.is(s.get('r'), 1);

@@ -436,8 +436,8 @@ export const users = {
     return usersStore.deleteMany(keys.map((userId) => usersKey(userId)), options);
   },
 
-  /** Keys holding a value, optionally filtered by a glob (`*`, `?`) or `/regex/` pattern. */
-  listKeys(pattern?: string): UsersKey[] {
+  /** Keys holding a value, optionally filtered by a glob, a `/regex/` string or a RegExp. */
+  listKeys(pattern?: string | RegExp): UsersKey[] {
     return usersStore.listKeys(pattern) as UsersKey[];
   },
 
@@ -566,8 +566,8 @@ export const sessions = {
     return sessionsStore.deleteMany(keys.map((sessionId) => sessionsKey(sessionId)), options);
   },
 
-  /** Keys holding a value, optionally filtered by a glob (`*`, `?`) or `/regex/` pattern. */
-  listKeys(pattern?: string): SessionsKey[] {
+  /** Keys holding a value, optionally filtered by a glob, a `/regex/` string or a RegExp. */
+  listKeys(pattern?: string | RegExp): SessionsKey[] {
     return sessionsStore.listKeys(pattern) as SessionsKey[];
   },
 
@@ -698,8 +698,8 @@ export const carts = {
     return cartsStore.deleteMany(keys.map((parts) => cartsKey(...parts)), options);
   },
 
-  /** Keys holding a value, optionally filtered by a glob (`*`, `?`) or `/regex/` pattern. */
-  listKeys(pattern?: string): CartsKey[] {
+  /** Keys holding a value, optionally filtered by a glob, a `/regex/` string or a RegExp. */
+  listKeys(pattern?: string | RegExp): CartsKey[] {
     return cartsStore.listKeys(pattern) as CartsKey[];
   },
 
@@ -830,8 +830,8 @@ export const rateLimits = {
     return rateLimitsStore.deleteMany(keys.map((parts) => rateLimitsKey(...parts)), options);
   },
 
-  /** Keys holding a value, optionally filtered by a glob (`*`, `?`) or `/regex/` pattern. */
-  listKeys(pattern?: string): RateLimitsKey[] {
+  /** Keys holding a value, optionally filtered by a glob, a `/regex/` string or a RegExp. */
+  listKeys(pattern?: string | RegExp): RateLimitsKey[] {
     return rateLimitsStore.listKeys(pattern) as RateLimitsKey[];
   },
 
@@ -930,8 +930,8 @@ export const settings = {
     return settingsStore.deleteMany(keys, options);
   },
 
-  /** Keys holding a value, optionally filtered by a glob (`*`, `?`) or `/regex/` pattern. */
-  listKeys(pattern?: string): SettingsKey[] {
+  /** Keys holding a value, optionally filtered by a glob, a `/regex/` string or a RegExp. */
+  listKeys(pattern?: string | RegExp): SettingsKey[] {
     return settingsStore.listKeys(pattern) as SettingsKey[];
   },
 
@@ -1028,8 +1028,8 @@ export const counters = {
     return countersStore.deleteMany(keys, options);
   },
 
-  /** Keys holding a value, optionally filtered by a glob (`*`, `?`) or `/regex/` pattern. */
-  listKeys(pattern?: string): CountersKey[] {
+  /** Keys holding a value, optionally filtered by a glob, a `/regex/` string or a RegExp. */
+  listKeys(pattern?: string | RegExp): CountersKey[] {
     return countersStore.listKeys(pattern) as CountersKey[];
   },
 
@@ -1322,8 +1322,8 @@ export const players = {
     return playersStore.deleteMany(keys.map((playerId) => playersKey(playerId)), options);
   },
 
-  /** Keys holding a value, optionally filtered by a glob (`*`, `?`) or `/regex/` pattern. */
-  listKeys(pattern?: string): PlayersKey[] {
+  /** Keys holding a value, optionally filtered by a glob, a `/regex/` string or a RegExp. */
+  listKeys(pattern?: string | RegExp): PlayersKey[] {
     return playersStore.listKeys(pattern) as PlayersKey[];
   },
 
