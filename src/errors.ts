@@ -83,8 +83,18 @@ export class OutOfMemoryError extends KeyshareError {
 
 /** `update()` could not take the key's lock within its timeout. */
 export class LockTimeoutError extends KeyshareError {
-  constructor(key: string, timeoutMs: number) {
-    super('ERR_KEYSHARE_LOCK_TIMEOUT', `could not lock key "${key}" within ${timeoutMs} ms`);
+  readonly storeName: string;
+  readonly key: string;
+  readonly timeoutMs: number;
+  constructor(storeName: string, key: string, timeoutMs: number) {
+    super(
+      'ERR_KEYSHARE_LOCK_TIMEOUT',
+      `could not lock key ${quote(key)} of store "${storeName}" within ${timeoutMs} ms: another thread holds it ` +
+        '(a longer options.timeout waits longer; a thread that never releases a lock it took keeps the key locked)',
+    );
+    this.storeName = storeName;
+    this.key = key;
+    this.timeoutMs = timeoutMs;
   }
 }
 
@@ -124,6 +134,11 @@ export class KeyNotFoundError extends KeyshareError {
 /** How many characters of a received string an error message quotes. */
 const QUOTED_CHARS = 60;
 
+/** A string in double quotes (JSON escapes), cut after QUOTED_CHARS characters. */
+export function quote(text: string): string {
+  return text.length > QUOTED_CHARS ? `${JSON.stringify(text.slice(0, QUOTED_CHARS)).slice(0, -1)}…" (length ${text.length})` : JSON.stringify(text);
+}
+
 /**
  * A received value as error messages show it: its type, and its value when that is short, so
  * that `"100"` (a string) and `100` (a number) read differently: `the string "100"`,
@@ -131,10 +146,8 @@ const QUOTED_CHARS = 60;
  */
 export function describeValue(value: unknown): string {
   switch (typeof value) {
-    case 'string': {
-      const shown = value.length > QUOTED_CHARS ? `${JSON.stringify(value.slice(0, QUOTED_CHARS)).slice(0, -1)}…" (length ${value.length})` : JSON.stringify(value);
-      return `the string ${shown}`;
-    }
+    case 'string':
+      return `the string ${quote(value)}`;
     case 'number':
       return `the number ${Object.is(value, -0) ? '-0' : String(value)}`;
     case 'boolean':

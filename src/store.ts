@@ -48,7 +48,9 @@ import {
   KeyNotFoundError,
   LockTimeoutError,
   StoreClosedError,
+  InvalidValueError,
   describeValue,
+  quote,
 } from './errors';
 import {
   checkDelta,
@@ -957,7 +959,7 @@ function badKey(key: unknown, where?: string): never {
 
 function checkTimeout(t: unknown, what: string): number {
   if (t === undefined) return DEFAULT_TIMEOUT_MS;
-  if (typeof t !== 'number' || Number.isNaN(t) || t < 0) throw new InvalidOptionError(`${what} must be a number of milliseconds >= 0, got ${String(t)}`);
+  if (typeof t !== 'number' || Number.isNaN(t) || t < 0) throw new InvalidOptionError(`${what} must be a number of milliseconds >= 0, got ${describe(t)}`);
   return t;
 }
 
@@ -980,13 +982,13 @@ function parseSetOptions(o: SetOptions | undefined): typeof parsed {
   const { minBufferSize, immutable, ttl, skipLock, timeout } = o;
   if (minBufferSize !== undefined) {
     if (!Number.isSafeInteger(minBufferSize) || minBufferSize < 0 || minBufferSize > MAX_HINT_BYTES) {
-      throw new InvalidOptionError(`options.minBufferSize must be an integer number of bytes from 0 to ${MAX_HINT_BYTES}, got ${String(minBufferSize)}`);
+      throw new InvalidOptionError(`options.minBufferSize must be an integer number of bytes from 0 to ${MAX_HINT_BYTES}, got ${describe(minBufferSize)}`);
     }
     parsed.minBytes = minBufferSize;
   }
   if (immutable !== undefined && typeof immutable !== 'boolean') throw new InvalidOptionError(`options.immutable must be a boolean, got ${describe(immutable)}`);
   if (ttl !== undefined) {
-    if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < 0) throw new InvalidOptionError(`options.ttl must be a finite number of seconds >= 0, got ${String(ttl)}`);
+    if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < 0) throw new InvalidOptionError(`options.ttl must be a finite number of seconds >= 0, got ${describe(ttl)}`);
     // Deadlines beyond MAX_DEADLINE (~146 million years) are stored as MAX_DEADLINE.
     if (ttl > 0) parsed.expires = Math.min(MAX_DEADLINE, now() + Math.max(1, Math.round(ttl * 1000)));
   }
@@ -1398,9 +1400,11 @@ export class Store<T = unknown> {
   }
 
   /**
-   * Stores several values. Every key and value is checked and encoded before the first write,
-   * so bad input writes nothing. Returns how many were written (a key locked by another thread
-   * past the timeout is skipped).
+   * Stores several values. Every key, value and option is checked and encoded before the first
+   * write, so bad input writes nothing (the error names the entry and its key). The writes are
+   * then made one by one, each atomic on its own, not as one transaction: a key locked by
+   * another thread past the timeout is skipped (the result counts the values written), and an
+   * OutOfMemoryError leaves the entries before it written. Returns how many were written.
    */
   setMany(entries: Iterable<readonly [string, T]> | Record<string, T>, options?: SetOptions): number {
     if (this.closed) throw new StoreClosedError(this.name);
@@ -1413,9 +1417,17 @@ export class Store<T = unknown> {
       : Object.entries(entries as Record<string, T>);
     parseSetOptions(options);
     const sc = this.currentSchema();
-    for (const [k, v] of list) {
-      if (typeof k !== 'string' || k.length === 0 || k.length > MAX_KEY_LENGTH) badKey(k);
-      this.encodeValue(v, sc, `${this.name} (key ${JSON.stringify(k)}): value`);
+    for (let i = 0; i < list.length; i++) {
+      const [k, v] = list[i]!;
+      if (typeof k !== 'string' || k.length === 0 || k.length > MAX_KEY_LENGTH) badKey(k, `setMany() entries[${i}]`);
+      const at = `store "${this.name}": setMany() entries[${i}] (key ${quote(k)})`;
+      try {
+        this.encodeValue(v, sc, `${at}: value`);
+      } catch (error) {
+        // The codec's messages say what is wrong with a value but not which one: name it.
+        if (error instanceof InvalidValueError && !error.message.startsWith(at)) throw new InvalidValueError(`${at}: ${error.message}`);
+        throw error;
+      }
     }
     let n = 0;
     for (const [k, v] of list) if (this.set(k, v, options)) n++;
@@ -1561,7 +1573,7 @@ export class Store<T = unknown> {
     const timeout = o.timeout;
     if (o.expires !== 0 && this.currentSchema()?.layout != null) throw new InvalidOptionError(`store "${this.name}" holds fixed-layout records, which cannot have a TTL`);
     const wasHeld = this.holds(key);
-    if (!wasHeld && !this.lock(key, timeout)) throw new LockTimeoutError(key, timeout);
+    if (!wasHeld && !this.lock(key, timeout)) throw new LockTimeoutError(this.name, key, timeout);
     try {
       const current = this.get(key);
       const next = fn(current);
@@ -2273,7 +2285,7 @@ export function createStore<T = unknown>(name: string = 'default', options?: Sto
       cacheLimit = HOT_CACHE_LIMIT;
       if (h === null || typeof h !== 'object' || Object.keys(h).some((k) => k !== 'maxKeys')) throw new InvalidOptionError(`options.hotReads must be a boolean or { maxKeys }, got ${describe(h)}`);
       if (h.maxKeys !== undefined) {
-        if (!Number.isSafeInteger(h.maxKeys) || h.maxKeys < 0) throw new InvalidOptionError(`options.hotReads.maxKeys must be an integer >= 0, got ${String(h.maxKeys)}`);
+        if (!Number.isSafeInteger(h.maxKeys) || h.maxKeys < 0) throw new InvalidOptionError(`options.hotReads.maxKeys must be an integer >= 0, got ${describe(h.maxKeys)}`);
         cacheLimit = h.maxKeys;
       }
     }
