@@ -630,6 +630,8 @@ class Emitter {
     const defaults = [s.ttl !== undefined ? `ttl: ${s.ttl}` : '', s.minBufferSize !== undefined ? `minBufferSize: ${s.minBufferSize}` : ''].filter((x) => x !== '');
     const setOptions = defaults.length > 0 ? `{ ${defaults.join(', ')}, ...options }` : 'options';
     const SetOptions = this.imports.use('SetOptions');
+    // Records never expire: the runtime refuses a ttl, so the facade's types leave it out.
+    const writeOptions = s.record !== undefined ? `Omit<${SetOptions}, 'ttl'>` : SetOptions;
     const DeleteOptions = this.imports.use('DeleteOptions');
     const deleteOptions = `Omit<${DeleteOptions}, 'literal'>`;
     const batchArg = parts.length === 1 ? parts[0]!.param : 'parts';
@@ -696,7 +698,7 @@ class Emitter {
         (checked
           ? `Checks \`value\` against ${this.expectedText(s.value)}, then stores it; a mismatch throws InvalidValueError naming the field, and nothing is stored. `
           : 'Stores `value`. ') + "False if another thread holds the key's lock past the timeout.",
-        `set(${withParams(`value: ${valueType}, options?: ${SetOptions}`)}): boolean`,
+        `set(${withParams(`value: ${valueType}, options?: ${writeOptions}`)}): boolean`,
         () => {
           this.valueCheck(w, s, 'value', Path.literal(`${s.name}: value`));
           w.line(`return ${handle}.set(${key}, value, ${setOptions});`);
@@ -704,7 +706,7 @@ class Emitter {
       );
       method(
         'Atomically replaces the value with `fn(current)`: lock, read, call, check, write, release.\nReturns the new value; if `fn` throws or its result fails the check, nothing is written.',
-        `update(${withParams(`fn: (current: ${valueType} | undefined) => ${valueType}, options?: ${SetOptions}`)}): ${valueType}`,
+        `update(${withParams(`fn: (current: ${valueType} | undefined) => ${valueType}, options?: ${writeOptions}`)}): ${valueType}`,
         () => {
           const checkNext = Writer.capture((b) => this.valueCheck(b, s, 'next', Path.literal(`${s.name}: value`)));
           if (checkNext.length === 0) {
@@ -728,7 +730,7 @@ class Emitter {
         });
         method(
           'Checks every value, then stores them all (none if one fails). Returns how many were written.',
-          `setMany(entries: Iterable<readonly [${parts.length === 1 ? `${batchArg}: ${batchType}` : `parts: ${batchType}`}, value: ${valueType}]>, options?: ${SetOptions}): number`,
+          `setMany(entries: Iterable<readonly [${parts.length === 1 ? `${batchArg}: ${batchType}` : `parts: ${batchType}`}, value: ${valueType}]>, options?: ${writeOptions}): number`,
           () => {
             const wholeKey = batchKey === batchArg;
             w.line(`const list: [${keyType}, ${valueType}][] = [];`);

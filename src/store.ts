@@ -166,6 +166,19 @@ export interface SetOptions {
   timeout?: number;
 }
 
+/**
+ * The field names `add` and `compareExchange` accept for a store of values `T`: the properties
+ * of `T` whose type is `number` (the integer fields of a record; types cannot tell an `Int32`
+ * field from a `float64` one, which the runtime refuses). For an untyped store (`unknown`,
+ * `any`) any string, checked at run time; for a value type without number properties (a store
+ * of strings, say) `never`, so that such a call does not compile.
+ */
+export type IntegerField<T> = unknown extends T
+  ? string
+  : T extends object
+    ? { [K in keyof T]-?: T[K] extends number ? K : never }[keyof T] & string
+    : never;
+
 /** Options of {@link Store.delete}. */
 export interface DeleteOptions {
   /**
@@ -1669,9 +1682,9 @@ export class Store<T = unknown> {
    * lock; returns the field's previous value (as Atomics.add). Like Atomics.add, the result
    * wraps around the field type's range. Throws KeyNotFoundError when the key holds no record.
    */
-  add(key: string, field: string, delta: number): number {
-    const f = this.atomicField(field, 'add');
-    checkDelta(f.type, `"${field}"`, delta);
+  add(key: string, field: IntegerField<T>, delta: number): number {
+    const f = this.atomicField(field as string, 'add');
+    checkDelta(f.type, `"${field as string}"`, delta);
     return this.atomicOp(key, f, 0, delta, 0);
   }
 
@@ -1679,10 +1692,10 @@ export class Store<T = unknown> {
    * Sets integer field `field` to `replacement` if it holds `expected`, atomically and without a
    * lock; returns the previous value (the exchange happened iff it equals `expected`).
    */
-  compareExchange(key: string, field: string, expected: number, replacement: number): number {
-    const f = this.atomicField(field, 'compareExchange');
-    checkOperand(f.type, `"${field}"`, 'expected', expected);
-    checkOperand(f.type, `"${field}"`, 'replacement', replacement);
+  compareExchange(key: string, field: IntegerField<T>, expected: number, replacement: number): number {
+    const f = this.atomicField(field as string, 'compareExchange');
+    checkOperand(f.type, `"${field as string}"`, 'expected', expected);
+    checkOperand(f.type, `"${field as string}"`, 'replacement', replacement);
     return this.atomicOp(key, f, 1, expected, replacement);
   }
 
@@ -2268,8 +2281,12 @@ function describeSchema(a: string, b: string): string {
 /**
  * Opens the store called `name` (default: "default"), creating it on first use in any thread.
  * In one thread, the same name (and options) always gives the same instance.
+ *
+ * Without a type argument the values are `any`, as in `new Map()`: an untyped store holds
+ * whatever JavaScript code puts in it, and code written for the untyped API (the README's
+ * examples: `store.get('counter') + 1`) compiles as it runs. `createStore<User>()` checks.
  */
-export function createStore<T = unknown>(name: string = 'default', options?: StoreOptions): Store<T> {
+export function createStore<T = any>(name: string = 'default', options?: StoreOptions): Store<T> {
   if (typeof name !== 'string' || name.length === 0 || name.length > MAX_STORE_NAME_LENGTH) {
     throw new InvalidOptionError(`store name must be a non-empty string of at most ${MAX_STORE_NAME_LENGTH} characters, got ${describe(name)}`);
   }

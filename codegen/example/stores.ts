@@ -1236,7 +1236,7 @@ export const players = {
    * the field, and nothing is stored. False if another thread holds the key's lock past the
    * timeout.
    */
-  set(playerId: PlayerId, value: PlayerStats, options?: SetOptions): boolean {
+  set(playerId: PlayerId, value: PlayerStats, options?: Omit<SetOptions, 'ttl'>): boolean {
     checkPlayerStats(value, 'players: value');
     return playersStore.set(playersKey(playerId), value, options);
   },
@@ -1245,7 +1245,7 @@ export const players = {
    * Atomically replaces the value with `fn(current)`: lock, read, call, check, write, release.
    * Returns the new value; if `fn` throws or its result fails the check, nothing is written.
    */
-  update(playerId: PlayerId, fn: (current: PlayerStats | undefined) => PlayerStats, options?: SetOptions): PlayerStats {
+  update(playerId: PlayerId, fn: (current: PlayerStats | undefined) => PlayerStats, options?: Omit<SetOptions, 'ttl'>): PlayerStats {
     return playersStore.update(playersKey(playerId), (current) => {
       const next = fn(current);
       checkPlayerStats(next, 'players: value');
@@ -1307,7 +1307,7 @@ export const players = {
   /**
    * Checks every value, then stores them all (none if one fails). Returns how many were written.
    */
-  setMany(entries: Iterable<readonly [playerId: PlayerId, value: PlayerStats]>, options?: SetOptions): number {
+  setMany(entries: Iterable<readonly [playerId: PlayerId, value: PlayerStats]>, options?: Omit<SetOptions, 'ttl'>): number {
     const list: [PlayersKey, PlayerStats][] = [];
     for (const [playerId, value] of entries) {
       const key = playersKey(playerId);
