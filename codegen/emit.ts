@@ -250,6 +250,8 @@ class Emitter {
         return `Record<${t.key}, ${this.typeText(t.value)}>`;
       case 'date':
         return 'Date';
+      case 'typedArray':
+        return t.name;
       case 'map':
         return `${t.readonly ? 'ReadonlyMap' : 'Map'}<${this.typeText(t.key)}, ${this.typeText(t.value)}>`;
       case 'set':
@@ -352,6 +354,7 @@ class Emitter {
         w.line("if (value === null) return 'null';");
         w.line('if (Array.isArray(value)) return `array (length ${value.length})`;');
         w.line("if (value instanceof Date) return 'Date';");
+        w.line("if (ArrayBuffer.isView(value)) return value.constructor.name;");
         w.line("if (value instanceof Map) return 'Map';");
         w.line("if (value instanceof Set) return 'Set';");
         w.line("if (exact && typeof value === 'string') return JSON.stringify(value);");
@@ -431,6 +434,8 @@ class Emitter {
         return `typeof ${expr} !== 'string'`;
       case 'date':
         return `!(${expr} instanceof Date)`;
+      case 'typedArray':
+        return `!(${expr} instanceof ${t.name})`;
       case 'union': {
         const parts: string[] = [];
         for (const m of t.members) {
@@ -998,6 +1003,8 @@ class Emitter {
             return `Number(${p.param})`;
           case 'bigint':
             return `BigInt(${p.param})`;
+          case 'boolean':
+            return `${p.param} === 'true'`;
           case 'literals': {
             const numeric = p.type.values.every((v) => typeof v === 'number');
             return `${numeric ? `Number(${p.param})` : p.param} as ${this.partTypeText(p)}`;
@@ -1044,6 +1051,8 @@ function partPattern(p: KeyPart): string {
       return NUMBER_PATTERN;
     case 'bigint':
       return String.raw`-?\d+`;
+    case 'boolean':
+      return 'true|false';
     case 'literals':
       return p.type.values.map((v) => escapeRegex(String(v))).join('|');
   }

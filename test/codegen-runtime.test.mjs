@@ -263,4 +263,29 @@ test('without msgpackr installed, the generated module imports and its object st
   assert.equal(result, { codec: 'v8', name: 'Ada', date: true, set: true, cart });
 });
 
+test('typed arrays as values and ${boolean} key parts', async () => {
+  const bin = await import(transpile('test/fixtures/codegen/golden/binary/expected.ts', 'binary.mjs'));
+  const blob = { bytes: new Uint8Array([1, 2, 3]), samples: new Float64Array([0.5, -1]), name: 'b' };
+  assert.ok(bin.blobs.set('a', blob));
+  const back = bin.blobs.get('a');
+  assert.instance(back.bytes, Uint8Array);
+  assert.instance(back.samples, Float64Array);
+  assert.equal([...back.bytes], [1, 2, 3]);
+  assert.equal([...back.samples], [0.5, -1]);
+  assert.throws(() => bin.blobs.set('b', { ...blob, bytes: [1, 2, 3] }), (e) => e instanceof InvalidValueError && e.message === 'blobs: value.bytes must be Uint8Array, got array (length 3)');
+  assert.throws(() => bin.blobs.set('b', { ...blob, samples: new Float32Array(1) }), (e) => e instanceof InvalidValueError && /value\.samples must be Float64Array, got Float32Array$/.test(e.message));
+  assert.ok(bin.raw.set('r', null));
+  assert.ok(bin.toggles.set(true, 3, 1));
+  assert.ok(bin.toggles.set(false, 3, 2));
+  assert.equal(bin.toggles.listKeys().sort(), ['flag:false:3', 'flag:true:3']);
+  assert.is(bin.toggles.get(true, 3), 1);
+  assert.equal(bin.toggles.parseKey('flag:false:3'), [false, 3]);
+  assert.is(bin.toggles.parseKey('flag:maybe:3'), undefined);
+  assert.ok(bin.enabled.set(true, 'on'));
+  assert.is(bin.enabled.store.get('true'), 'on');
+  assert.equal(bin.enabled.parseKey('true'), [true]);
+  assert.is(bin.enabled.setMany([[false, 'off']]), 1);
+  assert.is(bin.enabled.get(false), 'off');
+});
+
 test.run();

@@ -195,6 +195,7 @@ function describe(value: unknown, exact: boolean): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return `array (length ${value.length})`;
   if (value instanceof Date) return 'Date';
+  if (ArrayBuffer.isView(value)) return value.constructor.name;
   if (value instanceof Map) return 'Map';
   if (value instanceof Set) return 'Set';
   if (exact && typeof value === 'string') return JSON.stringify(value);
