@@ -250,6 +250,8 @@ class Emitter {
         return `Record<${t.key}, ${this.typeText(t.value)}>`;
       case 'date':
         return 'Date';
+      case 'typedArray':
+        return t.name;
       case 'map':
         return `${t.readonly ? 'ReadonlyMap' : 'Map'}<${this.typeText(t.key)}, ${this.typeText(t.value)}>`;
       case 'set':
@@ -352,6 +354,7 @@ class Emitter {
         w.line("if (value === null) return 'null';");
         w.line('if (Array.isArray(value)) return `array (length ${value.length})`;');
         w.line("if (value instanceof Date) return 'Date';");
+        w.line("if (ArrayBuffer.isView(value)) return value.constructor.name;");
         w.line("if (value instanceof Map) return 'Map';");
         w.line("if (value instanceof Set) return 'Set';");
         w.line("if (exact && typeof value === 'string') return JSON.stringify(value);");
@@ -431,6 +434,8 @@ class Emitter {
         return `typeof ${expr} !== 'string'`;
       case 'date':
         return `!(${expr} instanceof Date)`;
+      case 'typedArray':
+        return `!(${expr} instanceof ${t.name})`;
       case 'union': {
         const parts: string[] = [];
         for (const m of t.members) {
@@ -630,6 +635,8 @@ class Emitter {
     const defaults = [s.ttl !== undefined ? `ttl: ${s.ttl}` : '', s.minBufferSize !== undefined ? `minBufferSize: ${s.minBufferSize}` : ''].filter((x) => x !== '');
     const setOptions = defaults.length > 0 ? `{ ${defaults.join(', ')}, ...options }` : 'options';
     const SetOptions = this.imports.use('SetOptions');
+    // Records never expire: the runtime refuses a ttl, so the facade's types leave it out.
+    const writeOptions = s.record !== undefined ? `Omit<${SetOptions}, 'ttl'>` : SetOptions;
     const DeleteOptions = this.imports.use('DeleteOptions');
     const deleteOptions = `Omit<${DeleteOptions}, 'literal'>`;
     const batchArg = parts.length === 1 ? parts[0]!.param : 'parts';
@@ -696,7 +703,7 @@ class Emitter {
         (checked
           ? `Checks \`value\` against ${this.expectedText(s.value)}, then stores it; a mismatch throws InvalidValueError naming the field, and nothing is stored. `
           : 'Stores `value`. ') + "False if another thread holds the key's lock past the timeout.",
-        `set(${withParams(`value: ${valueType}, options?: ${SetOptions}`)}): boolean`,
+        `set(${withParams(`value: ${valueType}, options?: ${writeOptions}`)}): boolean`,
         () => {
           this.valueCheck(w, s, 'value', Path.literal(`${s.name}: value`));
           w.line(`return ${handle}.set(${key}, value, ${setOptions});`);
@@ -704,7 +711,7 @@ class Emitter {
       );
       method(
         'Atomically replaces the value with `fn(current)`: lock, read, call, check, write, release.\nReturns the new value; if `fn` throws or its result fails the check, nothing is written.',
-        `update(${withParams(`fn: (current: ${valueType} | undefined) => ${valueType}, options?: ${SetOptions}`)}): ${valueType}`,
+        `update(${withParams(`fn: (current: ${valueType} | undefined) => ${valueType}, options?: ${writeOptions}`)}): ${valueType}`,
         () => {
           const checkNext = Writer.capture((b) => this.valueCheck(b, s, 'next', Path.literal(`${s.name}: value`)));
           if (checkNext.length === 0) {
@@ -728,7 +735,7 @@ class Emitter {
         });
         method(
           'Checks every value, then stores them all (none if one fails). Returns how many were written.',
-          `setMany(entries: Iterable<readonly [${parts.length === 1 ? `${batchArg}: ${batchType}` : `parts: ${batchType}`}, value: ${valueType}]>, options?: ${SetOptions}): number`,
+          `setMany(entries: Iterable<readonly [${parts.length === 1 ? `${batchArg}: ${batchType}` : `parts: ${batchType}`}, value: ${valueType}]>, options?: ${writeOptions}): number`,
           () => {
             const wholeKey = batchKey === batchArg;
             w.line(`const list: [${keyType}, ${valueType}][] = [];`);
@@ -744,7 +751,7 @@ class Emitter {
         method('Deletes several keys; returns how many held a value.', `deleteMany(keys: readonly ${this.arrayElement(batchType)}[], options?: ${deleteOptions}): number`, () => {
           w.line(`return ${handle}.deleteMany(${keysMapped}, options);`);
         });
-        method('Keys holding a value, optionally filtered by a glob (`*`, `?`) or `/regex/` pattern.', `listKeys(pattern?: string): ${keyType}[]`, () => {
+        method('Keys holding a value, optionally filtered by a glob, a `/regex/` string or a RegExp.', `listKeys(pattern?: string | RegExp): ${keyType}[]`, () => {
           w.line(`return ${handle}.listKeys(pattern) as ${keyType}[];`);
         });
       }
@@ -996,6 +1003,8 @@ class Emitter {
             return `Number(${p.param})`;
           case 'bigint':
             return `BigInt(${p.param})`;
+          case 'boolean':
+            return `${p.param} === 'true'`;
           case 'literals': {
             const numeric = p.type.values.every((v) => typeof v === 'number');
             return `${numeric ? `Number(${p.param})` : p.param} as ${this.partTypeText(p)}`;
@@ -1042,6 +1051,8 @@ function partPattern(p: KeyPart): string {
       return NUMBER_PATTERN;
     case 'bigint':
       return String.raw`-?\d+`;
+    case 'boolean':
+      return 'true|false';
     case 'literals':
       return p.type.values.map((v) => escapeRegex(String(v))).join('|');
   }

@@ -60,10 +60,19 @@ export type TypeIR =
   /** `Record<string, V>` / `Record<number, V>`: any keys, every value a V. */
   | { kind: 'record'; key: 'string' | 'number'; value: TypeIR }
   | { kind: 'date' }
+  /** A typed array or Buffer-free binary view (`Uint8Array`, `Float64Array`, …): checked with instanceof, stored by the codec (same class back). */
+  | { kind: 'typedArray'; name: TypedArrayName }
   | { kind: 'map'; key: TypeIR; value: TypeIR; readonly: boolean }
   | { kind: 'set'; element: TypeIR; readonly: boolean }
   /** A named type declared in the schema (or a file it imports). */
   | { kind: 'ref'; name: string };
+
+/** The typed-array classes a schema may use as value types (the runtime round-trips each as the same class). */
+export const TYPED_ARRAY_NAMES = [
+  'Uint8Array', 'Uint8ClampedArray', 'Int8Array', 'Uint16Array', 'Int16Array', 'Uint32Array', 'Int32Array',
+  'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array',
+] as const;
+export type TypedArrayName = (typeof TYPED_ARRAY_NAMES)[number];
 
 /** The integer types of fixed-layout records, named like the runtime's field types. */
 export type IntType = 'int32' | 'uint32' | 'int16' | 'uint16' | 'int8' | 'uint8';
@@ -142,6 +151,7 @@ export function isScalar(t: TypeIR, types: ReadonlyMap<string, NamedType>): bool
     case 'unknown':
     case 'literal':
     case 'date':
+    case 'typedArray':
     case 'int':
     case 'fixedString':
       return true;
@@ -166,6 +176,8 @@ export type KeyPartType =
   | { kind: 'string' }
   | { kind: 'number' }
   | { kind: 'bigint' }
+  /** `${boolean}`: the finite union `true | false`, written as the text "true" or "false". */
+  | { kind: 'boolean' }
   | { kind: 'literals'; values: (string | number)[] };
 
 export interface KeyPart {

@@ -30,7 +30,7 @@ import type {
   TupleElement,
   TypeIR,
 } from './model';
-import { INT_BRANDS, intBrand, isScalar } from './model';
+import { INT_BRANDS, intBrand, isScalar, TYPED_ARRAY_NAMES, type TypedArrayName } from './model';
 import { camelCase, isSafeIdentifier, member, pascalCase, Scope } from './names';
 import { layoutRecord, MAX_ENUM_MEMBERS, MAX_RECORD_BYTES, MAX_STRING_BYTES } from './records';
 
@@ -462,7 +462,7 @@ class SchemaReader {
       }
       let param: string;
       if (s.alias !== undefined) param = params.claim(camelCase(s.alias));
-      else if (wholeKey) param = s.type.kind === 'number' || s.type.kind === 'bigint' ? 'id' : 'key';
+      else if (wholeKey) param = s.type.kind === 'number' || s.type.kind === 'bigint' ? 'id' : s.type.kind === 'boolean' ? 'flag' : 'key';
       else if (holes.length === 1) param = 'id';
       else param = params.claim(`part${parts.length + 1}`);
       const part: KeyPart = { param, type: s.type };
@@ -490,7 +490,7 @@ class SchemaReader {
       return;
     }
     const lit = this.literalOf(t);
-    if (typeof lit === 'string' || typeof lit === 'number') {
+    if (typeof lit === 'string' || typeof lit === 'number' || typeof lit === 'boolean') {
       out.push({ kind: 'text', text: String(lit) });
       return;
     }
@@ -501,7 +501,7 @@ class SchemaReader {
         if (Node.isTemplateLiteralTypeNode(body) || this.literalOf(body) !== undefined) return this.keyInto(body, out, store);
       }
     }
-    if (Node.isUnionTypeNode(t) || t.getKind() === SyntaxKind.StringKeyword || t.getKind() === SyntaxKind.NumberKeyword || t.getKind() === SyntaxKind.BigIntKeyword || Node.isTypeReference(t)) {
+    if (Node.isUnionTypeNode(t) || t.getKind() === SyntaxKind.StringKeyword || t.getKind() === SyntaxKind.NumberKeyword || t.getKind() === SyntaxKind.BigIntKeyword || t.getKind() === SyntaxKind.BooleanKeyword || Node.isTypeReference(t)) {
       out.push(this.keyHole(t, store));
       return;
     }
@@ -520,6 +520,9 @@ class SchemaReader {
         return hole({ kind: 'number' });
       case SyntaxKind.BigIntKeyword:
         return hole({ kind: 'bigint' });
+      case SyntaxKind.BooleanKeyword:
+        // A finite union (true | false), as TypeScript reads `${boolean}`: "true" or "false".
+        return hole({ kind: 'boolean' });
     }
     const lit = this.literalOf(t);
     if (typeof lit === 'string' || typeof lit === 'number') return hole({ kind: 'literals', values: [lit] });
@@ -777,6 +780,11 @@ class SchemaReader {
     const arity = (n: number) => {
       if (args.length !== n) throw new Problem(t, `${where}: ${name} needs ${n} type argument${n === 1 ? '' : 's'}`, `write ${name}<…>`);
     };
+    if ((TYPED_ARRAY_NAMES as readonly string[]).includes(name)) {
+      // TypeScript 5.7+ gives typed arrays a buffer type argument (Uint8Array<ArrayBufferLike>);
+      // any is accepted: what is stored is the elements, and a read returns a new array.
+      return { kind: 'typedArray', name: name as TypedArrayName };
+    }
     switch (name) {
       case 'Date':
         arity(0);
@@ -793,7 +801,7 @@ class SchemaReader {
       case 'ReadonlyMap': {
         arity(2);
         const key = this.convert(args[0]!, `${where} key`);
-        if (!isScalar(key, this.namedSoFar()) || key.kind === 'date' || key.kind === 'unknown') {
+        if (!isScalar(key, this.namedSoFar()) || key.kind === 'date' || key.kind === 'typedArray' || key.kind === 'unknown') {
           throw new Problem(args[0]!, `${where}: Map keys must be strings, numbers, bigints, booleans or literals`, 'use Map<string, V>, or a Record');
         }
         return { kind: 'map', key, value: this.convert(args[1]!, `${where} value`), readonly: name === 'ReadonlyMap' };

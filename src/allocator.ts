@@ -39,7 +39,7 @@ import {
 } from './layout';
 import { Acquired, acquire, release } from './locks';
 import { myToken, myWord } from './threads';
-import { OutOfMemoryError } from './errors';
+import { InvalidOptionError, OutOfMemoryError } from './errors';
 import { reclaimSlabs } from './reclaim';
 
 const LIST_BASE = [HEADER.FREE_LISTS, HEADER.FREE_LISTS + SIZE_CLASSES];
@@ -462,8 +462,30 @@ export function usage(): { bytesInUse: number; blocksInUse: number; bytesReserve
   };
 }
 
-/** Sets the arena-wide memory bound (shared by every thread). */
+/**
+ * Sets the arena-wide memory bound (shared by every thread). A bound below the heap's end (TOP)
+ * is refused rather than stored: blocks never move and the arena never shrinks, so such a bound
+ * could not be honoured — writes that reuse freed blocks would go on succeeding above it, and
+ * the figure would only mislead. Checked under the allocator lock, so that no allocation moves
+ * TOP between the check and the store.
+ */
 export function setLimit(bytes: number): void {
-  const units = Math.floor(Math.min(bytes, arena.sab.maxByteLength) / UNIT);
-  Atomics.store(arena.i32, HEADER.LIMIT, units);
+  withAllocatorLock(() => {
+    const i32 = arena.i32;
+    const units = Math.floor(Math.min(bytes, arena.sab.maxByteLength) / UNIT);
+    // Free memory at the end of the heap goes back to the bump space first (and emptied slabs
+    // with it), so that the bound is checked against what live blocks really span.
+    if (units < i32[HEADER.TOP]) defragment(i32, true);
+    const top = i32[HEADER.TOP];
+    if (units < top) {
+      const spans = top * UNIT;
+      const live = Atomics.load(i32, HEADER.UNITS_IN_USE) * UNIT;
+      throw new InvalidOptionError(
+        `options.maxMemory must be at least the ${spans} bytes the shared arena already uses, got ${bytes} ` +
+          `(its blocks reach ${spans} bytes into the arena, ${live} of them live, and blocks never move): ` +
+          `pass ${spans} or more, or set the bound before the stores fill (NATIVE_KEYSHARE_MAX_MEMORY at process start)`,
+      );
+    }
+    Atomics.store(i32, HEADER.LIMIT, units);
+  });
 }

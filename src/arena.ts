@@ -32,7 +32,7 @@ import {
   MAX_ARENA_BYTES,
   UNIT,
 } from './layout';
-import { IncompatibleArenaError, InvalidOptionError } from './errors';
+import { IncompatibleArenaError, InvalidOptionError, describeValue } from './errors';
 
 /** Environment-data key and channel name; versioned so incompatible layouts never meet. */
 export const ENV_KEY = `native-keyshare:arena:v${LAYOUT_VERSION}`;
@@ -95,12 +95,12 @@ export function parseBytes(value: unknown, what: string): number {
   if (typeof value === 'number') n = value;
   else if (typeof value === 'string') {
     const m = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i.exec(value);
-    if (!m) throw new InvalidOptionError(`${what} must be a number of bytes or a size like "512mb", got "${value}"`);
+    if (!m) throw new InvalidOptionError(`${what} must be a number of bytes or a size like "512mb", got ${describeValue(value)}`);
     const unit = (m[2] ?? 'b').toLowerCase()[0];
     const scale = unit === 'g' ? 2 ** 30 : unit === 'm' ? 2 ** 20 : unit === 'k' ? 2 ** 10 : 1;
     n = Math.floor(Number(m[1]) * scale);
-  } else throw new InvalidOptionError(`${what} must be a number of bytes, got ${typeof value}`);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidOptionError(`${what} must be a positive integer number of bytes, got ${String(value)}`);
+  } else throw new InvalidOptionError(`${what} must be a number of bytes or a size like "512mb", got ${describeValue(value)}`);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidOptionError(`${what} must be a positive integer number of bytes, got ${describeValue(value)}`);
   return n;
 }
 

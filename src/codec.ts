@@ -137,6 +137,9 @@ function loadMsgpackr(): MsgpackrModule | null {
   return msgpackr;
 }
 
+/** The error for a msgpackr-encoded value met in a process where msgpackr cannot be loaded. */
+const MSGPACKR_MISSING = 'value was encoded with msgpackr, which is not installed in this process (npm install msgpackr)';
+
 const forceV8 = process.env['NATIVE_KEYSHARE_CODEC']?.trim().toLowerCase() === 'v8';
 
 /** null when this thread encodes objects with v8. */
@@ -358,11 +361,18 @@ function encodeObject(value: object): Tag {
  * {@link encode}) are not given to it here either.
  */
 export class StructuredCodec {
-  private readonly packr: MsgpackPacker;
-  private readonly unpackr: MsgpackUnpacker;
+  /** null without msgpackr: see the constructor. */
+  private readonly packr: MsgpackPacker | null = null;
+  private readonly unpackr: MsgpackUnpacker | null = null;
   constructor(structures: readonly (readonly string[])[]) {
+    // Without msgpackr the store still works: objects go to v8, as every store's objects do in
+    // such a process. Declared structures are an encoding of objects, not part of what a store
+    // holds, and each value is tagged with its encoding, so nothing about the store's shape in
+    // shared memory depends on it. Threads of one process cannot disagree: they resolve msgpackr
+    // from the same node_modules (and a thread forced to v8 with NATIVE_KEYSHARE_CODEC=v8 writes
+    // v8 values here too, yet decodes structured ones).
     const m = loadMsgpackr();
-    if (m === null) throw new CodecError('record structures need msgpackr, which is not installed in this process');
+    if (m === null) return;
     const options = () => ({
       ...MSGPACKR_OPTIONS,
       useRecords: true,
@@ -377,13 +387,14 @@ export class StructuredCodec {
 
   /** Like {@link encode}: the result is in {@link encoded} until the next call. */
   encode(value: unknown): Tag {
-    if (typeof value !== 'object' || value === null || packr === null) return encode(value);
+    const p = this.packr;
+    if (typeof value !== 'object' || value === null || packr === null || p === null) return encode(value);
     startScan();
     const route = scanObject(value, 0);
     if (route === Route.Invalid) throwIfInvalid(value);
     if (route !== Route.Msgpack) return encodeV8(value);
-    this.packr.bundleStrings = shouldBundle();
-    const target = this.packr.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE);
+    p.bundleStrings = shouldBundle();
+    const target = p.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE);
     const start = target.start as number;
     encoded.bytes = target;
     encoded.offset = start;
@@ -392,6 +403,7 @@ export class StructuredCodec {
   }
 
   decode(src: Uint8Array, length: number): unknown {
+    if (this.unpackr === null) throw new CodecError(MSGPACKR_MISSING);
     return this.unpackr.unpack(src, length);
   }
 }
@@ -488,7 +500,7 @@ export class LearnedCodec {
     let u = this.unpackr;
     if (u === null) {
       const m = loadMsgpackr();
-      if (m === null) throw new CodecError('value was encoded with msgpackr, which is not installed in this process');
+      if (m === null) throw new CodecError(MSGPACKR_MISSING);
       // Meeting an id it does not hold, the unpacker reloads the table: ids are published
       // before any value uses them, and never change meaning.
       u = this.unpackr = new m.Unpackr({
@@ -860,7 +872,7 @@ function badLength(tag: number, length: number): CodecError {
 
 function decodeMsgpackLazily(src: Uint8Array, length: number): unknown {
   const m = loadMsgpackr();
-  if (m === null) throw new CodecError('value was encoded with msgpackr, which is not installed in this process');
+  if (m === null) throw new CodecError(MSGPACKR_MISSING);
   const u = (unpackr = new m.Unpackr(MSGPACKR_OPTIONS));
   return u.unpack(src, length);
 }

@@ -52,7 +52,7 @@ export class InvalidOptionError extends KeyshareError {
   }
 }
 
-/** A `/regex/flags` pattern does not compile, or a pattern is not a string. */
+/** A `/regex/` pattern does not compile, or a pattern is neither a string nor a RegExp. */
 export class InvalidPatternError extends KeyshareError {
   constructor(message: string) {
     super('ERR_KEYSHARE_INVALID_PATTERN', message);
@@ -83,8 +83,18 @@ export class OutOfMemoryError extends KeyshareError {
 
 /** `update()` could not take the key's lock within its timeout. */
 export class LockTimeoutError extends KeyshareError {
-  constructor(key: string, timeoutMs: number) {
-    super('ERR_KEYSHARE_LOCK_TIMEOUT', `could not lock key "${key}" within ${timeoutMs} ms`);
+  readonly storeName: string;
+  readonly key: string;
+  readonly timeoutMs: number;
+  constructor(storeName: string, key: string, timeoutMs: number) {
+    super(
+      'ERR_KEYSHARE_LOCK_TIMEOUT',
+      `could not lock key ${quote(key)} of store "${storeName}" within ${timeoutMs} ms: another thread holds it ` +
+        '(a longer options.timeout waits longer; a thread that never releases a lock it took keeps the key locked)',
+    );
+    this.storeName = storeName;
+    this.key = key;
+    this.timeoutMs = timeoutMs;
   }
 }
 
@@ -118,5 +128,45 @@ export class KeyNotFoundError extends KeyshareError {
   constructor(storeName: string, key: string) {
     super('ERR_KEYSHARE_KEY_NOT_FOUND', `store "${storeName}" holds no record under key "${key}" (set the whole record first)`);
     this.key = key;
+  }
+}
+
+/** How many characters of a received string an error message quotes. */
+const QUOTED_CHARS = 60;
+
+/** A string in double quotes (JSON escapes), cut after QUOTED_CHARS characters. */
+export function quote(text: string): string {
+  return text.length > QUOTED_CHARS ? `${JSON.stringify(text.slice(0, QUOTED_CHARS)).slice(0, -1)}…" (length ${text.length})` : JSON.stringify(text);
+}
+
+/**
+ * A received value as error messages show it: its type, and its value when that is short, so
+ * that `"100"` (a string) and `100` (a number) read differently: `the string "100"`,
+ * `the number -1`, `an array of length 2`, `null`.
+ */
+export function describeValue(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return `the string ${quote(value)}`;
+    case 'number':
+      return `the number ${Object.is(value, -0) ? '-0' : String(value)}`;
+    case 'boolean':
+      return `the boolean ${String(value)}`;
+    case 'bigint':
+      return `the bigint ${String(value)}n`;
+    case 'undefined':
+      return 'undefined';
+    case 'symbol':
+      return 'a symbol';
+    case 'function':
+      return 'a function';
+    default:
+      if (value === null) return 'null';
+      if (Array.isArray(value)) return `an array of length ${value.length}`;
+      if (value instanceof RegExp) return `the RegExp ${String(value)}`;
+      {
+        const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+        return typeof name === 'string' && name !== 'Object' && name !== '' ? `an object (${name})` : 'an object';
+      }
   }
 }

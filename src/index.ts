@@ -14,7 +14,8 @@ import { liveThreadCount } from './threads';
 
 export { createStore, listStores, Store } from './store';
 import { readRetryCount } from './store';
-export type { SetOptions, DeleteOptions, StoreOptions, StoreStats } from './store';
+export type { SetOptions, DeleteOptions, StoreOptions, StoreStats, IntegerField } from './store';
+export type { Pattern } from './patterns';
 export { RecordView } from './view';
 export { layoutRecord } from './records';
 export type { RecordLayout, RecordField, RecordFieldSpec, FieldType, ScalarType, AtomicType } from './records';

@@ -1,27 +1,38 @@
 /**
  * Key patterns for `store.delete(pattern)` and `store.listKeys(pattern)`.
  *
- * A pattern string is read in this order:
- * 1. `/body/flags`, where `flags` holds only distinct letters from `dgimsuvy`, is a regular
- *    expression (unanchored, like `RegExp.prototype.test`);
- * 2. otherwise a string containing `*` or `?` is a glob, matched against the whole key;
- * 3. anything else is one literal key.
+ * A pattern is read in this order:
+ * 1. a `RegExp` object is a regular expression, with its flags;
+ * 2. a string enclosed in slashes, `/body/`, is a regular expression without flags, when it is
+ *    written as a JavaScript regex literal would be: a non-empty body, and every `/` inside the
+ *    body escaped (`\/`) or inside a character class (`[/]`), so that the last slash really
+ *    closes it;
+ * 3. otherwise a string containing `*` or `?` is a glob, matched against the whole key;
+ * 4. anything else is one literal key.
+ *
+ * Regexes are unanchored, like `RegExp.prototype.test`. Strings never carry flags: keys are
+ * often URL paths (`/api/v`, `/img/s`), and reading a trailing letter as a flag turned such a
+ * key into a regex that matched (and deleted) other keys. Flags come with a RegExp object.
  *
  * A pattern is compiled once and then tested against every key of a store scan, so all the work
  * (classifying, escaping, building a RegExp) happens in {@link compilePattern} and each `test` is
  * a single comparison, `startsWith` or RegExp call.
  */
-import { InvalidPatternError } from './errors';
+import { InvalidPatternError, describeValue } from './errors';
 
 export type PatternKind = 'literal' | 'glob' | 'regex';
 
+/** What delete() and listKeys() accept as a pattern. */
+export type Pattern = string | RegExp;
+
 export interface KeyPattern {
   readonly kind: PatternKind;
-  /** The pattern as given. */
+  /** The pattern as given (a RegExp as its `/source/flags` text). */
   readonly source: string;
   /**
-   * For kind 'literal', the key itself; otherwise undefined. Lets a store answer a literal
-   * pattern with one lookup instead of a scan.
+   * The one key the pattern can match, when there is exactly one: a literal, or a glob whose
+   * wildcards are all escaped (`what\?` is the key `what?`); otherwise undefined. Lets a store
+   * answer such a pattern with one lookup instead of a scan.
    */
   readonly literal: string | undefined;
   /**
@@ -30,13 +41,6 @@ export interface KeyPattern {
    */
   test(key: string): boolean;
 }
-
-/**
- * `/body/flags` with flags drawn from the letters RegExp knows. The flags are checked for
- * repeats separately. Requiring valid flags is what keeps slash-shaped keys such as `/home/user`
- * from being read as regexes.
- */
-const REGEX_SHAPE = /^\/([^]*)\/([dgimsuvy]*)$/;
 
 /**
  * `g` and `y` make `RegExp.prototype.test` read and advance `lastIndex`, so one compiled regex
@@ -51,6 +55,33 @@ const STATEFUL_FLAGS = /[gy]/g;
  */
 const REGEX_SYNTAX = /[\\^$.*+?()[\]{}|/]/g;
 
+const SLASH = 0x2f;
+const BACKSLASH = 0x5c;
+const OPEN_CLASS = 0x5b; // [
+const CLOSE_CLASS = 0x5d; // ]
+
+/**
+ * The body of a string written as a flagless regex literal, `/body/`, or undefined if the string
+ * is not one. The body must be non-empty (`//` matches every key: a key, never a pattern that
+ * deletes everything) and must not contain an unescaped `/` outside a character class, which is
+ * what keeps path keys with a trailing slash, such as `/api/v1/`, from being read as regexes.
+ * The closing slash must not be escaped (`/a\/` is not closed) nor inside an open class (`/[/`).
+ */
+export function regexLiteralBody(s: string): string | undefined {
+  const n = s.length;
+  if (n < 3 || s.charCodeAt(0) !== SLASH || s.charCodeAt(n - 1) !== SLASH) return undefined;
+  let inClass = false;
+  let i = 1;
+  for (; i < n - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c === BACKSLASH) i++; // skips the escaped character; skipping the closing slash ends at n
+    else if (inClass) inClass = c !== CLOSE_CLASS;
+    else if (c === OPEN_CLASS) inClass = true;
+    else if (c === SLASH) return undefined;
+  }
+  return i === n - 1 && !inClass ? s.slice(1, n - 1) : undefined;
+}
+
 class CompiledPattern implements KeyPattern {
   constructor(
     readonly kind: PatternKind,
@@ -63,15 +94,18 @@ class CompiledPattern implements KeyPattern {
   }
 }
 
-/** Compiles a pattern string; throws InvalidPatternError for a non-string or a bad regex. */
-export function compilePattern(pattern: string): KeyPattern {
+/**
+ * Compiles a pattern (see the module comment for the rules); throws InvalidPatternError for
+ * something that is neither a string nor a RegExp, or for a regex that does not compile.
+ */
+export function compilePattern(pattern: Pattern): KeyPattern {
   if (typeof pattern !== 'string') {
-    throw new InvalidPatternError(`pattern must be a string, got ${describe(pattern)}`);
+    if (pattern instanceof RegExp) return compileRegex(String(pattern), pattern.source, pattern.flags);
+    throw new InvalidPatternError(`pattern must be a string or a RegExp, got ${describeValue(pattern)}`);
   }
-  const shape = pattern.charCodeAt(0) === 0x2f /* / */ ? REGEX_SHAPE.exec(pattern) : null;
-  if (shape !== null && !hasRepeatedLetter(shape[2]!)) {
-    return compileRegex(pattern, shape[1]!, shape[2]!);
-  }
+  // Only a string that starts with a slash is scanned, so a literal delete pays one char test.
+  const body = pattern.charCodeAt(0) === SLASH ? regexLiteralBody(pattern) : undefined;
+  if (body !== undefined) return compileRegex(pattern, body, '');
   if (pattern.includes('*') || pattern.includes('?')) {
     return compileGlob(pattern);
   }
@@ -80,11 +114,11 @@ export function compilePattern(pattern: string): KeyPattern {
 
 /**
  * The literal pattern for a key, whatever characters it holds. Use it when the key is data
- * (for example supplied by a user), so that a key like `/a/i` or `a*` is not read as a pattern.
+ * (for example supplied by a user), so that a key like `/a/` or `a*` is not read as a pattern.
  */
 export function literalPattern(key: string): KeyPattern {
   if (typeof key !== 'string') {
-    throw new InvalidPatternError(`pattern must be a string, got ${describe(key)}`);
+    throw new InvalidPatternError(`a literal key must be a string, got ${describeValue(key)}`);
   }
   return new CompiledPattern('literal', key, key, (candidate) => candidate === key);
 }
@@ -96,7 +130,10 @@ function compileRegex(pattern: string, body: string, flags: string): KeyPattern 
   } catch (error) {
     // The engine's message says what is wrong (unterminated class, bad group, `u` with `v`...).
     const reason = error instanceof Error ? error.message : String(error);
-    throw new InvalidPatternError(`invalid regular expression pattern "${pattern}": ${reason}`);
+    throw new InvalidPatternError(
+      `invalid regular expression pattern "${pattern}": ${reason}. A string enclosed in slashes is read as a regex; ` +
+        'to delete it as one key, call delete(key, { literal: true }) (or has(key) instead of listKeys)',
+    );
   }
   return new CompiledPattern('regex', pattern, undefined, (key) => regex.test(key));
 }
@@ -138,8 +175,9 @@ function compileGlob(pattern: string): KeyPattern {
   const starCount = segments.length - 1;
   const first = segments[0]!;
   if (!hasOne && starCount === 0) {
+    // Every wildcard is escaped: the glob names one key, which a store finds with one lookup.
     const text = first.join('');
-    return new CompiledPattern('glob', pattern, undefined, (key) => key === text);
+    return new CompiledPattern('glob', pattern, text, (key) => key === text);
   }
   if (!hasOne && starCount === 1 && segments[1]!.length === 0) {
     const prefix = first.join('');
@@ -194,14 +232,4 @@ function segmentSource(segment: Segment): string {
 function endsWithHighSurrogate(text: string): boolean {
   const last = text.charCodeAt(text.length - 1);
   return last >= 0xd800 && last <= 0xdbff;
-}
-
-function hasRepeatedLetter(flags: string): boolean {
-  return new Set(flags).size !== flags.length;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value;
 }

@@ -19,7 +19,7 @@
  *  └──────────┴──────────┴───────┴───────┴──────────────────────┴───┴───┴─────┘
  * ```
  */
-import { InvalidOptionError, InvalidValueError } from './errors';
+import { InvalidOptionError, InvalidValueError, describeValue } from './errors';
 
 /** Field types whose values fit a fixed number of bytes. */
 export type ScalarType = 'float64' | 'int32' | 'uint32' | 'int16' | 'uint16' | 'int8' | 'uint8' | 'boolean';
@@ -86,13 +86,13 @@ export function fieldSize(t: FieldType, where: string): { size: number; align: n
     return v.length <= 256 ? { size: 1, align: 1 } : { size: 2, align: 2 };
   }
   if ('string' in t) {
-    if (!Number.isInteger(t.string) || t.string < 1 || t.string > 0xffff) throw new InvalidOptionError(`${where}: string must be a byte length from 1 to 65535, got ${String(t.string)}`);
+    if (!Number.isInteger(t.string) || t.string < 1 || t.string > 0xffff) throw new InvalidOptionError(`${where}: string must be a byte length from 1 to 65535, got ${describe(t.string)}`);
     return { size: 2 + t.string, align: 2 };
   }
   if ('array' in t) {
     const el = SCALAR_BYTES[t.array];
     if (el === undefined) throw new InvalidOptionError(`${where}: array elements must be of a scalar type, got ${JSON.stringify(t.array)}`);
-    if (!Number.isInteger(t.length) || t.length < 1 || t.length * el > MAX_RECORD_BYTES) throw new InvalidOptionError(`${where}: array length must be a positive integer, got ${String(t.length)}`);
+    if (!Number.isInteger(t.length) || t.length < 1 || t.length * el > MAX_RECORD_BYTES) throw new InvalidOptionError(`${where}: array length must be a positive integer, got ${describe(t.length)}`);
     return { size: el * t.length, align: el };
   }
   throw new InvalidOptionError(`${where}: unknown field type ${JSON.stringify(t)}`);
@@ -134,7 +134,7 @@ export function checkLayout(layout: RecordLayout): void {
   }
   const { size } = layout;
   if (!Number.isInteger(size) || size < 8 || size > MAX_RECORD_BYTES || size % 8 !== 0) {
-    throw new InvalidOptionError(`record size must be a multiple of 8 from 8 to ${MAX_RECORD_BYTES}, got ${String(size)}`);
+    throw new InvalidOptionError(`record size must be a multiple of 8 from 8 to ${MAX_RECORD_BYTES}, got ${describe(size)}`);
   }
   const names = new Set<string>();
   const spans: [number, number, string][] = [];
@@ -162,13 +162,8 @@ export function layoutText(layout: RecordLayout): string {
 
 // ── Private-memory conversions ──────────────────────────────────────────────────────────────
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'string') return `a string of length ${v.length}`;
-  if (typeof v === 'number' || typeof v === 'boolean') return `${typeof v} ${String(v)}`;
-  return typeof v;
-}
+/** The received value with its type, for error messages (`the string "7"`). */
+const describe = describeValue;
 
 function typeName(t: FieldType): string {
   if (typeof t === 'string') return t === 'float64' ? 'number' : t === 'boolean' ? 'boolean' : `${t} integer`;
@@ -329,12 +324,12 @@ export function intRange(t: AtomicType): readonly [number, number] {
 export function checkDelta(t: AtomicType, field: string, delta: number): void {
   const [lo, hi] = INT_RANGE[t];
   if (!Number.isInteger(delta) || delta > hi - lo || delta < lo - hi) {
-    throw new InvalidValueError(`delta must be an integer of at most ${hi - lo} in magnitude for ${t} field ${field}, got ${String(delta)}`);
+    throw new InvalidValueError(`delta must be an integer of at most ${hi - lo} in magnitude for ${t} field ${field}, got ${describe(delta)}`);
   }
 }
 
 /** Checks a compareExchange operand (`what`) for a field of type `t`: a value of the type. */
 export function checkOperand(t: AtomicType, field: string, what: string, v: number): void {
   const [lo, hi] = INT_RANGE[t];
-  if (!Number.isInteger(v) || v < lo || v > hi) throw new InvalidValueError(`${what} must be a ${t} integer for field ${field}, got ${String(v)}`);
+  if (!Number.isInteger(v) || v < lo || v > hi) throw new InvalidValueError(`${what} must be a ${t} integer for field ${field}, got ${describe(v)}`);
 }

@@ -48,6 +48,9 @@ import {
   KeyNotFoundError,
   LockTimeoutError,
   StoreClosedError,
+  InvalidValueError,
+  describeValue,
+  quote,
 } from './errors';
 import {
   checkDelta,
@@ -104,7 +107,7 @@ import {
 } from './layout';
 import { pause, spin, testKnob } from './faults';
 import { Acquired, acquire, holder, release, tryAcquire } from './locks';
-import { compilePattern, type KeyPattern } from './patterns';
+import { compilePattern, type KeyPattern, type Pattern } from './patterns';
 import { learnedCount, repairStructures, sharedTable } from './structures';
 import { liveThreadCount, mySlot, myToken, myWord, setRecoveryHooks, slotWord } from './threads';
 
@@ -163,9 +166,25 @@ export interface SetOptions {
   timeout?: number;
 }
 
+/**
+ * The field names `add` and `compareExchange` accept for a store of values `T`: the properties
+ * of `T` whose type is `number` (the integer fields of a record; types cannot tell an `Int32`
+ * field from a `float64` one, which the runtime refuses). For an untyped store (`unknown`,
+ * `any`) any string, checked at run time; for a value type without number properties (a store
+ * of strings, say) `never`, so that such a call does not compile.
+ */
+export type IntegerField<T> = unknown extends T
+  ? string
+  : T extends object
+    ? { [K in keyof T]-?: T[K] extends number ? K : never }[keyof T] & string
+    : never;
+
 /** Options of {@link Store.delete}. */
 export interface DeleteOptions {
-  /** Treat the argument as one literal key even if it contains `*`, `?` or slashes. */
+  /**
+   * Treat the argument as one literal key even if it contains `*`, `?` or is enclosed in
+   * slashes. Not with a RegExp.
+   */
   literal?: boolean;
   /** How long to wait for a key locked by another thread, in ms (default 1000). */
   timeout?: number;
@@ -1019,26 +1038,25 @@ function openStore(name: string): number {
 
 // ── Argument checks ──────────────────────────────────────────────────────────────────────────
 
-function describe(x: unknown): string {
-  if (x === null) return 'null';
-  if (typeof x === 'string') return `a string of length ${x.length}`;
-  return typeof x;
-}
+/** The received value with its type, for error messages (`the string "100"`). */
+const describe = describeValue;
 
 /** Throws InvalidKeyError unless `key` is a string of 1 to MAX_KEY_LENGTH code units. */
 function checkKey(key: unknown): asserts key is string {
   if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) badKey(key);
 }
 
-function badKey(key: unknown): never {
-  if (typeof key !== 'string') throw new InvalidKeyError(`key must be a string, got ${describe(key)}`);
-  if (key.length === 0) throw new InvalidKeyError('key must not be empty');
-  throw new InvalidKeyError(`key is ${key.length} UTF-16 code units long; the limit is ${MAX_KEY_LENGTH}`);
+/** Throws the InvalidKeyError for a key that failed checkKey; `where` names it in a batch. */
+function badKey(key: unknown, where?: string): never {
+  const at = where === undefined ? '' : ` (${where})`;
+  if (typeof key !== 'string') throw new InvalidKeyError(`key${at} must be a string, got ${describe(key)}`);
+  if (key.length === 0) throw new InvalidKeyError(`key${at} must not be empty`);
+  throw new InvalidKeyError(`key${at} is ${key.length} UTF-16 code units long; the limit is ${MAX_KEY_LENGTH}`);
 }
 
 function checkTimeout(t: unknown, what: string): number {
   if (t === undefined) return DEFAULT_TIMEOUT_MS;
-  if (typeof t !== 'number' || Number.isNaN(t) || t < 0) throw new InvalidOptionError(`${what} must be a number of milliseconds >= 0, got ${String(t)}`);
+  if (typeof t !== 'number' || Number.isNaN(t) || t < 0) throw new InvalidOptionError(`${what} must be a number of milliseconds >= 0, got ${describe(t)}`);
   return t;
 }
 
@@ -1061,13 +1079,13 @@ function parseSetOptions(o: SetOptions | undefined): typeof parsed {
   const { minBufferSize, immutable, ttl, skipLock, timeout } = o;
   if (minBufferSize !== undefined) {
     if (!Number.isSafeInteger(minBufferSize) || minBufferSize < 0 || minBufferSize > MAX_HINT_BYTES) {
-      throw new InvalidOptionError(`options.minBufferSize must be an integer number of bytes from 0 to ${MAX_HINT_BYTES}, got ${String(minBufferSize)}`);
+      throw new InvalidOptionError(`options.minBufferSize must be an integer number of bytes from 0 to ${MAX_HINT_BYTES}, got ${describe(minBufferSize)}`);
     }
     parsed.minBytes = minBufferSize;
   }
   if (immutable !== undefined && typeof immutable !== 'boolean') throw new InvalidOptionError(`options.immutable must be a boolean, got ${describe(immutable)}`);
   if (ttl !== undefined) {
-    if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < 0) throw new InvalidOptionError(`options.ttl must be a finite number of seconds >= 0, got ${String(ttl)}`);
+    if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < 0) throw new InvalidOptionError(`options.ttl must be a finite number of seconds >= 0, got ${describe(ttl)}`);
     // Deadlines beyond MAX_DEADLINE (~146 million years) are stored as MAX_DEADLINE.
     if (ttl > 0) parsed.expires = Math.min(MAX_DEADLINE, now() + Math.max(1, Math.round(ttl * 1000)));
   }
@@ -1397,10 +1415,11 @@ export class Store<T = unknown> {
   }
 
   /**
-   * Keys holding a value, optionally filtered by a pattern: a glob (`users:*`, `session:?`),
-   * a `/regex/flags`, or a literal key. Order is unspecified.
+   * Keys holding a value, optionally filtered by a pattern: a RegExp, a string enclosed in
+   * slashes (`/^user_\\d+$/`, a regex without flags), a glob (`users:*`, `session:?`), or a
+   * literal key. Order is unspecified.
    */
-  listKeys(pattern?: string): string[] {
+  listKeys(pattern?: Pattern): string[] {
     if (this.closed) throw new StoreClosedError(this.name);
     const p = pattern === undefined ? undefined : compilePattern(pattern);
     if (p !== undefined && p.literal !== undefined) {
@@ -1482,9 +1501,11 @@ export class Store<T = unknown> {
   }
 
   /**
-   * Stores several values. Every key and value is checked and encoded before the first write,
-   * so bad input writes nothing. Returns how many were written (a key locked by another thread
-   * past the timeout is skipped).
+   * Stores several values. Every key, value and option is checked and encoded before the first
+   * write, so bad input writes nothing (the error names the entry and its key). The writes are
+   * then made one by one, each atomic on its own, not as one transaction: a key locked by
+   * another thread past the timeout is skipped (the result counts the values written), and an
+   * OutOfMemoryError leaves the entries before it written. Returns how many were written.
    */
   setMany(entries: Iterable<readonly [string, T]> | Record<string, T>, options?: SetOptions): number {
     if (this.closed) throw new StoreClosedError(this.name);
@@ -1497,9 +1518,17 @@ export class Store<T = unknown> {
       : Object.entries(entries as Record<string, T>);
     parseSetOptions(options);
     const sc = this.currentSchema();
-    for (const [k, v] of list) {
-      if (typeof k !== 'string' || k.length === 0 || k.length > MAX_KEY_LENGTH) badKey(k);
-      this.encodeValue(v, sc, `${this.name} (key ${JSON.stringify(k)}): value`);
+    for (let i = 0; i < list.length; i++) {
+      const [k, v] = list[i]!;
+      if (typeof k !== 'string' || k.length === 0 || k.length > MAX_KEY_LENGTH) badKey(k, `setMany() entries[${i}]`);
+      const at = `store "${this.name}": setMany() entries[${i}] (key ${quote(k)})`;
+      try {
+        this.encodeValue(v, sc, `${at}: value`);
+      } catch (error) {
+        // The codec's messages say what is wrong with a value but not which one: name it.
+        if (error instanceof InvalidValueError && !error.message.startsWith(at)) throw new InvalidValueError(`${at}: ${error.message}`);
+        throw error;
+      }
     }
     let n = 0;
     for (const [k, v] of list) if (this.set(k, v, options)) n++;
@@ -1509,28 +1538,39 @@ export class Store<T = unknown> {
   /**
    * Deletes `key`, or every key matching a pattern (see listKeys). Returns true if a value was
    * deleted. A key locked by another thread is waited for up to `options.timeout` and then left.
+   * `{ literal: true }` deletes exactly the key given, whatever characters it holds.
    */
-  delete(key: string, options?: DeleteOptions): boolean {
+  delete(key: Pattern, options?: DeleteOptions): boolean {
     if (this.closed) throw new StoreClosedError(this.name);
     const o = parseDeleteOptions(options);
     if (o.literal) {
+      if (key instanceof RegExp) throw new InvalidOptionError(`options.literal cannot be used with a RegExp (${String(key)}): pass the key as a string`);
       checkKey(key);
       return this.deleteOne(key, o.timeout);
     }
     const p = compilePattern(key);
+    if (p.kind === 'literal') {
+      if (p.source.length === 0 || p.source.length > MAX_KEY_LENGTH) badKey(p.source);
+      return this.deleteOne(p.source, o.timeout);
+    }
     if (p.literal !== undefined) {
-      if (key.length === 0 || key.length > MAX_KEY_LENGTH) badKey(key);
-      return this.deleteOne(key, o.timeout);
+      // A glob whose wildcards are all escaped names one key: one lookup, no scan.
+      return p.literal.length <= MAX_KEY_LENGTH && this.deleteOne(p.literal, o.timeout);
     }
     let any = false;
     for (const k of this.scan(p)) if (this.deleteOne(k, o.timeout)) any = true;
     return any;
   }
 
-  /** Deletes several keys (each literal). Returns how many held a value. */
+  /** Deletes several keys, each literal (never a pattern). Returns how many held a value. */
   deleteMany(keys: readonly string[], options?: Omit<DeleteOptions, 'literal'>): number {
+    if (this.closed) throw new StoreClosedError(this.name);
     if (!Array.isArray(keys)) throw new InvalidOptionError(`keys must be an array of strings, got ${describe(keys)}`);
-    for (const k of keys) if (typeof k !== 'string' || k.length === 0 || k.length > MAX_KEY_LENGTH) badKey(k);
+    for (let i = 0; i < keys.length; i++) {
+      const k: unknown = keys[i];
+      if (k instanceof RegExp) throw new InvalidKeyError(`deleteMany() takes literal keys, got ${describe(k)} at keys[${i}]; to delete the keys a pattern matches, call delete(pattern)`);
+      if (typeof k !== 'string' || k.length === 0 || k.length > MAX_KEY_LENGTH) badKey(k, `keys[${i}]`);
+    }
     const timeout = parseDeleteOptions(options).timeout;
     let n = 0;
     for (const k of keys) if (this.deleteOne(k, timeout)) n++;
@@ -1643,7 +1683,7 @@ export class Store<T = unknown> {
     const timeout = o.timeout;
     if (o.expires !== 0 && this.currentSchema()?.layout != null) throw new InvalidOptionError(`store "${this.name}" holds fixed-layout records, which cannot have a TTL`);
     const wasHeld = this.holds(key);
-    if (!wasHeld && !this.lock(key, timeout)) throw new LockTimeoutError(key, timeout);
+    if (!wasHeld && !this.lock(key, timeout)) throw new LockTimeoutError(this.name, key, timeout);
     try {
       const current = this.get(key);
       const next = fn(current);
@@ -1739,9 +1779,9 @@ export class Store<T = unknown> {
    * lock; returns the field's previous value (as Atomics.add). Like Atomics.add, the result
    * wraps around the field type's range. Throws KeyNotFoundError when the key holds no record.
    */
-  add(key: string, field: string, delta: number): number {
-    const f = this.atomicField(field, 'add');
-    checkDelta(f.type, `"${field}"`, delta);
+  add(key: string, field: IntegerField<T>, delta: number): number {
+    const f = this.atomicField(field as string, 'add');
+    checkDelta(f.type, `"${field as string}"`, delta);
     return this.atomicOp(key, f, 0, delta, 0);
   }
 
@@ -1749,10 +1789,10 @@ export class Store<T = unknown> {
    * Sets integer field `field` to `replacement` if it holds `expected`, atomically and without a
    * lock; returns the previous value (the exchange happened iff it equals `expected`).
    */
-  compareExchange(key: string, field: string, expected: number, replacement: number): number {
-    const f = this.atomicField(field, 'compareExchange');
-    checkOperand(f.type, `"${field}"`, 'expected', expected);
-    checkOperand(f.type, `"${field}"`, 'replacement', replacement);
+  compareExchange(key: string, field: IntegerField<T>, expected: number, replacement: number): number {
+    const f = this.atomicField(field as string, 'compareExchange');
+    checkOperand(f.type, `"${field as string}"`, 'expected', expected);
+    checkOperand(f.type, `"${field as string}"`, 'replacement', replacement);
     return this.atomicOp(key, f, 1, expected, replacement);
   }
 
@@ -2366,8 +2406,12 @@ function describeSchema(a: string, b: string): string {
 /**
  * Opens the store called `name` (default: "default"), creating it on first use in any thread.
  * In one thread, the same name (and options) always gives the same instance.
+ *
+ * Without a type argument the values are `any`, as in `new Map()`: an untyped store holds
+ * whatever JavaScript code puts in it, and code written for the untyped API (the README's
+ * examples: `store.get('counter') + 1`) compiles as it runs. `createStore<User>()` checks.
  */
-export function createStore<T = unknown>(name: string = 'default', options?: StoreOptions): Store<T> {
+export function createStore<T = any>(name: string = 'default', options?: StoreOptions): Store<T> {
   if (typeof name !== 'string' || name.length === 0 || name.length > MAX_STORE_NAME_LENGTH) {
     throw new InvalidOptionError(`store name must be a non-empty string of at most ${MAX_STORE_NAME_LENGTH} characters, got ${describe(name)}`);
   }
@@ -2383,7 +2427,7 @@ export function createStore<T = unknown>(name: string = 'default', options?: Sto
       cacheLimit = HOT_CACHE_LIMIT;
       if (h === null || typeof h !== 'object' || Object.keys(h).some((k) => k !== 'maxKeys')) throw new InvalidOptionError(`options.hotReads must be a boolean or { maxKeys }, got ${describe(h)}`);
       if (h.maxKeys !== undefined) {
-        if (!Number.isSafeInteger(h.maxKeys) || h.maxKeys < 0) throw new InvalidOptionError(`options.hotReads.maxKeys must be an integer >= 0, got ${String(h.maxKeys)}`);
+        if (!Number.isSafeInteger(h.maxKeys) || h.maxKeys < 0) throw new InvalidOptionError(`options.hotReads.maxKeys must be an integer >= 0, got ${describe(h.maxKeys)}`);
         cacheLimit = h.maxKeys;
       }
     }

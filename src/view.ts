@@ -12,7 +12,7 @@
 import { KeyNotFoundError, InvalidOptionError } from './errors';
 import { type AtomicType, type FieldType, type RecordField, type RecordLayout, type ScalarType } from './records';
 import { checkDelta, checkOperand, SCALAR_BYTES } from './records';
-import { AtomicStatus, atomicFailure, FIELD_KINDS, FieldKind, readRecordField, recordAtomic, type RecordTarget, type Store } from './store';
+import { AtomicStatus, atomicFailure, FIELD_KINDS, FieldKind, readRecordField, recordAtomic, type IntegerField, type RecordTarget, type Store } from './store';
 import * as store from './store';
 
 const SCALAR_KIND: Record<Exclude<ScalarType, 'boolean'>, FieldKind> = FIELD_KINDS;
@@ -74,8 +74,8 @@ export class RecordView<T extends object = Record<string, unknown>> implements R
    * Atomically adds `delta` to an integer field, without a lock; returns the previous value
    * (wrapping like Atomics.add). The view's entry is known, so this skips the key lookup.
    */
-  add(field: string, delta: number): number {
-    const f = this.store.atomicField(field, 'add');
+  add(field: IntegerField<T>, delta: number): number {
+    const f = this.store.atomicField(field as string, 'add');
     checkDelta(f.type, `"${field}"`, delta);
     return this.atomic(f.offset, f.kind, 0, delta, 0);
   }
@@ -106,7 +106,7 @@ export class RecordView<T extends object = Record<string, unknown>> implements R
   }
 
   /** Atomically sets an integer field to `replacement` if it holds `expected`; returns the previous value. */
-  compareExchange(field: string, expected: number, replacement: number): number {
+  compareExchange(field: IntegerField<T>, expected: number, replacement: number): number {
     return this.store.compareExchange(this.key, field, expected, replacement);
   }
 

@@ -200,7 +200,7 @@ test('without msgpackr installed: v8 for everything, CodecError for msgpackr-tag
     assert.equal(result.error, {
       name: CodecError.name,
       code: 'ERR_KEYSHARE_CODEC',
-      message: 'value was encoded with msgpackr, which is not installed in this process',
+      message: 'value was encoded with msgpackr, which is not installed in this process (npm install msgpackr)',
     });
   }
   // And with msgpackr present, the same bytes decode.

@@ -86,7 +86,7 @@ const CASES = {
   'many-problems.ts': [
     [4, 3, 'User.onSave is a function: functions cannot be stored — remove the field, or store data that describes what to call'],
     [5, 10, 'User.extra is any, which the generator cannot check — use unknown to store anything unchecked, or write the type'],
-    [9, 17, `the key of store "users" has type boolean, which has no string form the facade can build — ${KEY_FORMS}`],
+    [9, 17, `the key of store "users" has type object, which has no string form the facade can build — ${KEY_FORMS}`],
     [10, 3, `store "logs" has no key — add key: <the key type> (${KEY_FORMS})`],
   ],
 };

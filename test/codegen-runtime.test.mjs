@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { spawnSync } from 'node:child_process';
 import { configure, InvalidValueError } from 'native-keyshare';
 import { runWorker } from './util.mjs';
 
@@ -232,6 +233,59 @@ test('keys are built from typed parts and deleted literally; listKeys / parseKey
 test('extra properties are allowed (structural typing), like a TypeScript value with more fields', () => {
   assert.is(ex.users.set(9, user(9, { nickname: 'nine' })), true);
   assert.is(ex.users.get(9).nickname, 'nine');
+});
+
+test('without msgpackr installed, the generated module imports and its object stores work (v8, no structures)', () => {
+  // The example's stores declare msgpackr structures. A child process in which
+  // require('msgpackr') fails, as if the package were not installed, loads it as CommonJS.
+  const text = readFileSync(path.join(root, 'codegen/example/stores.ts'), 'utf8');
+  const { outputText } = ts.transpileModule(text, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } });
+  const file = path.join(tmp, 'example-no-msgpackr.cjs');
+  writeFileSync(file, outputText);
+  const script = `
+    const Module = require('node:module');
+    const resolve = Module._resolveFilename;
+    Module._resolveFilename = function (request, ...rest) {
+      if (request === 'msgpackr') throw Object.assign(new Error("Cannot find module 'msgpackr'"), { code: 'MODULE_NOT_FOUND' });
+      return resolve.call(this, request, ...rest);
+    };
+    const ex = require(${JSON.stringify(file)});
+    const { arenaStats } = require('native-keyshare');
+    const user = { id: 1, name: 'Ada', email: null, role: 'editor', tags: ['a'], createdAt: new Date(0), flags: new Set(['beta']) };
+    ex.users.set(1, user);
+    const back = ex.users.get(1);
+    ex.carts.set(7, 'fr', ${JSON.stringify(cart)});
+    process.stdout.write(JSON.stringify({ codec: arenaStats().codec, name: back.name, date: back.createdAt instanceof Date, set: back.flags instanceof Set, cart: ex.carts.get(7, 'fr') }));
+  `;
+  const child = spawnSync(process.execPath, ['-e', script], { cwd: tmp, encoding: 'utf8' });
+  assert.is(child.status, 0, child.stderr);
+  const result = JSON.parse(child.stdout);
+  assert.equal(result, { codec: 'v8', name: 'Ada', date: true, set: true, cart });
+});
+
+test('typed arrays as values and ${boolean} key parts', async () => {
+  const bin = await import(transpile('test/fixtures/codegen/golden/binary/expected.ts', 'binary.mjs'));
+  const blob = { bytes: new Uint8Array([1, 2, 3]), samples: new Float64Array([0.5, -1]), name: 'b' };
+  assert.ok(bin.blobs.set('a', blob));
+  const back = bin.blobs.get('a');
+  assert.instance(back.bytes, Uint8Array);
+  assert.instance(back.samples, Float64Array);
+  assert.equal([...back.bytes], [1, 2, 3]);
+  assert.equal([...back.samples], [0.5, -1]);
+  assert.throws(() => bin.blobs.set('b', { ...blob, bytes: [1, 2, 3] }), (e) => e instanceof InvalidValueError && e.message === 'blobs: value.bytes must be Uint8Array, got array (length 3)');
+  assert.throws(() => bin.blobs.set('b', { ...blob, samples: new Float32Array(1) }), (e) => e instanceof InvalidValueError && /value\.samples must be Float64Array, got Float32Array$/.test(e.message));
+  assert.ok(bin.raw.set('r', null));
+  assert.ok(bin.toggles.set(true, 3, 1));
+  assert.ok(bin.toggles.set(false, 3, 2));
+  assert.equal(bin.toggles.listKeys().sort(), ['flag:false:3', 'flag:true:3']);
+  assert.is(bin.toggles.get(true, 3), 1);
+  assert.equal(bin.toggles.parseKey('flag:false:3'), [false, 3]);
+  assert.is(bin.toggles.parseKey('flag:maybe:3'), undefined);
+  assert.ok(bin.enabled.set(true, 'on'));
+  assert.is(bin.enabled.store.get('true'), 'on');
+  assert.equal(bin.enabled.parseKey('true'), [true]);
+  assert.is(bin.enabled.setMany([[false, 'off']]), 1);
+  assert.is(bin.enabled.get(false), 'off');
 });
 
 test.run();

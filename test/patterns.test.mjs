@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compilePattern, literalPattern } from '../dist/cjs/patterns.js';
 import { InvalidPatternError } from '../dist/cjs/errors.js';
+import { createStore } from '../dist/cjs/index.js';
 
 /** Asserts which of `keys` the pattern matches and which it does not. */
 function check(pattern, matching, notMatching) {
@@ -71,16 +72,21 @@ test('kind, source and literal for each kind', () => {
   assert.is(glob.source, 'users:*');
   assert.is(glob.literal, undefined);
 
-  const re = compilePattern('/^a/gi');
+  const re = compilePattern('/^a/');
   assert.is(re.kind, 'regex');
-  assert.is(re.source, '/^a/gi');
+  assert.is(re.source, '/^a/');
   assert.is(re.literal, undefined);
+
+  const object = compilePattern(/^a/gi);
+  assert.is(object.kind, 'regex');
+  assert.is(object.source, '/^a/gi');
+  assert.is(object.literal, undefined);
 });
 
-test('a pattern with only escaped wildcards is still a glob, matching the unescaped text', () => {
+test('a pattern with only escaped wildcards is a glob naming one key (looked up, not scanned)', () => {
   const p = compilePattern('a\\*b');
   assert.is(p.kind, 'glob');
-  assert.is(p.literal, undefined);
+  assert.is(p.literal, 'a*b');
   check(p, ['a*b'], ['a\\*b', 'ab', 'axb', 'a*bc']);
 });
 
@@ -228,98 +234,122 @@ test('glob: agrees with a brute-force reference matcher on random patterns and k
 });
 
 // ---------------------------------------------------------------------------------------------
-// Regexes
+// Regexes: strings enclosed in slashes (no flags) and RegExp objects (any flags)
 
-test('regex: flags are honoured', () => {
-  check('/test_.+/i', ['TEST_A', 'test_a', 'xTeSt_1'], ['test_', 'tost_a']);
-  check('/^a.b$/s', ['a\nb', 'axb'], ['a\n\nb']);
-  check('/^a.b$/', ['axb'], ['a\nb']);
-  check('/^b$/m', ['a\nb\nc'], ['abc']);
-  check('/^.$/u', ['😀'], ['ab']);
-  check('/^[\\p{L}--[a-z]]+$/v', ['ABÉ'], ['AbC', '']);
-  check('/a/d', ['xa'], ['x']);
-  check('/^x$/dimsu', ['X'], ['xx']);
-  assertKind('/a/dgimsvy', 'regex');
+test('regex string: a string enclosed in slashes, without flags', () => {
+  check('/^user_\\d+$/', ['user_1'], ['user_']);
+  check('/a/', ['a', 'xay', '/a/'], ['b', '']);
+  check('/^\\/home\\/.+/', ['/home/user'], ['/hom/user']); // escaped slashes in the body
+  check('/^[/]x$/', ['/x'], ['x']); // a slash inside a character class
+  check('/a[/]b/', ['xa/by'], ['ab']);
+  check('/\\\\/', ['a\\b'], ['ab']); // the body is an escaped backslash; the closing slash is not escaped
 });
 
-test('regex: the g flag is dropped, so repeated calls give the same answer', () => {
-  const p = compilePattern('/user/g');
+test('RegExp objects: flags are honoured', () => {
+  check(/test_.+/i, ['TEST_A', 'test_a', 'xTeSt_1'], ['test_', 'tost_a']);
+  check(/x/i, ['x', 'X', 'aXb'], ['y', '']);
+  check(/^a.b$/s, ['a\nb', 'axb'], ['a\n\nb']);
+  check(/^a.b$/, ['axb'], ['a\nb']);
+  check(/^b$/m, ['a\nb\nc'], ['abc']);
+  check(/^.$/u, ['😀'], ['ab']);
+  check(/^[\p{L}--[a-z]]+$/v, ['ABÉ'], ['AbC', '']);
+  check(/a/d, ['xa'], ['x']);
+  check(/^x$/dimsu, ['X'], ['xx']);
+  check(new RegExp('^/api/v$'), ['/api/v'], ['/api/v1', 'api/v']);
+  const p = compilePattern(/x/i);
   assert.is(p.kind, 'regex');
+  assert.is(p.source, '/x/i');
+});
+
+test('RegExp objects: g and y are dropped, and the caller\'s lastIndex is neither used nor changed', () => {
+  const g = /user/g;
+  g.lastIndex = 3;
+  const p = compilePattern(g);
   for (let n = 0; n < 5; n++) {
     assert.ok(p.test('user'), `call ${n}`);
     assert.ok(p.test('a_user'), `call ${n}`);
   }
-  const gi = compilePattern('/^x\\d/gi');
-  const answers = [gi.test('X1'), gi.test('X1'), gi.test('x2'), gi.test('x2')];
-  assert.equal(answers, [true, true, true, true]);
+  assert.is(g.lastIndex, 3);
+  const gi = compilePattern(/^x\d/gi);
+  assert.equal([gi.test('X1'), gi.test('X1'), gi.test('x2'), gi.test('x2')], [true, true, true, true]);
+  const y = compilePattern(/b/y);
+  assert.ok(y.test('ab'));
+  assert.ok(y.test('ab'));
+  assert.ok(y.test('b'));
 });
 
-test('regex: the y flag is dropped, so a match need not start at lastIndex 0', () => {
-  const p = compilePattern('/b/y');
-  assert.ok(p.test('ab'));
-  assert.ok(p.test('ab'));
-  assert.ok(p.test('b'));
-});
-
-test('regex: slashes inside the body are allowed; the last slash ends it', () => {
-  check('/a/b/', ['xa/by'], ['ab']);
-  check('/^\\/home\\/.+/', ['/home/user'], ['/hom/user']);
-  check('//', ['', 'anything'], []); // an empty body matches every key
-});
-
-test('not a regex: starts with / but the flags part is not distinct valid flags', () => {
+test('strings never carry flags: /body/flags is a literal key (URL paths such as /api/v)', () => {
   const cases = [
-    ['/home/user', 'literal'], // "user": invalid letters
-    ['/a/gg', 'literal'], // repeated flag
-    ['/a/ii', 'literal'],
-    ['/a/x', 'literal'],
-    ['/a/G', 'literal'], // flags are lower case
-    ['/a/ g', 'literal'],
-    ['/', 'literal'], // no later slash
-    ['/abc', 'literal'],
-    ['a/b/i', 'literal'], // does not start with a slash
-    [' /a/', 'literal'],
-    ['/users/*', 'glob'], // "*" is not a flag: a glob
-    ['/users/?', 'glob'],
-    ['/a.b/c*', 'glob'],
-    ['/x/*/', 'regex'], // ends with a slash and empty flags: the regex x/* (surprising but per the rule)
+    ['/api/v', 'literal'], // was the regex "api" with the flag v
+    ['/img/s', 'literal'], // was the regex "img" with the flag s
+    ['/x/i', 'literal'],
+    ['/a/gi', 'literal'],
+    ['/test_.+/i', 'literal'],
+    ['/home/user', 'literal'],
+    ['/a/dgimsvy', 'literal'],
   ];
   for (const [pattern, kind] of cases) assertKind(pattern, kind);
-  check('/home/user', ['/home/user'], ['home/user', '/home/users', 'xhome/userx']);
-  check('/a/gg', ['/a/gg'], ['a', 'xax']);
+  check('/api/v', ['/api/v'], ['/api/users', '/docs/api/intro', 'api', '/api/v1']);
+  check('/img/s', ['/img/s'], ['/img/logo.png', 'img']);
+  check('/x/i', ['/x/i'], ['x', 'X']);
+});
+
+test('which slash-enclosed strings are regexes: a non-empty body with every slash escaped or in a class', () => {
+  const cases = [
+    ['/', 'literal'], // one character: opens and closes nothing
+    ['//', 'literal'], // empty body: would match every key
+    ['///', 'literal'], // the body is an unescaped slash
+    ['/a/', 'regex'],
+    ['/api/v1/', 'literal'], // unescaped slash in the body: a path with a trailing slash
+    ['/docs/api/', 'literal'],
+    ['/a/b/', 'literal'],
+    ['/api\\/v1/', 'regex'], // the same path written as a regex
+    ['/[/]/', 'regex'],
+    ['/a\\/', 'literal'], // the closing slash is escaped
+    ['/[/', 'literal'], // the closing slash is inside an unclosed class
+    ['/[a/', 'literal'],
+    ['a/b/', 'literal'], // does not start with a slash
+    [' /a/', 'literal'],
+    ['/a/ ', 'literal'],
+    ['/users/*', 'glob'], // "*" after a slash: a glob
+    ['/users/?', 'glob'],
+    ['/a.b/c*', 'glob'],
+    ['/x/*/', 'glob'], // unescaped slash in the body, so not a regex; it has a star: a glob
+    ['/a*/', 'regex'], // a regex that happens to contain *
+  ];
+  for (const [pattern, kind] of cases) assertKind(pattern, kind);
+  check('/', ['/'], ['', 'a', '//']);
+  check('//', ['//'], ['', 'a', '/']);
+  check('/a/', ['a', '/a/', 'bab'], ['b']);
+  check('/api/v1/', ['/api/v1/'], ['/api/v1', '/api/v1/users', 'api/v1']);
   check('/users/*', ['/users/', '/users/1', '/users/a/b'], ['users/1', '/user/1']);
-  check('/a.b/c*', ['/a.b/c', '/a.b/cd'], ['/axb/c']);
-  check('/x/*/', ['x', 'ax//', 'x/'], ['y']);
+  check('/x/*/', ['/x/a/', '/x//'], ['x', '/x/a']);
+  check('/[/', ['/[/'], ['[']);
 });
 
-test('regex: an invalid body throws InvalidPatternError quoting the pattern and the reason', () => {
-  const error = assertInvalid(() => compilePattern('/[/'), '"/[/"', 'Invalid regular expression');
-  assert.ok(/unterminated character class/i.test(error.message), error.message);
-  assertInvalid(() => compilePattern('/(/'), '"/(/"', 'Invalid regular expression');
+test('regex: an invalid body throws InvalidPatternError quoting the pattern, the reason and the fix', () => {
+  const error = assertInvalid(() => compilePattern('/(/'), '"/(/"', 'Invalid regular expression', 'literal: true');
+  assert.ok(/unterminated group/i.test(error.message), error.message);
   assertInvalid(() => compilePattern('/a**/'), '"/a**/"', 'Nothing to repeat');
-  assertInvalid(() => compilePattern('/\\p{Nope}/u'), '"/\\p{Nope}/u"');
-  assertInvalid(() => compilePattern('/a/uv'), '"/a/uv"'); // u and v cannot be combined
-});
-
-test('a regex-shaped pattern containing * is a regex, not a glob, even when invalid', () => {
-  assertKind('/a*/', 'regex');
   assertInvalid(() => compilePattern('/*/'), '"/*/"');
+  assertInvalid(() => compilePattern('/a{2,1}/'), '"/a{2,1}/"');
 });
 
 // ---------------------------------------------------------------------------------------------
 // Non-string input and literalPattern
 
-test('non-string patterns throw InvalidPatternError', () => {
-  for (const value of [undefined, null, 42, true, /re/, {}, ['a'], Symbol('s'), 1n, () => 'a']) {
-    assertInvalid(() => compilePattern(value), 'must be a string');
+test('patterns that are neither strings nor RegExps throw InvalidPatternError', () => {
+  for (const value of [undefined, null, 42, true, {}, ['a'], Symbol('s'), 1n, () => 'a']) {
+    assertInvalid(() => compilePattern(value), 'must be a string or a RegExp');
     assertInvalid(() => literalPattern(value), 'must be a string');
   }
   assertInvalid(() => compilePattern(null), 'null');
-  assertInvalid(() => compilePattern(42), 'number');
+  assertInvalid(() => compilePattern(42), 'the number 42');
+  assertInvalid(() => literalPattern(/re/), 'must be a string', '/re/');
 });
 
 test('literalPattern: any characters are one literal key', () => {
-  for (const key of ['users:*', 'session:?', '/^user_\\d+$/', '/[/', 'a\\*b', '', '😀']) {
+  for (const key of ['users:*', 'session:?', '/^user_\\d+$/', '/[/', '/a/', 'a\\*b', '', '😀']) {
     const p = literalPattern(key);
     assert.is(p.kind, 'literal');
     assert.is(p.source, key);
@@ -345,12 +375,83 @@ test('test works detached from its pattern object', () => {
 });
 
 test('compiled patterns are frozen', () => {
-  for (const p of [compilePattern('a'), compilePattern('a*'), compilePattern('a?*b'), compilePattern('/a/')]) {
+  for (const p of [compilePattern('a'), compilePattern('a*'), compilePattern('a?*b'), compilePattern('/a/'), compilePattern(/a/i)]) {
     assert.ok(Object.isFrozen(p));
     assert.throws(() => {
       p.test = () => true;
     });
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Through a store: URL-like keys
+
+const URL_KEYS = ['/api/v', '/api/users', '/docs/api/intro', '/img/s', '/img/logo.png', 'what?', 'whatX'];
+let storeCount = 0;
+function urlStore() {
+  const store = createStore(`patterns-urls-${storeCount++}`);
+  for (const k of URL_KEYS) store.set(k, k.length);
+  return store;
+}
+const remaining = (store) => store.listKeys().sort();
+
+test('store: delete("/api/v") deletes exactly that key (it used to delete /api/users, /docs/api/intro, /img/s too)', () => {
+  const store = urlStore();
+  assert.is(store.delete('/api/v'), true);
+  assert.equal(remaining(store), ['/api/users', '/docs/api/intro', '/img/logo.png', '/img/s', 'what?', 'whatX']);
+  assert.is(store.delete('/img/s'), true);
+  assert.equal(remaining(store), ['/api/users', '/docs/api/intro', '/img/logo.png', 'what?', 'whatX']);
+  assert.is(store.delete('/api/v'), false);
+  assert.equal(store.listKeys('/api/users'), ['/api/users']);
+  assert.equal(store.listKeys('/img/s'), []);
+});
+
+test('store: keys /, //, /a/, /api/v1/', () => {
+  const store = createStore(`patterns-slashes-${storeCount++}`);
+  for (const k of ['/', '//', '/a/', '/api/v1/', 'a', 'xa']) store.set(k, 1);
+  assert.equal(store.listKeys('/'), ['/']);
+  assert.equal(store.listKeys('//'), ['//']);
+  assert.equal(store.listKeys('/api/v1/'), ['/api/v1/']);
+  assert.equal(store.listKeys('/a/').sort(), ['/a/', '/api/v1/', 'a', 'xa']); // a regex: every key containing "a"
+  assert.is(store.delete('/api/v1/'), true);
+  assert.is(store.delete('//'), true);
+  assert.is(store.delete('/'), true);
+  assert.equal(store.listKeys().sort(), ['/a/', 'a', 'xa']);
+  assert.is(store.delete('/a/', { literal: true }), true); // the key "/a/" only
+  assert.equal(store.listKeys().sort(), ['a', 'xa']);
+  assert.is(store.delete('/a/'), true); // the regex
+  assert.equal(store.listKeys(), []);
+});
+
+test('store: RegExp objects with flags in delete and listKeys', () => {
+  const store = createStore(`patterns-regexp-${storeCount++}`);
+  for (const k of ['x', 'X', 'aXb', 'y', '/api/v']) store.set(k, 1);
+  assert.equal(store.listKeys(/x/i).sort(), ['X', 'aXb', 'x']);
+  assert.equal(store.listKeys(/x/).sort(), ['x']);
+  assert.equal(store.listKeys(/^\/api\/v$/), ['/api/v']);
+  assert.is(store.delete(/x/i), true);
+  assert.equal(store.listKeys().sort(), ['/api/v', 'y']);
+  assert.is(store.delete(/nothing/g), false);
+  const error = (() => { try { store.delete(/y/, { literal: true }); } catch (e) { return e; } })();
+  assert.is(error?.code, 'ERR_KEYSHARE_INVALID_OPTION');
+  assert.ok(error.message.includes('options.literal') && error.message.includes('/y/'), error.message);
+  const many = (() => { try { store.deleteMany(['y', /y/]); } catch (e) { return e; } })();
+  assert.is(many?.code, 'ERR_KEYSHARE_INVALID_KEY');
+  assert.ok(many.message.includes('keys[1]') && many.message.includes('delete(pattern)'), many.message);
+  assert.equal(store.listKeys().sort(), ['/api/v', 'y']); // deleteMany checked every key first
+});
+
+test('store: three ways to delete a key that contains ? or * without touching others', () => {
+  const store = urlStore();
+  assert.equal(store.listKeys('what?').sort(), ['what?', 'whatX']); // a glob
+  assert.is(store.delete('what?', { literal: true }), true);
+  assert.equal(store.listKeys('what?'), ['whatX']);
+  store.set('what?', 1);
+  assert.is(store.delete('what\\?'), true); // an escaped wildcard
+  assert.equal(store.listKeys('what?'), ['whatX']);
+  store.set('what?', 1);
+  assert.is(store.deleteMany(['what?']), 1); // deleteMany keys are literal
+  assert.equal(store.listKeys('what?'), ['whatX']);
 });
 
 test.run();

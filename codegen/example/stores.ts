@@ -195,6 +195,7 @@ function describe(value: unknown, exact: boolean): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return `array (length ${value.length})`;
   if (value instanceof Date) return 'Date';
+  if (ArrayBuffer.isView(value)) return value.constructor.name;
   if (value instanceof Map) return 'Map';
   if (value instanceof Set) return 'Set';
   if (exact && typeof value === 'string') return JSON.stringify(value);
@@ -436,8 +437,8 @@ export const users = {
     return usersStore.deleteMany(keys.map((userId) => usersKey(userId)), options);
   },
 
-  /** Keys holding a value, optionally filtered by a glob (`*`, `?`) or `/regex/` pattern. */
-  listKeys(pattern?: string): UsersKey[] {
+  /** Keys holding a value, optionally filtered by a glob, a `/regex/` string or a RegExp. */
+  listKeys(pattern?: string | RegExp): UsersKey[] {
     return usersStore.listKeys(pattern) as UsersKey[];
   },
 
@@ -566,8 +567,8 @@ export const sessions = {
     return sessionsStore.deleteMany(keys.map((sessionId) => sessionsKey(sessionId)), options);
   },
 
-  /** Keys holding a value, optionally filtered by a glob (`*`, `?`) or `/regex/` pattern. */
-  listKeys(pattern?: string): SessionsKey[] {
+  /** Keys holding a value, optionally filtered by a glob, a `/regex/` string or a RegExp. */
+  listKeys(pattern?: string | RegExp): SessionsKey[] {
     return sessionsStore.listKeys(pattern) as SessionsKey[];
   },
 
@@ -698,8 +699,8 @@ export const carts = {
     return cartsStore.deleteMany(keys.map((parts) => cartsKey(...parts)), options);
   },
 
-  /** Keys holding a value, optionally filtered by a glob (`*`, `?`) or `/regex/` pattern. */
-  listKeys(pattern?: string): CartsKey[] {
+  /** Keys holding a value, optionally filtered by a glob, a `/regex/` string or a RegExp. */
+  listKeys(pattern?: string | RegExp): CartsKey[] {
     return cartsStore.listKeys(pattern) as CartsKey[];
   },
 
@@ -830,8 +831,8 @@ export const rateLimits = {
     return rateLimitsStore.deleteMany(keys.map((parts) => rateLimitsKey(...parts)), options);
   },
 
-  /** Keys holding a value, optionally filtered by a glob (`*`, `?`) or `/regex/` pattern. */
-  listKeys(pattern?: string): RateLimitsKey[] {
+  /** Keys holding a value, optionally filtered by a glob, a `/regex/` string or a RegExp. */
+  listKeys(pattern?: string | RegExp): RateLimitsKey[] {
     return rateLimitsStore.listKeys(pattern) as RateLimitsKey[];
   },
 
@@ -930,8 +931,8 @@ export const settings = {
     return settingsStore.deleteMany(keys, options);
   },
 
-  /** Keys holding a value, optionally filtered by a glob (`*`, `?`) or `/regex/` pattern. */
-  listKeys(pattern?: string): SettingsKey[] {
+  /** Keys holding a value, optionally filtered by a glob, a `/regex/` string or a RegExp. */
+  listKeys(pattern?: string | RegExp): SettingsKey[] {
     return settingsStore.listKeys(pattern) as SettingsKey[];
   },
 
@@ -1028,8 +1029,8 @@ export const counters = {
     return countersStore.deleteMany(keys, options);
   },
 
-  /** Keys holding a value, optionally filtered by a glob (`*`, `?`) or `/regex/` pattern. */
-  listKeys(pattern?: string): CountersKey[] {
+  /** Keys holding a value, optionally filtered by a glob, a `/regex/` string or a RegExp. */
+  listKeys(pattern?: string | RegExp): CountersKey[] {
     return countersStore.listKeys(pattern) as CountersKey[];
   },
 
@@ -1236,7 +1237,7 @@ export const players = {
    * the field, and nothing is stored. False if another thread holds the key's lock past the
    * timeout.
    */
-  set(playerId: PlayerId, value: PlayerStats, options?: SetOptions): boolean {
+  set(playerId: PlayerId, value: PlayerStats, options?: Omit<SetOptions, 'ttl'>): boolean {
     checkPlayerStats(value, 'players: value');
     return playersStore.set(playersKey(playerId), value, options);
   },
@@ -1245,7 +1246,7 @@ export const players = {
    * Atomically replaces the value with `fn(current)`: lock, read, call, check, write, release.
    * Returns the new value; if `fn` throws or its result fails the check, nothing is written.
    */
-  update(playerId: PlayerId, fn: (current: PlayerStats | undefined) => PlayerStats, options?: SetOptions): PlayerStats {
+  update(playerId: PlayerId, fn: (current: PlayerStats | undefined) => PlayerStats, options?: Omit<SetOptions, 'ttl'>): PlayerStats {
     return playersStore.update(playersKey(playerId), (current) => {
       const next = fn(current);
       checkPlayerStats(next, 'players: value');
@@ -1307,7 +1308,7 @@ export const players = {
   /**
    * Checks every value, then stores them all (none if one fails). Returns how many were written.
    */
-  setMany(entries: Iterable<readonly [playerId: PlayerId, value: PlayerStats]>, options?: SetOptions): number {
+  setMany(entries: Iterable<readonly [playerId: PlayerId, value: PlayerStats]>, options?: Omit<SetOptions, 'ttl'>): number {
     const list: [PlayersKey, PlayerStats][] = [];
     for (const [playerId, value] of entries) {
       const key = playersKey(playerId);
@@ -1322,8 +1323,8 @@ export const players = {
     return playersStore.deleteMany(keys.map((playerId) => playersKey(playerId)), options);
   },
 
-  /** Keys holding a value, optionally filtered by a glob (`*`, `?`) or `/regex/` pattern. */
-  listKeys(pattern?: string): PlayersKey[] {
+  /** Keys holding a value, optionally filtered by a glob, a `/regex/` string or a RegExp. */
+  listKeys(pattern?: string | RegExp): PlayersKey[] {
     return playersStore.listKeys(pattern) as PlayersKey[];
   },
 
