@@ -53,7 +53,7 @@
 export const UNIT = 8;
 /** Arena magic ("NKS1") and layout version: a mismatch means another library version made it. */
 export const MAGIC = 0x4e4b5331;
-export const LAYOUT_VERSION = 6;
+export const LAYOUT_VERSION = 7;
 
 /**
  * Slab sizing: a new slab of a class holds an eighth as many entries as all that class's slabs
@@ -173,6 +173,20 @@ export const THREAD = {
    * no live thread names its entry here (see store.ts, waitForAtomicOps).
    */
   HAZARD: 13,
+  /**
+   * A store being created (store.ts, openStore): CREATE_BLOCK records its first INDEX block and
+   * CREATE_STORE its STORE block, each filled in by the allocator inside its critical section.
+   * CREATE_BLOCK is cleared once the STORE block names the index (from then on recovery finds
+   * the index there), and CREATE_STORE once the store is in the directory. Recovery frees a
+   * recorded store that the directory does not hold, with its index, and leaves one it holds.
+   *
+   * The same two words record a schema being installed in a published store (store.ts,
+   * openSchema): CREATE_STORE names the store, CREATE_BLOCK the SCHEMA block, which recovery
+   * frees unless the store's SCHEMA word names it. The two uses are told apart by whether the
+   * directory holds CREATE_STORE: a store's index is never recorded after its publication.
+   */
+  CREATE_STORE: 14,
+  CREATE_BLOCK: 15,
 } as const;
 export const THREAD_SLOT_WORDS = 16;
 /**

@@ -68,6 +68,8 @@ function claimSlot(): { slot: number; token: number } {
     i32[w + THREAD.REDO_ENTRY] = 0;
     i32[w + THREAD.REDO_DATA] = 0;
     i32[w + THREAD.HAZARD] = 0;
+    i32[w + THREAD.CREATE_STORE] = 0;
+    i32[w + THREAD.CREATE_BLOCK] = 0;
     Atomics.store(i32, w + THREAD.TOKEN, token);
     return { slot, token };
   }
@@ -95,13 +97,17 @@ export const myWord = slotWord(mySlot);
  */
 let freeBlock: (ref: number, recordWord?: number) => void = () => {};
 let recoverLimbo: (store: number, entry: number, lastNew: number, deadToken: number) => void = () => {};
+let recoverCreation: (slotWord: number) => void = () => {};
 export function setRecoveryHooks(hooks: {
   /** Frees `ref`; with `recordWord`, clears that word in the same allocator critical section. */
   free(ref: number, recordWord?: number): void;
   limbo(store: number, entry: number, lastNew: number, deadToken: number): void;
+  /** Frees what the store creation recorded in slot `slotWord` (THREAD.CREATE_*) left unpublished. */
+  creation(slotWord: number): void;
 }): void {
   freeBlock = hooks.free;
   recoverLimbo = hooks.limbo;
+  recoverCreation = hooks.creation;
 }
 
 /**
@@ -215,6 +221,7 @@ function recoverSlot(w: number): void {
   const limbo = i32[w + THREAD.PENDING_LIMBO];
   const limboStore = i32[w + THREAD.PENDING_STORE];
   if (limbo !== 0 && limboStore !== 0) recoverLimbo(limboStore, limbo, newRef, dead);
+  if (i32[w + THREAD.CREATE_STORE] !== 0 || i32[w + THREAD.CREATE_BLOCK] !== 0) recoverCreation(w);
   // Release as locks.release does (not imported: locks.ts depends on this module).
   if (entryLock >= 0 && (Atomics.exchange(arena.i32, entryLock, 0) & 1) !== 0) Atomics.notify(arena.i32, entryLock, 1);
   i32[w + THREAD.PENDING_ENTRY] = 0;
@@ -224,6 +231,8 @@ function recoverSlot(w: number): void {
   i32[w + THREAD.PENDING_LIMBO] = 0;
   i32[w + THREAD.REDO_BLOCK] = 0;
   i32[w + THREAD.REDO_ENTRY] = 0;
+  i32[w + THREAD.CREATE_STORE] = 0;
+  i32[w + THREAD.CREATE_BLOCK] = 0;
   Atomics.store(i32, w + THREAD.TOKEN, 0);
   Atomics.store(i32, w + THREAD.STATE, THREAD_STATE.FREE);
   Atomics.add(i32, HEADER.THREADS_RECOVERED, 1);
