@@ -3,8 +3,9 @@
 // lock…release, setMany and pattern deletes, inserts and clears (slabs made, cut, retired and
 // given back), rewrites of a small value inline in its entry (and
 // its moves to a block and back), and inside every write path of a fixed-layout
-// record store (set, setFields and update in place, atomic ops, delete and re-create), round
-// after round; after every round each surviving key must read whole and be writable, a hotReads
+// record store (set, setFields and update in place, atomic ops, delete and re-create), and
+// inside createStore (a store's blocks and a record layout's schema, before and after their
+// publication), round after round; after every round each surviving key must read whole and be writable, a hotReads
 // handle that cached the keys in earlier rounds must read what a plain handle reads, and after
 // every 50 rounds (and at the end) the arena must pass verify().
 //
@@ -12,7 +13,7 @@
 //
 // Prints progress and a summary; exits 1 at the first failure.
 import { Worker } from 'node:worker_threads';
-import { createStore, verify, arenaStats } from 'native-keyshare';
+import { createStore, listStores, verify, arenaStats } from 'native-keyshare';
 import { checkValue, makeValue } from '../test/fixtures/selfcheck.mjs';
 import { LAYOUT, recordOf, checkRecord } from '../test/fixtures/records-layout.mjs';
 import { prng } from '../test/util.mjs';
@@ -25,9 +26,10 @@ const arg = (name, dflt) => {
 const ROUNDS = arg('rounds', 500);
 const SEED = arg('seed', Date.now() % 1e9);
 const rand = prng(SEED);
-const MODES = ['set', 'update', 'lock', 'setMany', 'delete-pattern', 'small', 'record-write', 'record-mixed', 'churn'];
+const MODES = ['set', 'update', 'lock', 'setMany', 'delete-pattern', 'small', 'record-write', 'record-mixed', 'churn', 'create-store'];
 const busy = new URL('../test/fixtures/busy.mjs', import.meta.url);
 const recordsWorker = new URL('../test/fixtures/records-worker.mjs', import.meta.url);
+const storeCreator = new URL('../test/fixtures/store-creator.mjs', import.meta.url);
 const store = createStore('fault-injection');
 // A hotReads handle of the same store keeps decoded values across rounds: after every kill it
 // must agree with the plain handle (the killed write may have moved a write epoch, published,
@@ -54,9 +56,18 @@ function check(when) {
 
 console.log(`fault injection: ${ROUNDS} rounds, seed ${SEED}`);
 const started = Date.now();
+const roundsOf = Object.fromEntries(MODES.map((m) => [m, 0]));
 for (let round = 1; round <= ROUNDS; round++) {
   const mode = MODES[Math.floor(rand() * MODES.length)];
-  const w = mode.startsWith('record-')
+  roundsOf[mode]++;
+  const w = mode === 'create-store'
+    ? new Worker(storeCreator, {
+        // Stalls each store creation and schema install at every stage of its record (a
+        // test-only knob), so that the kills land between an allocation and its publication.
+        env: { ...process.env, NATIVE_KEYSHARE_TEST_CREATE_DELAY: String(20000 + Math.floor(rand() * 200000)) },
+        workerData: { prefix: `fi${round}:`, start: Math.floor(rand() * 3) },
+      })
+    : mode.startsWith('record-')
     ? new Worker(recordsWorker, {
         // record-write stalls half-way through each in-place write (a test-only knob), so that
         // its kills land with SEQ odd and recovery must replay the redo buffer.
@@ -92,6 +103,14 @@ for (let round = 1; round <= ROUNDS; round++) {
   if (rec !== undefined && checkRecord(rec) !== '') fail(`round ${round} (${mode}): record ${checkRecord(rec)}`);
   if (!records.set('r', { ...recordOf(round), hits: 0, small: 0 }, { timeout: 1000 })) fail(`round ${round} (${mode}): record not writable after recovery`);
   records.add('r', 'hits', 1);
+  // Every store the killed creator published is whole: it opens with the options it was made
+  // with, and takes a write.
+  for (const name of mode === 'create-store' ? listStores().filter((n) => n.startsWith(`fi${round}:`)) : []) {
+    const n = Number(name.slice(name.indexOf(':') + 1));
+    const s = n % 3 === 0 ? createStore(name, { record: LAYOUT }) : createStore(name);
+    const v = n % 3 === 0 ? { ...recordOf(n), hits: 0, small: 0 } : n;
+    if (!s.set('k', v, { timeout: 1000 }) || !isDeepStrictEqual(s.get('k'), v)) fail(`round ${round} (${mode}): store ${name} not writable after recovery`);
+  }
   if (round % 50 === 0 || round === ROUNDS) {
     const r = check(`after round ${round}`);
     console.log(`  round ${round}: ok; ${store.size} keys, ${arenaStats().bytesInUse} bytes in use, ${r.leakedBytes} bytes leaked, ${Math.round((Date.now() - started) / 1000)} s`);
@@ -99,3 +118,4 @@ for (let round = 1; round <= ROUNDS; round++) {
 }
 const r = check('at the end');
 console.log(`${ROUNDS} rounds, 0 integrity errors, ${r.leakedBytes} bytes leaked (${r.problems.filter((p) => p.kind === 'leak').length} blocks), ${Math.round((Date.now() - started) / 1000)} s`);
+console.log(`rounds per mode: ${MODES.map((m) => `${m} ${roundsOf[m]}`).join(', ')}`);

@@ -8,7 +8,7 @@
  * - a **byte** offset is `ref * 8 + FIELD * 4`.
  *
  * ```
- *  byte 0                1024                       33792                              byteLength
+ *  byte 0                1024                       66560                              byteLength
  *  ┌─────────────────────┬──────────────────────────┬──────────────────────────────────┬─ ─ ─ ─ ─┐
  *  │ arena header        │ thread table             │ heap: blocks, bump-allocated      │ grows on │
  *  │ locks, top, limit,  │ MAX_THREADS slots of     │ from TOP, recycled through the    │ demand up│
@@ -205,14 +205,32 @@ export const THREAD = {
    */
   HAZARD: 13,
   /**
+   * A store being created (store.ts, openStore): CREATE_BLOCK records its first INDEX block and
+   * CREATE_STORE its STORE block, each filled in by the allocator inside its critical section.
+   * CREATE_BLOCK is cleared once the STORE block names the index (from then on recovery finds
+   * the index there), and CREATE_STORE once the store is in the directory. Recovery frees a
+   * recorded store that the directory does not hold, with its index, and leaves one it holds.
+   *
+   * The same two words record a schema being installed in a published store (store.ts,
+   * openSchema): CREATE_STORE names the store, CREATE_BLOCK the SCHEMA block, which recovery
+   * frees unless the store's SCHEMA word names it. The two uses are told apart by whether the
+   * directory holds CREATE_STORE: a store's index is never recorded after its publication.
+   */
+  CREATE_STORE: 14,
+  CREATE_BLOCK: 15,
+  /**
    * Hazard word of entry locking: the entry whose LOCK word this thread may be about to change
    * through a ref it has not validated yet (store.ts, lockEntry; the bounded expiry sweep). A
    * retired slab is not given back to the value memory while a live thread names one of its
    * entries here (reclaim.ts).
    */
-  LOCK_HAZARD: 15,
+  LOCK_HAZARD: 16,
 } as const;
-export const THREAD_SLOT_WORDS = 16;
+/**
+ * Words per thread slot: 128 bytes, two cache lines, so that a thread's hazard and pending
+ * words share no line with another thread's (and there is room for the words to come).
+ */
+export const THREAD_SLOT_WORDS = 32;
 /**
  * FREE: unused. ALIVE: its token holds locks validly. RECOVERING: its thread died and another
  * thread is finishing its write; its locks may be taken over (see threads.ts).

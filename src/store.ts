@@ -112,7 +112,7 @@ import { learnedCount, repairStructures, sharedTable } from './structures';
 import { liveThreadCount, mySlot, myToken, myWord, setRecoveryHooks, slotWord } from './threads';
 
 // Recovery of a dead thread frees the blocks its interrupted write leaves behind.
-setRecoveryHooks({ free, limbo: recoverLimboEntry });
+setRecoveryHooks({ free, limbo: recoverLimboEntry, creation: recoverCreation });
 
 /**
  * An entry a dead thread was inserting or removing (threads.ts): if the store's index holds
@@ -1004,6 +1004,13 @@ function findStore(name: string): number {
   return 0;
 }
 
+/**
+ * Creates store `name` under the directory lock, unless some thread has. Kill-safe like every
+ * allocation: each block is recorded in this thread's slot (THREAD.CREATE_BLOCK, CREATE_STORE)
+ * by the allocator as it hands it out, until something published holds it; a thread killed
+ * anywhere in here leaves either a published store or blocks its recovery frees (see
+ * recoverCreation).
+ */
 function openStore(name: string): number {
   const found = findStore(name);
   if (found !== 0) return found;
@@ -1012,14 +1019,17 @@ function openStore(name: string): number {
   try {
     const again = findStore(name);
     if (again !== 0) return again;
-    const idx = newIndex(MIN_INDEX_CAPACITY);
+    const blockWord = myWord + THREAD.CREATE_BLOCK;
+    const storeWord = myWord + THREAD.CREATE_STORE;
+    const idx = newIndex(MIN_INDEX_CAPACITY, true, blockWord);
     let s: number;
     try {
-      s = alloc(KIND.STORE, Math.ceil((STORE.NAME * 4 + name.length * 2) / UNIT));
+      s = alloc(KIND.STORE, Math.ceil((STORE.NAME * 4 + name.length * 2) / UNIT), storeWord);
     } catch (err) {
-      free(idx);
+      free(idx, blockWord);
       throw err;
     }
+    spin(CREATE_DELAY_SPINS);
     const i32 = arena.i32;
     const w = s * 2;
     i32.fill(0, w + 1, w + STORE.NAME);
@@ -1028,12 +1038,60 @@ function openStore(name: string): number {
     const u16 = arena.u16;
     for (let i = 0; i < name.length; i++) u16[(w + STORE.NAME) * 2 + i] = name.charCodeAt(i);
     i32[w + STORE.NEXT] = i32[HEADER.STORE_HEAD];
+    // The STORE block names the index now: recovery finds it there. Atomic, so that the
+    // stores above are not moved past it: a cleared CREATE_BLOCK vouches for STORE.INDEX.
+    Atomics.store(i32, blockWord, 0);
+    spin(CREATE_DELAY_SPINS);
     // Publication point: the store is complete before any thread can find it.
     Atomics.store(i32, HEADER.STORE_HEAD, s);
+    spin(CREATE_DELAY_SPINS);
+    Atomics.store(i32, storeWord, 0);
     return s;
   } finally {
     release(arena.i32, HEADER.DIR_LOCK);
   }
+}
+
+/**
+ * Test-only (NATIVE_KEYSHARE_TEST_CREATE_DELAY, see faults.ts): spins in a store creation (once
+ * its blocks are allocated, once the STORE block names its index, once it is published) and in
+ * a schema install (before and after its publication), so that a test that kills the thread
+ * lands in each stage of their records.
+ */
+const CREATE_DELAY_SPINS = testKnob('CREATE_DELAY');
+
+/** Whether the store directory holds STORE block `store` (lock-free: the list only grows). */
+function inDirectory(store: number): boolean {
+  for (let s = Atomics.load(arena.i32, HEADER.STORE_HEAD); s !== 0; s = Atomics.load(arena.i32, s * 2 + STORE.NEXT)) {
+    if (s === store) return true;
+  }
+  return false;
+}
+
+/**
+ * Recovery of a store creation or schema install cut short by the death of its thread (slot
+ * word `w`; see THREAD.CREATE_STORE). Nothing but the dead thread's record names an unpublished
+ * block, so freeing it races with no one; a published one is left to its store. A store's
+ * index is freed here only if the store never reached the directory: once it has, the index is
+ * the store's (a resize may already have replaced and freed it), and CREATE_BLOCK no longer
+ * names it.
+ */
+function recoverCreation(w: number): void {
+  const i32 = arena.i32;
+  const store = i32[w + THREAD.CREATE_STORE];
+  const block = i32[w + THREAD.CREATE_BLOCK];
+  if (store !== 0 && inDirectory(store)) {
+    // A schema install (a creation records nothing in CREATE_BLOCK past its publication).
+    if (block !== 0 && Atomics.load(i32, store * 2 + STORE.SCHEMA) !== block) free(block, w + THREAD.CREATE_BLOCK);
+  } else {
+    // A creation killed before its publication. While CREATE_BLOCK is set it names the index
+    // (and the STORE block's INDEX word may not yet); once cleared, INDEX names it.
+    if (block !== 0) free(block, w + THREAD.CREATE_BLOCK);
+    else if (store !== 0 && i32[store * 2 + STORE.INDEX] !== 0) free(i32[store * 2 + STORE.INDEX]);
+    if (store !== 0) free(store, w + THREAD.CREATE_STORE);
+  }
+  arena.i32[w + THREAD.CREATE_BLOCK] = 0;
+  arena.i32[w + THREAD.CREATE_STORE] = 0;
 }
 
 // ── Argument checks ──────────────────────────────────────────────────────────────────────────
@@ -2379,12 +2437,24 @@ function openSchema(store: number, name: string, text: string | null): StoreSche
       if (sc.layout !== null && values > 0) {
         throw new InvalidOptionError(`store "${name}" already holds ${values} values written without a record layout; a store of records must be created with options.record before its first write`);
       }
-      const block = alloc(KIND.VALUE, Math.ceil((SCHEMA.TEXT * 4 + text.length * 2) / UNIT));
-      const w = block * 2;
-      arena.i32[w + SCHEMA.LEN] = text.length;
-      const u16 = arena.u16;
-      for (let i = 0; i < text.length; i++) u16[(w + SCHEMA.TEXT) * 2 + i] = text.charCodeAt(i);
-      Atomics.store(arena.i32, s + STORE.SCHEMA, block);
+      // Recorded until published, as a store creation records its blocks (see recoverCreation).
+      const storeWord = myWord + THREAD.CREATE_STORE;
+      const blockWord = myWord + THREAD.CREATE_BLOCK;
+      Atomics.store(arena.i32, storeWord, store);
+      try {
+        const block = alloc(KIND.VALUE, Math.ceil((SCHEMA.TEXT * 4 + text.length * 2) / UNIT), blockWord);
+        const w = block * 2;
+        arena.i32[w + SCHEMA.LEN] = text.length;
+        const u16 = arena.u16;
+        for (let i = 0; i < text.length; i++) u16[(w + SCHEMA.TEXT) * 2 + i] = text.charCodeAt(i);
+        spin(CREATE_DELAY_SPINS);
+        Atomics.store(arena.i32, s + STORE.SCHEMA, block);
+        spin(CREATE_DELAY_SPINS);
+      } finally {
+        // Published, or never allocated (alloc threw): either way nothing is left to record.
+        Atomics.store(arena.i32, blockWord, 0);
+        Atomics.store(arena.i32, storeWord, 0);
+      }
       schemas.set(store, sc);
       return sc;
     });

@@ -11,7 +11,9 @@
  * worker's `'exit'` event) and recovers for it: it finishes or rolls back the one value write
  * the dead thread may have had in flight (the PENDING_* words of its slot), frees the block it
  * had retired but not yet freed, and frees the slot. From then on the dead token is not alive,
- * and any thread waiting for a lock it held takes the lock over (see `locks.ts`). The creating
+ * and any thread waiting for a lock it held takes the lock over (see `locks.ts`). A worker that
+ * exits cleanly frees its own slot on the way out; the workers it started die with it either
+ * way, and are recovered with it by the same `'exit'` event (see `recoverThread`). The creating
  * thread must have loaded the library for this to happen; the main thread always has, if any
  * thread has, when workers are started after the library is loaded.
  */
@@ -66,6 +68,8 @@ function claimSlot(): { slot: number; token: number } {
     i32[w + THREAD.REDO_ENTRY] = 0;
     i32[w + THREAD.REDO_DATA] = 0;
     i32[w + THREAD.HAZARD] = 0;
+    i32[w + THREAD.CREATE_STORE] = 0;
+    i32[w + THREAD.CREATE_BLOCK] = 0;
     i32[w + THREAD.LOCK_HAZARD] = 0;
     Atomics.store(i32, w + THREAD.TOKEN, token);
     return { slot, token };
@@ -94,18 +98,37 @@ export const myWord = slotWord(mySlot);
  */
 let freeBlock: (ref: number, recordWord?: number) => void = () => {};
 let recoverLimbo: (store: number, entry: number, lastNew: number, deadToken: number) => void = () => {};
+let recoverCreation: (slotWord: number) => void = () => {};
 export function setRecoveryHooks(hooks: {
   /** Frees `ref`; with `recordWord`, clears that word in the same allocator critical section. */
   free(ref: number, recordWord?: number): void;
   limbo(store: number, entry: number, lastNew: number, deadToken: number): void;
+  /** Frees what the store creation recorded in slot `slotWord` (THREAD.CREATE_*) left unpublished. */
+  creation(slotWord: number): void;
 }): void {
   freeBlock = hooks.free;
   recoverLimbo = hooks.limbo;
+  recoverCreation = hooks.creation;
 }
 
 /**
- * Recovers the slot of a thread that died. Safe to call for a thread that exited cleanly (its
- * slot is already free) or twice (the second call finds nothing).
+ * Recovers for thread `deadThreadId`, whose `'exit'` event this thread has just seen: its slot,
+ * if it died holding one, and the slots of every thread it started, at any depth. Safe to call
+ * for a thread that exited cleanly (its slot is already free) or twice (the second call finds
+ * nothing).
+ *
+ * The descendants are recovered whether or not the dead thread still held a slot. Node stops a
+ * worker's own workers when it exits, however it exits, without running their exit handlers,
+ * and the dead thread cannot report them: a worker that exits cleanly frees its slot in its
+ * `process` 'exit' handler, while its workers still run (Node stops them only after that), so
+ * it can neither recover them itself nor leave its slot for its parent to find them through.
+ * Their PARENT_ID still names it, and that is how they are found here.
+ *
+ * Never a live thread: the `'exit'` event is emitted once the worker's thread has been joined,
+ * and a worker's thread is joined only after the workers it started have been stopped and
+ * joined in turn, so every thread whose PARENT_ID names `deadThreadId` (its children, and
+ * workers started by threads of it that did not load the library, which inherit its id) is
+ * gone. A threadId is never reused within a process.
  */
 export function recoverThread(deadThreadId: number): number {
   const i32 = arena.i32;
@@ -116,12 +139,11 @@ export function recoverThread(deadThreadId: number): number {
     if (i32[w + THREAD.THREAD_ID] !== deadThreadId || slot === mySlot) continue;
     recoverSlot(w);
     recovered++;
-    // Node stops a worker's own workers with it; their parents cannot report them.
-    recovered += recoverChildren(deadThreadId);
   }
-  return recovered;
+  return recovered + recoverChildren(deadThreadId);
 }
 
+/** Recovers every registered thread whose parent was `parentThreadId`, and theirs, recursively. */
 function recoverChildren(parentThreadId: number): number {
   const i32 = arena.i32;
   let n = 0;
@@ -201,6 +223,7 @@ function recoverSlot(w: number): void {
   const limbo = i32[w + THREAD.PENDING_LIMBO];
   const limboStore = i32[w + THREAD.PENDING_STORE];
   if (limbo !== 0 && limboStore !== 0) recoverLimbo(limboStore, limbo, newRef, dead);
+  if (i32[w + THREAD.CREATE_STORE] !== 0 || i32[w + THREAD.CREATE_BLOCK] !== 0) recoverCreation(w);
   // Release as locks.release does (not imported: locks.ts depends on this module).
   if (entryLock >= 0 && (Atomics.exchange(arena.i32, entryLock, 0) & 1) !== 0) Atomics.notify(arena.i32, entryLock, 1);
   i32[w + THREAD.PENDING_ENTRY] = 0;
@@ -210,6 +233,8 @@ function recoverSlot(w: number): void {
   i32[w + THREAD.PENDING_LIMBO] = 0;
   i32[w + THREAD.REDO_BLOCK] = 0;
   i32[w + THREAD.REDO_ENTRY] = 0;
+  i32[w + THREAD.CREATE_STORE] = 0;
+  i32[w + THREAD.CREATE_BLOCK] = 0;
   Atomics.store(i32, w + THREAD.TOKEN, 0);
   Atomics.store(i32, w + THREAD.STATE, THREAD_STATE.FREE);
   Atomics.add(i32, HEADER.THREADS_RECOVERED, 1);

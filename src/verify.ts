@@ -16,8 +16,8 @@
  *   key and that a lookup would reach from its home bucket; no key appears twice;
  * - entries and values: GEN even, SEQ even (odd = an in-place write never finished), DATA empty
  *   or a VALUE block whose length fits the block; no value block shared by two entries;
- * - leaks: allocated ENTRY and VALUE blocks that nothing references (a thread's retired or
- *   pending block counts as referenced);
+ * - leaks: allocated blocks that nothing references (a thread's retired or pending block, and
+ *   the blocks of a store it is creating or of a schema it is installing, count as referenced);
  * - locks: entry, store, directory and allocator locks held by a thread that is no longer
  *   registered (they are taken over by the next thread that waits, so these are warnings);
  * - threads: slots stuck in RECOVERING.
@@ -278,7 +278,14 @@ function walk(allocLock: number): VerifyReport {
     const state = i32[w + THREAD.STATE];
     if (state === THREAD_STATE.FREE) continue;
     if (state === THREAD_STATE.RECOVERING) warn('thread', 0, `thread slot ${slot} (threadId ${i32[w + THREAD.THREAD_ID]}) is stuck in recovery`);
-    for (const f of [THREAD.PENDING_OLD, THREAD.PENDING_NEW, THREAD.DEFERRED_FREE, THREAD.REDO_BLOCK]) if (i32[w + f] > 0) inFlight.add(i32[w + f]);
+    for (const f of [THREAD.PENDING_OLD, THREAD.PENDING_NEW, THREAD.DEFERRED_FREE, THREAD.REDO_BLOCK, THREAD.CREATE_STORE, THREAD.CREATE_BLOCK]) if (i32[w + f] > 0) inFlight.add(i32[w + f]);
+    // A store being created names its index in its STORE block once CREATE_BLOCK is cleared
+    // (see layout.ts, THREAD.CREATE_STORE); read in that order, the INDEX word is then valid.
+    const creating = Atomics.load(i32, w + THREAD.CREATE_STORE);
+    if (creating > 0 && Atomics.load(i32, w + THREAD.CREATE_BLOCK) === 0 && creating < top) {
+      const idx = i32[creating * 2 + STORE.INDEX];
+      if (idx > 0) inFlight.add(idx);
+    }
   }
 
   // ── stores, indexes, entries, values ──
