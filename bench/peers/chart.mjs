@@ -2,7 +2,7 @@
 // size), one bar per series (system) in each group, a logarithmic y axis (the systems differ
 // by orders of magnitude), a value label on each bar, a legend. Missing values leave a gap.
 
-const PALETTE = ['#1f77b4', '#9ecae1', '#d62728', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2'];
+export const PALETTE = ['#1f77b4', '#9ecae1', '#d62728', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2'];
 
 function esc(s) {
   return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

@@ -10,7 +10,7 @@
 // --no-touch (skip the reading pass before a dataset's measurements, to see what it changes)
 //
 // Writes results/peers.json, results/peers.md and results/<workload>-<threads>t.svg (then, see
-// the end of this file, the README's PNG docs/peers-get.png through render-png.mjs), and prints
+// the end of this file, the docs' charts docs/peers-get.svg and peers-get-4t.svg through render-chart.mjs), and prints
 // the Markdown tables and `TARGET …` lines (the format bench/run.mjs collects). Exit code 0 when
 // every case ran, whether targets pass or fail; 1 if a case process crashed.
 import { execFileSync, fork } from 'node:child_process';
@@ -417,15 +417,15 @@ console.log(`Total ${(meta.totalSeconds / 60).toFixed(1)} min (${meta.totalSecon
 for (const t of targets) target(t.name, t.ratio, t.op, t.limit);
 process.exitCode = broken > 0 ? 1 : 0;
 
-// ── PNG for the README ──────────────────────────────────────────────────────────────────────
-// docs/peers-get.png (and peers-get-4t.png), redrawn from the peers.json just written. Only a
-// full run into results/ replaces the README's image; a quick or partial run, or one with
-// --out, writes its PNGs next to its other outputs instead. A failure here is reported but
-// leaves the exit code alone: the measurements are already written.
+// ── Charts for the docs ─────────────────────────────────────────────────────────────────────
+// docs/peers-get.svg (and peers-get-4t.svg), redrawn from the peers.json just written. Only a
+// full run into results/ replaces the docs' charts; a quick or partial run, or one with --out,
+// writes them next to its other outputs instead. A failure here is reported but leaves the
+// exit code alone: the measurements are already written.
 try {
-  const { renderPngs } = await import('./render-png.mjs');
-  const pngDir = meta.mode === 'full' && opts.out === undefined ? join(ROOT, 'docs') : OUT;
-  console.log(`PNG: ${renderPngs(join(OUT, 'peers.json'), pngDir).join(', ')}`);
+  const { renderCharts } = await import('./render-chart.mjs');
+  const chartDir = meta.mode === 'full' && opts.out === undefined ? join(ROOT, 'docs') : OUT;
+  console.log(`Docs charts: ${renderCharts(join(OUT, 'peers.json'), chartDir).join(', ')}`);
 } catch (err) {
-  console.error(`PNG not written: ${err.message}`);
+  console.error(`Docs charts not written: ${err.message}`);
 }
