@@ -266,6 +266,10 @@ function carve(i32: Int32Array, start: number, units: number): void {
     pieces.push(c);
     left -= classUnits(c);
   }
+  // Smallest pieces first (lowest addresses): small blocks, which tend to live long (indexes,
+  // store blocks), then settle low, and the large pieces lie next to TOP, where a run that
+  // frees up returns to the bump space.
+  pieces.sort((x, y) => x - y);
   let at = start + units - left;
   for (let i = pieces.length - 1; i >= 0; i--) {
     const c = pieces[i];

@@ -201,19 +201,22 @@ export function reserveOne(store: number): void {
 /**
  * After a clear(): a bucket array sized for many more keys than the store now holds goes back
  * to the size an insert would give it, so that its memory returns too. Store lock held. Keeps
- * the big array if no memory is left for the small one (nothing changes then).
+ * the big array if no memory is left for the small one (nothing changes then). Returns whether
+ * it shrank.
  */
-export function shrinkIndex(store: number): void {
+export function shrinkIndex(store: number): boolean {
   const s = store * 2;
   const i32 = arena.i32;
   const cap = i32[i32[s + STORE.INDEX] * 2 + INDEX.CAPACITY];
   let next = MIN_INDEX_CAPACITY;
   while ((i32[s + STORE.COUNT] + 1) * 2 > next) next *= 2;
-  if (next * 4 > cap) return;
+  if (next * 4 > cap) return false;
   try {
     rebuild(store, next, false);
+    return true;
   } catch (err) {
     if (!(err instanceof OutOfMemoryError)) throw err;
+    return false;
   }
 }
 

@@ -1643,8 +1643,10 @@ export class Store<T = unknown> {
     // Give the emptied slabs and the index's extra buckets back to the value memory now (a
     // heap walk: only when it may pay).
     if (keys.length >= RECLAIM_AFTER_CLEAR) {
-      this.withStoreLock(() => shrinkIndex(this.ref));
+      // Reclaim first, so that the small index comes from the bottom of the freed memory and
+      // does not pin TOP high; then again for the big index it replaces.
       reclaim();
+      if (this.withStoreLock(() => shrinkIndex(this.ref))) reclaim();
     }
   }
 
