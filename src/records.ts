@@ -302,8 +302,9 @@ export function encodeRecord(layout: RecordLayout, value: unknown, out: Uint8Arr
  */
 function readFieldValue(value: Record<string, unknown>, f: RecordField): unknown {
   const v = value[f.name];
+  if (!Array.isArray(v)) return v;
   const t = f.type;
-  if (typeof t !== 'object' || !('array' in t) || !Array.isArray(v)) return v;
+  if (typeof t !== 'object' || !('array' in t)) return v;
   const n = v.length;
   // A wrong length is reported by writeField, which then reads no element.
   if (n !== t.length) return v;
