@@ -22,6 +22,22 @@
  * - typed-array subclasses come back as their base class (Buffer is kept).
  * Getters run when the value is encoded (twice on the msgpackr path: once by the scan).
  *
+ * Re-entrancy: user code that runs during an encode (a getter, a Proxy trap, a `toJSON` that
+ * msgpackr calls) may itself write to a store, which encodes again before the outer encode has
+ * finished. msgpackr's pack() is not re-entrant: the buffer it writes into and the position in it
+ * are module variables shared by every Packr of the process, and each Packr keeps the structure
+ * bookkeeping of the pack in progress (new record ids, whether to save them) in per-instance
+ * variables. A nested pack() therefore shifts or overwrites the outer value's bytes, and with
+ * learned structures can give the outer value's new shape an id that the store's table then
+ * assigns to another shape. So while an object is being scanned or packed in this thread
+ * ({@link msgpackrBusy}), nested encodes go to v8, whose serializer is a new object per call
+ * and shares nothing with msgpackr: nested values are stored exactly, only encoded the slower way
+ * (except a Proxy, which v8 cannot serialize: writing one from there throws InvalidValueError,
+ * as it does in a thread that encodes with v8). Records have the same hazard with their own
+ * buffers; see encodeRecord in records.ts.
+ * Decoding during an encode (a getter that reads a store) is safe as it is: msgpackr's unpack
+ * state is separate from its pack state, and the store decodes from its own scratch memory.
+ *
  * msgpackr is an optional peer dependency: it is looked up once at module load, and a process
  * without it encodes everything that needs a codec with v8. `NATIVE_KEYSHARE_CODEC=v8` makes this
  * thread encode with v8 even when msgpackr is installed; values that other threads wrote with
@@ -251,7 +267,7 @@ export function encode(value: unknown): Tag {
       }
       return encodeObject(value);
     case 'bigint':
-      return packr !== null ? encodeMsgpack(value, false) : encodeV8(value);
+      return packr !== null && !msgpackrBusy ? encodeMsgpack(value, false) : encodeV8(value);
     case 'undefined':
       throw new InvalidValueError('value must not be undefined');
     default:
@@ -336,14 +352,28 @@ function stringScratch(byteLength: number): Buffer {
   return (stringBytes = Buffer.allocUnsafeSlow(size));
 }
 
+/**
+ * True while this thread encodes an object with a msgpackr-enabled codec (the scan, then the
+ * pack or the v8 fallback the scan chose): user code that runs then (see Re-entrancy at the
+ * top) must not start another scan or pack, so {@link encode} and the store codecs send what it
+ * writes to v8. The flag covers the scan too because the scan's budget and bundling count are
+ * module variables. A boolean, not a depth: only the outermost encode sets it (nested ones see
+ * it set and go to v8), and it is reset in a finally, so a throwing getter cannot leave it set.
+ */
+let msgpackrBusy = false;
+
 function encodeObject(value: object): Tag {
-  if (packr !== null) {
+  if (packr === null || msgpackrBusy) return encodeV8(value);
+  msgpackrBusy = true;
+  try {
     startScan();
     const route = scanObject(value, 0);
     if (route === Route.Msgpack) return encodeMsgpack(value, shouldBundle());
     if (route === Route.Invalid) throwIfInvalid(value);
+    return encodeV8(value);
+  } finally {
+    msgpackrBusy = false;
   }
-  return encodeV8(value);
 }
 
 /**
@@ -388,18 +418,23 @@ export class StructuredCodec {
   /** Like {@link encode}: the result is in {@link encoded} until the next call. */
   encode(value: unknown): Tag {
     const p = this.packr;
-    if (typeof value !== 'object' || value === null || packr === null || p === null) return encode(value);
-    startScan();
-    const route = scanObject(value, 0);
-    if (route === Route.Invalid) throwIfInvalid(value);
-    if (route !== Route.Msgpack) return encodeV8(value);
-    p.bundleStrings = shouldBundle();
-    const target = p.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE);
-    const start = target.start as number;
-    encoded.bytes = target;
-    encoded.offset = start;
-    encoded.length = (target.end as number) - start;
-    return Tag.Structured;
+    if (typeof value !== 'object' || value === null || packr === null || p === null || msgpackrBusy) return encode(value);
+    msgpackrBusy = true;
+    try {
+      startScan();
+      const route = scanObject(value, 0);
+      if (route === Route.Invalid) throwIfInvalid(value);
+      if (route !== Route.Msgpack) return encodeV8(value);
+      p.bundleStrings = shouldBundle();
+      const target = p.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE);
+      const start = target.start as number;
+      encoded.bytes = target;
+      encoded.offset = start;
+      encoded.length = (target.end as number) - start;
+      return Tag.Structured;
+    } finally {
+      msgpackrBusy = false;
+    }
   }
 
   decode(src: Uint8Array, length: number): unknown {
@@ -466,34 +501,39 @@ export class LearnedCodec {
   /** Like {@link encode}: the result is in {@link encoded} until the next call. */
   encode(value: unknown): Tag {
     const p = this.packr;
-    if (typeof value !== 'object' || value === null || p === null) return encode(value);
-    startScan();
-    const route = scanObject(value, 0);
-    if (route === Route.Invalid) throwIfInvalid(value);
-    if (route !== Route.Msgpack) return encodeV8(value);
-    let target: ReturnType<MsgpackPacker['pack']>;
-    p.bundleStrings = shouldBundle();
+    if (typeof value !== 'object' || value === null || p === null || msgpackrBusy) return encode(value);
+    msgpackrBusy = true;
     try {
-      target = p.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE);
-    } catch (error) {
-      // A pack that throws (a getter, on msgpackr's second walk) keeps the shapes it had met
-      // in the packer without saving them, and the next value of such a shape would name an id
-      // the table does not hold — or that another thread then gives to another shape. Forget
-      // them: the next pack reloads the published table.
-      (p as MsgpackPacker & { structures?: { uninitialized?: boolean } }).structures!.uninitialized = true;
-      throw error;
+      startScan();
+      const route = scanObject(value, 0);
+      if (route === Route.Invalid) throwIfInvalid(value);
+      if (route !== Route.Msgpack) return encodeV8(value);
+      let target: ReturnType<MsgpackPacker['pack']>;
+      p.bundleStrings = shouldBundle();
+      try {
+        target = p.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE);
+      } catch (error) {
+        // A pack that throws (a getter, on msgpackr's second walk) keeps the shapes it had met
+        // in the packer without saving them, and the next value of such a shape would name an id
+        // the table does not hold — or that another thread then gives to another shape. Forget
+        // them: the next pack reloads the published table.
+        (p as MsgpackPacker & { structures?: { uninitialized?: boolean } }).structures!.uninitialized = true;
+        throw error;
+      }
+      encoded.bytes = target;
+      // A pack() that saved new structures returns a subarray of its buffer instead of the
+      // buffer with start/end (msgpackr returns it from the finally block that saved).
+      if (target.start === undefined || target.end === undefined || target.end > target.length) {
+        encoded.offset = 0;
+        encoded.length = target.length;
+      } else {
+        encoded.offset = target.start;
+        encoded.length = target.end - target.start;
+      }
+      return Tag.Learned;
+    } finally {
+      msgpackrBusy = false;
     }
-    encoded.bytes = target;
-    // A pack() that saved new structures returns a subarray of its buffer instead of the
-    // buffer with start/end (msgpackr returns it from the finally block that saved).
-    if (target.start === undefined || target.end === undefined || target.end > target.length) {
-      encoded.offset = 0;
-      encoded.length = target.length;
-    } else {
-      encoded.offset = target.start;
-      encoded.length = target.end - target.start;
-    }
-    return Tag.Learned;
   }
 
   decode(src: Uint8Array, length: number): unknown {

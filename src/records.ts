@@ -281,13 +281,52 @@ function checkObject(value: unknown, path: string): asserts value is Record<stri
 export function encodeRecord(layout: RecordLayout, value: unknown, out: Uint8Array, dv: DataView, path = 'value'): void {
   checkObject(value, path);
   checkKeys(layout, value, path, false);
+  const fields = layout.fields;
+  // Every field is read before the first byte is written: see readFieldValue.
+  const values = new Array<unknown>(fields.length);
+  for (let i = 0; i < fields.length; i++) values[i] = readFieldValue(value, fields[i]);
   out.fill(0, 0, layout.size);
-  for (const f of layout.fields) writeField(out, dv, f, value[f.name], `${path}.${f.name}`);
+  for (let i = 0; i < fields.length; i++) writeField(out, dv, fields[i], values[i], `${path}.${fields[i].name}`);
+}
+
+/**
+ * Field `f` of `value`, read once, as data no user code can change: an array field's elements
+ * are copied. Reading may run user code (a getter, a Proxy trap) that writes another record,
+ * of this very store too, whose encode fills the same private buffer (`out`, one per store and
+ * thread): reading all of a value before writing any of it lets that write finish first.
+ */
+function readFieldValue(value: Record<string, unknown>, f: RecordField): unknown {
+  const v = value[f.name];
+  if (!Array.isArray(v)) return v;
+  const t = f.type;
+  if (typeof t !== 'object' || !('array' in t)) return v;
+  const n = v.length;
+  // A wrong length is reported by writeField, which then reads no element.
+  if (n !== t.length) return v;
+  const copy = new Array<unknown>(n);
+  for (let i = 0; i < n; i++) copy[i] = v[i];
+  return copy;
+}
+
+/**
+ * The fields present in `fields` (checked as encodeFields checks them), each read once into a
+ * plain object: what setFields encodes under the key's lock, so that no user code runs there
+ * (a getter that wrote or deleted the locked key would change the record block under it).
+ */
+export function readFields(layout: RecordLayout, fields: unknown, path = 'fields'): Record<string, unknown> {
+  checkObject(fields, path);
+  checkKeys(layout, fields, path, true);
+  const plain = Object.create(null) as Record<string, unknown>;
+  for (const f of layout.fields) {
+    if (Object.prototype.hasOwnProperty.call(fields, f.name)) plain[f.name] = readFieldValue(fields, f);
+  }
+  return plain;
 }
 
 /**
  * Encodes the fields present in `fields` over the record bytes already in `out`, and returns
- * the indices of the fields written (the ranges an in-place write must copy).
+ * the indices of the fields written (the ranges an in-place write must copy). Reads `fields`
+ * between writes to `out`: pass what {@link readFields} returns when it may run user code.
  */
 export function encodeFields(layout: RecordLayout, fields: unknown, out: Uint8Array, dv: DataView, path = 'fields'): number[] {
   checkObject(fields, path);

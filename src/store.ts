@@ -62,6 +62,7 @@ import {
   fieldSpan,
   isAtomicType,
   layoutText,
+  readFields,
   type AtomicType,
   type RecordField,
   type RecordLayout,
@@ -1734,6 +1735,11 @@ export class Store<T = unknown> {
    * Atomically replaces `key`'s value with `fn(current)`: lock, read, write, release in one
    * call. Returns the new value. Throws LockTimeoutError if the lock is not taken in time;
    * if `fn` throws, nothing is written and the error propagates.
+   *
+   * `fn` runs holding the key's lock, so other threads' writes of the key wait for it, while
+   * this thread's own writes of it from inside `fn` (set, delete, a nested update) take effect
+   * at once and are then replaced by the result. In a store of records only the fields the
+   * result changed from `current` are written, so the fields it left alone keep such a write.
    */
   update(key: string, fn: (current: T | undefined) => T, options?: SetOptions): T {
     if (this.closed) throw new StoreClosedError(this.name);
@@ -1797,6 +1803,7 @@ export class Store<T = unknown> {
    * all of them changed or none. Fields not named keep their value (including atomic ops other
    * threads make meanwhile). Returns false if another thread holds the lock past the timeout.
    * Throws KeyNotFoundError when the key holds no record, InvalidValueError for a bad field.
+   * Each field of `fields` is read once, before the lock is taken (a getter runs there).
    */
   setFields(key: string, fields: Partial<T>, options?: { timeout?: number }): boolean {
     if (this.closed) throw new StoreClosedError(this.name);
@@ -1804,8 +1811,10 @@ export class Store<T = unknown> {
     const sc = this.recordSchema('setFields');
     const layout = sc.layout!;
     const timeout = checkTimeout(options?.timeout, 'options.timeout');
-    // Check every field before the lock; the bytes are encoded again over the current record.
-    encodeFields(layout, fields, sc.old, sc.oldView, 'fields');
+    // Read and check every field before the lock (getters run here, once); the bytes are
+    // encoded again over the current record, from the plain copy.
+    const plain = readFields(layout, fields, 'fields');
+    encodeFields(layout, plain, sc.old, sc.oldView, 'fields');
     for (;;) {
       const slot = this.slots.get(key) ?? this.find(key);
       if (slot === undefined) throw new KeyNotFoundError(this.name, key);
@@ -1823,7 +1832,7 @@ export class Store<T = unknown> {
         // of this copy meanwhile, but only the ranges of the named fields are copied back.
         const base = d * UNIT + RECORD_BYTES_OFFSET;
         sc.rec.set(arena.u8.subarray(base, base + layout.size));
-        const written = encodeFields(layout, fields, sc.rec, sc.recView, 'fields');
+        const written = encodeFields(layout, plain, sc.rec, sc.recView, 'fields');
         const ranges: number[] = [];
         for (const i of written) ranges.push(layout.fields[i].offset, fieldSpan(layout.fields[i]));
         writeRecordInPlace(slot.ref, d, sc.rec, ranges);
