@@ -54,6 +54,8 @@ export {
 export type { ErrorCode } from './errors';
 export { MAX_KEY_LENGTH, MAX_THREADS } from './layout';
 export { verify } from './verify';
+export { KeyvNativeKeyshare } from './keyv';
+export type { KeyvNativeKeyshareOptions } from './keyv';
 export type { VerifyReport, VerifyProblem, ProblemKind } from './verify';
 
 /** Process-wide settings; see {@link configure}. */
