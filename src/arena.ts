@@ -138,8 +138,9 @@ function askPeers(): SharedArrayBuffer | undefined {
   try {
     channel.postMessage({ type: 'arena?' });
     const sleeper = new Int32Array(new SharedArrayBuffer(4));
-    const deadline = Date.now() + ASK_TIMEOUT_MS;
-    while (Date.now() < deadline) {
+    // Monotonic: a wall-clock step must not cut the wait short or stretch it.
+    const deadline = performance.now() + ASK_TIMEOUT_MS;
+    while (performance.now() < deadline) {
       for (let msg = receiveMessageOnPort(channel as never); msg; msg = receiveMessageOnPort(channel as never)) {
         const data = (msg as { message: { type?: string; sab?: unknown } }).message;
         if (data && data.type === 'arena' && isArena(data.sab)) return data.sab;

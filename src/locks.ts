@@ -18,6 +18,9 @@
  *   dead thread, the first waiter to notice takes the lock over with compareExchange, so exactly
  *   one thread inherits it. Recovery therefore takes: the creating thread's next turn of its
  *   event loop (to see the worker's 'exit' event) plus at most one RECHECK_MS slice.
+ * - Timeouts are measured with `performance.now()`, a monotonic clock private to the thread:
+ *   a deadline is never compared across threads, and a wall-clock step must not stretch or cut
+ *   a wait. (TTL deadlines, which threads do share, are epoch milliseconds: see clock.ts.)
  */
 import { pause, testKnob } from './faults';
 import { isAlive } from './threads';
@@ -77,7 +80,9 @@ export function acquire(i32: Int32Array, w: number, token: number, timeoutMs: nu
     if (Atomics.load(i32, w) === 0 && Atomics.compareExchange(i32, w, 0, mine) === 0) return Acquired.Yes;
   }
   if (timeoutMs <= 0) return Acquired.TimedOut;
-  const deadline = timeoutMs === Infinity ? Infinity : Date.now() + timeoutMs;
+  // Deadlines are on the monotonic clock: Date.now() follows the wall clock, which NTP or an
+  // operator may step, so a wait could end early or last as long as the step.
+  const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
   for (;;) {
     let cur = Atomics.load(i32, w);
     if (cur === 0) {
@@ -99,7 +104,7 @@ export function acquire(i32: Int32Array, w: number, token: number, timeoutMs: nu
       if (Atomics.compareExchange(i32, w, cur, cur | 1) !== cur) continue;
       cur |= 1;
     }
-    const left = deadline - Date.now();
+    const left = deadline - performance.now();
     if (left <= 0) return Acquired.TimedOut;
     const woke = Atomics.wait(i32, w, cur, Math.min(left, RECHECK_MS));
     if (woke === 'ok') wokenByNotify++;
