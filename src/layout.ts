@@ -406,7 +406,7 @@ export const MAX_KEY_LENGTH = 4096;
  * The second slot costs what a VALUE block's header and size-class slack cost: the same memory
  * for values of 8..12 bytes, up to 16 bytes more per key for values of 13..24 bytes. 24 bytes
  * hold a number (8), short msgpack objects, and strings of up to 11 characters (stored as
- * UTF-16 plus a byte, see codec.ts).
+ * UTF-16 plus a byte, see codec/strings.ts).
  */
 export const INLINE_MAX_BYTES = 24;
 /** KEY_LEN bits 17..19: words per inline slot (0: the entry has no slots). */

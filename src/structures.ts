@@ -23,7 +23,7 @@
  *   it, bumps STORE.SEQ and frees the old one: the protocol of an index resize, so the lock-free
  *   read below validates with the same SEQ check.
  * - Bounded: at most MAX_LEARNED_STRUCTURES shapes and MAX_TABLE_CHARS of JSON. Past that,
- *   objects of other shapes are written as plain maps (see codec.ts, LearnedCodec).
+ *   objects of other shapes are written as plain maps (see codec/structured.ts, LearnedCodec).
  * - Kill safety: a save runs under the store lock and names the block it builds and the block
  *   it replaces in STORE.STRUCTS_NEW / STRUCTS_OLD (STRUCTS_NEW is set inside the allocator's
  *   critical section). A thread that takes the lock over from a dead holder calls
