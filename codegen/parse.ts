@@ -32,7 +32,7 @@ import type {
 } from './model';
 import { INT_BRANDS, intBrand, isScalar, TYPED_ARRAY_NAMES, type TypedArrayName } from './model';
 import { camelCase, isSafeIdentifier, member, pascalCase, Scope } from './names';
-import { layoutRecord, MAX_ENUM_MEMBERS, MAX_RECORD_BYTES, MAX_STRING_BYTES } from './records';
+import { layoutFields, MAX_ENUM_MEMBERS, MAX_RECORD_BYTES, MAX_STRING_BYTES } from '../src/record-layout';
 
 type TsMorph = typeof Morph;
 type Node = Morph.Node;
@@ -1053,7 +1053,7 @@ class SchemaReader {
       out.push(field);
     }
     if (refusals.length > 0) return undefined;
-    const layout = layoutRecord(out.map((f) => f.type));
+    const layout = layoutFields(out.map((f) => f.type));
     if (layout.size > MAX_RECORD_BYTES) {
       refusals.push(new Problem(nodes.value, `${why}: ${named.name} takes ${layout.size} bytes as a record, more than the ${MAX_RECORD_BYTES} a record may take`, 'shorten its strings or tuples, or remove record: true'));
       return undefined;
