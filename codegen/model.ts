@@ -1,16 +1,17 @@
 /**
  * The model the generator works on: plain data, no ts-morph, no functions.
  *
- *   schema.ts ──parse.ts──► SchemaModel ──emit.ts──► stores.ts
+ *   schema.ts ──parse.ts──► stores, types ──decide.ts──► SchemaModel ──plan.ts──► EmitPlan ──emit.ts──► stores.ts
  *
- * `parse.ts` decides everything that depends on the schema (what each type means, which key
- * parts a store has, what its parameters are called, its defaults); `emit.ts` only prints.
- * Tests can build or inspect a model without TypeScript loaded.
+ * `parse.ts` reads what the schema says (what each type means, which key parts a store has,
+ * what its parameters are called, its defaults); `decide.ts` chooses each store's encoding
+ * and the facades' type names; `plan.ts` names everything the file declares; `emit.ts` (with
+ * `checks.ts`) only prints. Tests can build or inspect a model without TypeScript loaded.
  *
  * Encodings: a store's values are either encoded by the runtime's codec (`'structured-clone'`,
  * with msgpackr record structures derived from the schema: {@link StoreModel.structures}) or
- * laid out as a fixed-layout record (`'record'`, {@link RecordModel}), whose offsets are computed
- * before printing (with src/record-layout.ts, the runtime's own algorithm), so the emitter only prints them.
+ * laid out as a fixed-layout record (`'record'`, {@link RecordModel}), whose offsets decide.ts
+ * computes with src/record-layout.ts (the runtime's own algorithm), so the emitter only prints them.
  */
 import { type AtomicType, type FieldType, INT_RANGE, type ScalarType } from '../src/record-layout';
 
