@@ -6,7 +6,7 @@
 import * as v8 from 'node:v8';
 import { InvalidValueError } from '../errors';
 import { packr, reentry, REUSE_BUFFER_MODE, RESET_BUFFER_MODE } from './msgpackr';
-import { Route, scanObject, shouldBundle, startScan, throwIfInvalid, v8EncodeError } from './scan';
+import { scanForMsgpack, shouldBundle, v8EncodeError } from './scan';
 import { encodeString } from './strings';
 import { encoded, numberBytes, numberView, Tag } from './tag';
 
@@ -60,11 +60,7 @@ function encodeObject(value: object): Tag {
   if (packr === null || reentry.msgpackrBusy) return encodeV8(value);
   reentry.msgpackrBusy = true;
   try {
-    startScan();
-    const route = scanObject(value, 0);
-    if (route === Route.Msgpack) return encodeMsgpack(value, shouldBundle());
-    if (route === Route.Invalid) throwIfInvalid(value);
-    return encodeV8(value);
+    return scanForMsgpack(value) ? encodeMsgpack(value, shouldBundle()) : encodeV8(value);
   } finally {
     reentry.msgpackrBusy = false;
   }

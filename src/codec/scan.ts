@@ -8,7 +8,7 @@
 import { InvalidValueError } from '../errors';
 import { FrozenDatePrototype, FrozenSetPrototype } from './freeze';
 
-export const enum Route {
+const enum Route {
   Msgpack = 0,
   V8 = 1,
   /** A function or symbol somewhere inside; {@link throwIfInvalid} finds where. */
@@ -55,9 +55,21 @@ const BUNDLE_MIN_STRINGS = 4;
 let bundleCandidates = 0;
 
 /** Starts a scan: resets its budget and its count of strings worth bundling. */
-export function startScan(): void {
+function startScan(): void {
   objectBudget = MAX_SCAN_OBJECTS;
   bundleCandidates = 0;
+}
+
+/**
+ * Scans `value` from the start (a new budget and bundling count): true when msgpackr can
+ * reproduce it exactly, false when it goes to v8. Throws InvalidValueError when it holds a
+ * function or symbol that {@link throwIfInvalid} can place (else false: v8 decides).
+ */
+export function scanForMsgpack(value: object): boolean {
+  startScan();
+  const route = scanObject(value, 0);
+  if (route === Route.Invalid) throwIfInvalid(value);
+  return route === Route.Msgpack;
 }
 
 /** Whether the value the last scan walked should have its strings bundled. */
@@ -75,7 +87,7 @@ const SetPrototype = Set.prototype;
 const objectToString = Object.prototype.toString;
 export const hasOwn = Object.prototype.hasOwnProperty;
 
-export function scanObject(o: object, depth: number): Route {
+function scanObject(o: object, depth: number): Route {
   if (depth > MAX_SCAN_DEPTH || --objectBudget < 0) return Route.V8;
   if (Array.isArray(o)) return scanArray(o, depth);
   // The same test msgpackr uses to pick its plain-object path; it measured ~30% cheaper over a
@@ -184,7 +196,7 @@ function invalidMessage(found: InvalidFound): string {
 }
 
 /** The scan saw a function or symbol: say where, or let v8 decide if this exact walk finds none. */
-export function throwIfInvalid(value: object): void {
+function throwIfInvalid(value: object): void {
   const found = findInvalid(value);
   if (found !== null) throw new InvalidValueError(invalidMessage(found));
 }

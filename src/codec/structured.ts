@@ -17,7 +17,7 @@ import {
   REUSE_BUFFER_MODE,
   RESET_BUFFER_MODE,
 } from './msgpackr';
-import { hasOwn, Route, scanObject, shouldBundle, startScan, throwIfInvalid } from './scan';
+import { hasOwn, scanForMsgpack, shouldBundle } from './scan';
 import { encoded, Tag } from './tag';
 
 /**
@@ -65,10 +65,7 @@ export class StructuredCodec {
     if (typeof value !== 'object' || value === null || packr === null || p === null || reentry.msgpackrBusy) return encode(value);
     reentry.msgpackrBusy = true;
     try {
-      startScan();
-      const route = scanObject(value, 0);
-      if (route === Route.Invalid) throwIfInvalid(value);
-      if (route !== Route.Msgpack) return encodeV8(value);
+      if (!scanForMsgpack(value)) return encodeV8(value);
       p.bundleStrings = shouldBundle();
       const target = p.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE);
       const start = target.start as number;
@@ -148,10 +145,7 @@ export class LearnedCodec {
     if (typeof value !== 'object' || value === null || p === null || reentry.msgpackrBusy) return encode(value);
     reentry.msgpackrBusy = true;
     try {
-      startScan();
-      const route = scanObject(value, 0);
-      if (route === Route.Invalid) throwIfInvalid(value);
-      if (route !== Route.Msgpack) return encodeV8(value);
+      if (!scanForMsgpack(value)) return encodeV8(value);
       let target: ReturnType<MsgpackPacker['pack']>;
       p.bundleStrings = shouldBundle();
       try {
