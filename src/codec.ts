@@ -49,9 +49,21 @@
  * (declared and learned record structures), decode.ts, freeze.ts (deepFreeze). This module
  * re-exports what the rest of the package uses.
  */
-export { encoded, Tag, Tags } from './codec/tag';
-export { codecName } from './codec/msgpackr';
-export { encode } from './codec/encode';
-export { LearnedCodec, MAX_LEARNED_STRUCTURES, StructuredCodec, type StructureTable } from './codec/structured';
-export { decode } from './codec/decode';
-export { deepFreeze } from './codec/freeze';
+// Values are re-exported as plain properties (not `export … from`, which compiles to getters):
+// store.ts reads `encoded` and calls `decode` on every operation.
+import * as decoding from './codec/decode';
+import * as encoding from './codec/encode';
+import * as freezing from './codec/freeze';
+import * as msgpackr from './codec/msgpackr';
+import * as structured from './codec/structured';
+import * as tag from './codec/tag';
+
+export { Tag } from './codec/tag';
+export { LearnedCodec, StructuredCodec, type StructureTable } from './codec/structured';
+export const encoded = tag.encoded;
+export const Tags = tag.Tags;
+export const codecName = msgpackr.codecName;
+export const encode = encoding.encode;
+export const decode = decoding.decode;
+export const deepFreeze = freezing.deepFreeze;
+export const MAX_LEARNED_STRUCTURES = structured.MAX_LEARNED_STRUCTURES;
