@@ -1,17 +1,19 @@
 /**
  * The model the generator works on: plain data, no ts-morph, no functions.
  *
- *   schema.ts ──parse.ts──► SchemaModel ──emit.ts──► stores.ts
+ *   schema.ts ──parse.ts──► stores, types ──decide.ts──► SchemaModel ──plan.ts──► EmitPlan ──emit.ts──► stores.ts
  *
- * `parse.ts` decides everything that depends on the schema (what each type means, which key
- * parts a store has, what its parameters are called, its defaults); `emit.ts` only prints.
- * Tests can build or inspect a model without TypeScript loaded.
+ * `parse.ts` reads what the schema says (what each type means, which key parts a store has,
+ * what its parameters are called, its defaults); `decide.ts` chooses each store's encoding
+ * and the facades' type names; `plan.ts` names everything the file declares; `emit.ts` (with
+ * `checks.ts`) only prints. Tests can build or inspect a model without TypeScript loaded.
  *
  * Encodings: a store's values are either encoded by the runtime's codec (`'structured-clone'`,
  * with msgpackr record structures derived from the schema: {@link StoreModel.structures}) or
- * laid out as a fixed-layout record (`'record'`, {@link RecordModel}), whose offsets are computed
- * here (see records.ts), so the emitter still only prints them.
+ * laid out as a fixed-layout record (`'record'`, {@link RecordModel}), whose offsets decide.ts
+ * computes with src/record-layout.ts (the runtime's own algorithm), so the emitter only prints them.
  */
+import { type AtomicType, type FieldType, INT_RANGE, type ScalarType } from '../src/record-layout';
 
 /** Where something was declared: for per-field JSDoc and for error messages. */
 export interface SourceRef {
@@ -75,7 +77,7 @@ export const TYPED_ARRAY_NAMES = [
 export type TypedArrayName = (typeof TYPED_ARRAY_NAMES)[number];
 
 /** The integer types of fixed-layout records, named like the runtime's field types. */
-export type IntType = 'int32' | 'uint32' | 'int16' | 'uint16' | 'int8' | 'uint8';
+export type IntType = AtomicType;
 
 /** The brand type of native-keyshare that stands for each integer type. */
 export const INT_BRANDS: Readonly<Record<string, IntType>> = {
@@ -93,9 +95,8 @@ export function intBrand(t: IntType): string {
 }
 
 /** Smallest and largest value of an integer type. */
-export function intRange(t: IntType): [number, number] {
-  const bits = Number(t.replace(/^u?int/, ''));
-  return t[0] === 'u' ? [0, 2 ** bits - 1] : [-(2 ** (bits - 1)), 2 ** (bits - 1) - 1];
+export function intRange(t: IntType): readonly [number, number] {
+  return INT_RANGE[t];
 }
 
 export interface TupleElement {
@@ -235,16 +236,9 @@ export interface StoreModel {
 
 // ─────────────────────────────────────────────────────────────────────────── records
 
-/** Fixed-size field types of a record: the runtime's `FieldType` (src/records.ts), as data. */
-export type RecordScalar = 'float64' | IntType | 'boolean';
-export type RecordFieldType =
-  | RecordScalar
-  /** One of these strings (stored as its index). */
-  | { enum: string[] }
-  /** A string of at most `string` UTF-8 bytes. */
-  | { string: number }
-  /** `length` values of one scalar type (a tuple). */
-  | { array: RecordScalar; length: number };
+/** Fixed-size field types of a record: the runtime's own `FieldType` (src/record-layout.ts). */
+export type RecordScalar = ScalarType;
+export type RecordFieldType = FieldType;
 
 /**
  * A fixed-layout record: a store whose value is a named object type (interface, or alias of an

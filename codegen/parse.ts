@@ -1,5 +1,7 @@
 /**
- * Schema → model: reads the schema with ts-morph and decides what everything means.
+ * Schema → model: reads the schema with ts-morph into plain data (the type IR, keys, options),
+ * then has decide.ts choose each store's encoding and the facades' type names, and assembles
+ * the model from both.
  *
  * The schema is read by its *syntax*, with the type checker used only to find the declaration a
  * name refers to (in the schema or a relative file it imports). So the model keeps the names the
@@ -20,19 +22,16 @@ import type {
   KeySegment,
   NamedType,
   ObjectIR,
-  RecordFieldModel,
-  RecordFieldType,
-  RecordModel,
-  RecordScalar,
   SchemaModel,
   SourceRef,
   StoreModel,
   TupleElement,
   TypeIR,
 } from './model';
-import { INT_BRANDS, intBrand, isScalar, TYPED_ARRAY_NAMES, type TypedArrayName } from './model';
+import { INT_BRANDS, isScalar, TYPED_ARRAY_NAMES, type TypedArrayName } from './model';
 import { camelCase, isSafeIdentifier, member, pascalCase, Scope } from './names';
-import { layoutRecord, MAX_ENUM_MEMBERS, MAX_RECORD_BYTES, MAX_STRING_BYTES } from './records';
+import { decideEncoding, decideTypeNames, type Encoding, type ParsedStore, type Site, type StoreSyntax } from './decide';
+import { MAX_STRING_BYTES } from '../src/record-layout';
 
 type TsMorph = typeof Morph;
 type Node = Morph.Node;
@@ -62,7 +61,6 @@ const RUNTIME_MODULE = 'native-keyshare';
 const BRANDS = `${Object.keys(INT_BRANDS).join(', ')} and FixedString<N>`;
 
 /** What record fields may be, for hints. */
-const RECORD_FIELD_TYPES = 'number, boolean, Int32…Uint8, FixedString<N>, a union of string literals, or a tuple of one of the number types';
 
 const KEY_FORMS =
   'use string, number, a union of string literals, or a template literal type such as `user:${number}`';
@@ -96,7 +94,7 @@ class SchemaReader {
   /** Declaration nodes of fields (name and type), for record problems. */
   private readonly fieldNodes = new WeakMap<FieldModel, { name: Node; type: Node }>();
   /** What each store's declaration said, for the encoding decision and its problems. */
-  private readonly storeNodes = new WeakMap<StoreModel, StoreNodes>();
+  private readonly storeNodes = new WeakMap<ParsedStore, StoreNodes>();
 
   constructor(private readonly morph: TsMorph, private readonly options: ParseOptions) {
     const ts = morph.ts;
@@ -128,18 +126,41 @@ class SchemaReader {
     const types = [...this.named.values()].filter((t): t is NamedType => t !== undefined);
     const order = (t: NamedType) => this.declByName.get(t.name)!;
     types.sort((a, b) => this.compareDeclarations(order(a), order(b)));
-    // Also with problems already found, so that record problems are listed with the others.
+    // Decided also with problems already found, so that record problems are listed with the others.
     const byName = new Map(types.map((t) => [t.name, t]));
-    for (const s of stores) this.decideEncoding(s, byName);
+    const encodings = stores.map((s) => {
+      const nodes = this.storeNodes.get(s)!;
+      const syntax: StoreSyntax = { valueText: nodes.value.getText(), fieldTypeText: (f) => this.fieldNodes.get(f)?.type.getText() };
+      if (nodes.record !== undefined) syntax.record = nodes.record;
+      const { encoding, problems } = decideEncoding(s, byName, syntax);
+      for (const p of problems) this.record(new Problem(this.siteNode(p.site, nodes), p.message, p.hint));
+      return encoding;
+    });
     if (this.problems.length > 0) throw new SchemaError(this.sortedProblems());
-    this.assignStoreTypeNames(stores, types);
+    const named = decideTypeNames(stores, types);
     const model: SchemaModel = {
       schemaFile: this.relative(this.options.schemaPath),
       generatorVersion: this.options.generatorVersion,
-      types,
-      stores,
+      types: named.types,
+      stores: stores.map((s, i) => storeModel(s, named.stores[i]!, encodings[i]!)),
     };
     return { model, files };
+  }
+
+  /** The node a decision problem is reported at. */
+  private siteNode(site: Site, nodes: StoreNodes): Node {
+    switch (site.kind) {
+      case 'value':
+        return nodes.value;
+      case 'ttl':
+        return nodes.ttlNode!;
+      case 'hotReads':
+        return nodes.hotReadsNode!;
+      case 'fieldName':
+        return this.fieldNodes.get(site.field)?.name ?? nodes.value;
+      case 'fieldType':
+        return this.fieldNodes.get(site.field)?.type ?? nodes.value;
+    }
   }
 
   // ───────────────────────────────────────────────────────────────────────── files, positions
@@ -238,7 +259,7 @@ class SchemaReader {
 
   // ───────────────────────────────────────────────────────────────────────── stores
 
-  private readStores(): StoreModel[] {
+  private readStores(): ParsedStore[] {
     const morph = this.morph;
     const { Node } = morph;
     const decl = this.schemaFile.getInterface('Stores') ?? this.schemaFile.getTypeAlias('Stores');
@@ -272,7 +293,7 @@ class SchemaReader {
       return [];
     }
 
-    const stores: StoreModel[] = [];
+    const stores: ParsedStore[] = [];
     const exports = new Map<string, string>();
     for (const member of members) {
       const store = this.attempt(() => this.readStore(member), undefined);
@@ -288,7 +309,7 @@ class SchemaReader {
     return stores;
   }
 
-  private readStore(prop: Node): StoreModel | undefined {
+  private readStore(prop: Node): ParsedStore | undefined {
     const { Node } = this.morph;
     if (!Node.isPropertySignature(prop)) {
       throw new Problem(prop, 'Stores may only contain properties, one per store', 'write storeName: { key: …; value: … }');
@@ -326,16 +347,13 @@ class SchemaReader {
     const record = this.attempt(() => (props.has('record') ? this.booleanOption(props.get('record'), name, 'record') : undefined), undefined);
     if (key === undefined || value === undefined) return undefined;
 
-    const store: StoreModel = {
+    const store: ParsedStore = {
       name,
       exportName,
       typeStem: pascalCase(name) || 'Store',
-      keyTypeName: '',
       key,
       value,
       hotReads,
-      encoding: 'structured-clone',
-      structures: [],
       source: this.source(prop.getNameNode(), where),
     };
     const nodes: StoreNodes = { value: this.typeOf(valueProp) };
@@ -977,111 +995,6 @@ class SchemaReader {
     for (const t of this.named.values()) if (t !== undefined) m.set(t.name, t);
     return m;
   }
-
-  // ───────────────────────────────────────────────────────────────────────── encodings
-
-  /**
-   * Record or codec, and the structures of a codec store. A store is a record when its value is
-   * a named object type whose fields all have a fixed size and are required, and it has no ttl
-   * and no hotReads — unless it says `record: false`. With `record: true`, every reason it
-   * cannot be one is a problem.
-   */
-  private decideEncoding(s: StoreModel, types: ReadonlyMap<string, NamedType>): void {
-    const nodes = this.storeNodes.get(s)!;
-    if (nodes.record !== false) {
-      const refusals: Problem[] = [];
-      const why = `store "${s.name}" cannot be a record`;
-      if (s.ttl !== undefined) refusals.push(new Problem(nodes.ttlNode!, `${why}: it has a ttl, and records do not expire`, 'remove ttl, or remove record: true'));
-      if (s.hotReads) {
-        refusals.push(new Problem(nodes.hotReadsNode!, `${why}: it has hotReads (a record's fields are read in place instead)`, 'remove hotReads, or remove record: true'));
-      }
-      const record = this.recordOf(s, types, nodes, why, refusals);
-      if (refusals.length === 0 && record !== undefined) {
-        s.encoding = 'record';
-        s.record = record;
-        return;
-      }
-      if (nodes.record === true) for (const p of refusals) this.record(p);
-    }
-    s.structures = structuresOf(s.value, types);
-  }
-
-  /** The record layout of a store's value, or undefined with `refusals` saying why not. */
-  private recordOf(s: StoreModel, types: ReadonlyMap<string, NamedType>, nodes: StoreNodes, why: string, refusals: Problem[]): RecordModel | undefined {
-    const named = s.value.kind === 'ref' ? types.get(s.value.name) : undefined;
-    if (s.value.kind === 'object') {
-      refusals.push(
-        new Problem(nodes.value, `${why}: its value is an inline object type, and a record's type needs a name (its view class is named after it)`, 'declare it as an interface and write value: ThatInterface, or remove record: true'),
-      );
-      return undefined;
-    }
-    if (named === undefined || (named.declaration === 'alias' && named.type.kind !== 'object')) {
-      refusals.push(
-        new Problem(
-          nodes.value,
-          `${why}: its value ${nodes.value.getText()} is not an interface or a type alias of an object type`,
-          'declare the value as an interface whose fields all have a fixed size, or remove record: true',
-        ),
-      );
-      return undefined;
-    }
-    const fields = flattenFields(named, types);
-    const objects = [named, ...allBases(named, types)];
-    if (objects.some((o) => (o.type as ObjectIR).index !== undefined)) {
-      refusals.push(new Problem(nodes.value, `${why}: ${named.name} has an index signature, so its fields are not known`, 'declare every field, or remove record: true'));
-    }
-    if (fields.length === 0) refusals.push(new Problem(nodes.value, `${why}: ${named.name} has no fields`, 'declare its fields, or remove record: true'));
-    const out: Omit<RecordFieldModel, 'offset'>[] = [];
-    for (const f of fields) {
-      const at = this.fieldNodes.get(f);
-      const where = f.source.path;
-      if (f.optional) {
-        refusals.push(new Problem(at?.name ?? nodes.value, `${why}: ${where} is optional, and a record stores every field`, 'make it required, or remove record: true'));
-        continue;
-      }
-      if (f.name === '__proto__') {
-        refusals.push(new Problem(at?.name ?? nodes.value, `${why}: a record field cannot be named __proto__`, 'rename the field, or remove record: true'));
-        continue;
-      }
-      const type = fixedType(f.type, types);
-      if (typeof type === 'object' && 'why' in type) {
-        refusals.push(new Problem(at?.type ?? nodes.value, `${why}: ${where} is ${at?.type.getText() ?? 'a type'}, ${type.why}`, `${type.hint}, or remove record: true`));
-        continue;
-      }
-      const field: Omit<RecordFieldModel, 'offset'> = { name: f.name, type, declared: f.type, source: f.source };
-      if (f.doc !== undefined) field.doc = f.doc;
-      out.push(field);
-    }
-    if (refusals.length > 0) return undefined;
-    const layout = layoutRecord(out.map((f) => f.type));
-    if (layout.size > MAX_RECORD_BYTES) {
-      refusals.push(new Problem(nodes.value, `${why}: ${named.name} takes ${layout.size} bytes as a record, more than the ${MAX_RECORD_BYTES} a record may take`, 'shorten its strings or tuples, or remove record: true'));
-      return undefined;
-    }
-    return { type: named.name, size: layout.size, fields: out.map((f, i) => ({ ...f, offset: layout.offsets[i]! })) };
-  }
-
-  // ───────────────────────────────────────────────────────────────────────── names
-
-  /**
-   * Each store's key type gets a name (`UsersKey`), and a store whose value is neither a named
-   * type nor a scalar gets one (`UsersValue`), so that the facade's signatures and the value
-   * check have a name to use.
-   */
-  private assignStoreTypeNames(stores: StoreModel[], types: NamedType[]): void {
-    const taken = new Scope();
-    for (const t of types) taken.reserve(t.name);
-    const byName = new Map(types.map((t) => [t.name, t]));
-    for (const s of stores) {
-      s.keyTypeName = taken.claim(`${s.typeStem}Key`);
-      if (s.value.kind === 'ref' || isScalar(s.value, byName)) continue;
-      const name = taken.claim(`${s.typeStem}Value`);
-      const named: NamedType = { name, declaration: 'alias', type: s.value, extends: [], source: { ...s.source, path: `${member('Stores', s.name)}.value` } };
-      types.push(named);
-      byName.set(name, named);
-      s.value = { kind: 'ref', name };
-    }
-  }
 }
 
 /** The parts of a store's declaration the encoding decision needs. */
@@ -1093,178 +1006,15 @@ interface StoreNodes {
   hotReadsNode?: Morph.PropertySignature;
 }
 
-/** The named object types an interface extends, transitively (each once). */
-function allBases(t: NamedType, types: ReadonlyMap<string, NamedType>, seen = new Set<string>()): NamedType[] {
-  const out: NamedType[] = [];
-  for (const b of t.extends) {
-    if (seen.has(b)) continue;
-    seen.add(b);
-    const base = types.get(b);
-    if (base === undefined) continue;
-    out.push(base, ...allBases(base, types, seen));
-  }
-  return out;
-}
-
-/**
- * The fields of a named object type as a value has them: those of its bases first (in the
- * order of `extends`), then its own; a field declared again keeps its first place.
- */
-function flattenFields(t: NamedType, types: ReadonlyMap<string, NamedType>, seen = new Set<string>()): FieldModel[] {
-  const out: FieldModel[] = [];
-  const put = (f: FieldModel) => {
-    const i = out.findIndex((x) => x.name === f.name);
-    if (i >= 0) out[i] = f;
-    else out.push(f);
-  };
-  seen.add(t.name);
-  for (const b of t.extends) {
-    const base = types.get(b);
-    if (base !== undefined && !seen.has(b)) flattenFields(base, types, seen).forEach(put);
-  }
-  if (t.type.kind === 'object') t.type.fields.forEach(put);
-  return out;
-}
-
-/** The strings of a union of string literals (through aliases), or undefined if it is not one. */
-function stringLiterals(t: TypeIR, types: ReadonlyMap<string, NamedType>, seen = new Set<string>()): string[] | undefined {
-  if (t.kind === 'literal') return typeof t.value === 'string' ? [t.value] : undefined;
-  if (t.kind === 'union') {
-    const out: string[] = [];
-    for (const m of t.members) {
-      const v = stringLiterals(m, types, seen);
-      if (v === undefined) return undefined;
-      out.push(...v);
-    }
-    return [...new Set(out)];
-  }
-  if (t.kind === 'ref' && !seen.has(t.name)) {
-    const named = types.get(t.name);
-    seen.add(t.name);
-    return named?.declaration === 'alias' ? stringLiterals(named.type, types, seen) : undefined;
-  }
-  return undefined;
-}
-
-/** The scalar record type of `t`, if it has one. */
-function scalarType(t: TypeIR, types: ReadonlyMap<string, NamedType>): RecordScalar | undefined {
-  if (t.kind === 'number') return 'float64';
-  if (t.kind === 'boolean') return 'boolean';
-  if (t.kind === 'int') return t.int;
-  if (t.kind === 'ref') {
-    const named = types.get(t.name);
-    return named?.declaration === 'alias' ? scalarType(named.type, types) : undefined;
-  }
-  return undefined;
-}
-
-/** The record field type of a field's type, or why it has none (and what to do). */
-function fixedType(t: TypeIR, types: ReadonlyMap<string, NamedType>, depth = 0): RecordFieldType | { why: string; hint: string } {
-  const scalar = scalarType(t, types);
-  if (scalar !== undefined) return scalar;
-  if (t.kind === 'fixedString') return { string: t.maxBytes };
-  const strings = stringLiterals(t, types);
-  if (strings !== undefined) {
-    if (strings.length > MAX_ENUM_MEMBERS) return { why: `a union of ${strings.length} strings, more than the ${MAX_ENUM_MEMBERS} a record field may have`, hint: 'use FixedString<N>' };
-    return { enum: strings };
-  }
-  switch (t.kind) {
-    case 'ref': {
-      const named = types.get(t.name);
-      if (named !== undefined && named.declaration === 'alias' && depth < 32) return fixedType(named.type, types, depth + 1);
-      return { why: 'an object, which a record cannot nest', hint: `move its fields into the record's type` };
-    }
-    case 'object':
-    case 'record':
-      return { why: 'an object, which a record cannot nest', hint: `move its fields into the record's type` };
-    case 'string':
-      return { why: 'which has no fixed size', hint: 'use FixedString<N> (from native-keyshare) for a string of at most N UTF-8 bytes' };
-    case 'array':
-      return { why: 'an array, which has no fixed length', hint: 'use a tuple of one number type, such as [x: number, y: number]' };
-    case 'tuple': {
-      if (t.elements.length === 0) return { why: 'an empty tuple', hint: 'remove the field' };
-      if (t.elements.some((e) => e.optional || e.rest)) return { why: 'a tuple with optional or rest elements, which has no fixed length', hint: 'declare every element' };
-      const kinds = t.elements.map((e) => scalarType(e.type, types));
-      const names = [...new Set(kinds.map((k) => k ?? 'other'))];
-      if (kinds.some((k) => k === undefined) || names.length > 1) {
-        const shown = names.map((k) => (k === 'float64' || k === 'boolean' ? (k === 'float64' ? 'number' : k) : k === 'other' ? 'other' : intBrand(k))).join(' and ');
-        return {
-          why: `a tuple of ${shown} elements, but the elements of a record's tuple all have one type (number, boolean or one integer type)`,
-          hint: 'give every element the same type',
-        };
-      }
-      if (MAX_RECORD_BYTES < t.elements.length) return { why: 'a tuple too long for a record', hint: 'shorten it' };
-      return { array: kinds[0]!, length: t.elements.length };
-    }
-    default:
-      return { why: 'which has no fixed-size form in a record', hint: `use ${RECORD_FIELD_TYPES}` };
-  }
-}
-
-/**
- * msgpackr record structures of a value type: for each object type reachable from it (depth
- * first, fields in order), its property names in declaration order, then, if some are
- * optional, its required ones. Each list once; empty objects have none.
- */
-function structuresOf(value: TypeIR, types: ReadonlyMap<string, NamedType>): string[][] {
-  const out: string[][] = [];
-  const seen = new Set<string>();
-  const visited = new Set<string>();
-  const add = (names: string[]) => {
-    const k = JSON.stringify(names);
-    if (names.length === 0 || seen.has(k)) return;
-    seen.add(k);
-    out.push(names);
-  };
-  const shape = (fields: FieldModel[]) => {
-    add(fields.map((f) => f.name));
-    if (fields.some((f) => f.optional)) add(fields.filter((f) => !f.optional).map((f) => f.name));
-  };
-  const visit = (t: TypeIR): void => {
-    switch (t.kind) {
-      case 'union':
-        t.members.forEach(visit);
-        return;
-      case 'array':
-      case 'set':
-        visit(t.element);
-        return;
-      case 'tuple':
-        t.elements.forEach((e) => visit(e.type));
-        return;
-      case 'record':
-        visit(t.value);
-        return;
-      case 'map':
-        visit(t.key);
-        visit(t.value);
-        return;
-      case 'object':
-        shape(t.fields);
-        t.fields.forEach((f) => visit(f.type));
-        if (t.index !== undefined) visit(t.index.value);
-        return;
-      case 'ref': {
-        if (visited.has(t.name)) return;
-        visited.add(t.name);
-        const named = types.get(t.name);
-        if (named === undefined) return;
-        if (named.declaration === 'alias') return visit(named.type);
-        const fields = flattenFields(named, types);
-        shape(fields);
-        fields.forEach((f) => visit(f.type));
-        for (const o of [named, ...allBases(named, types)]) {
-          const index = (o.type as ObjectIR).index;
-          if (index !== undefined) visit(index.value);
-        }
-        return;
-      }
-      default:
-        return;
-    }
-  };
-  visit(value);
-  return out;
+/** The model of a store: what parse.ts read, with what decide.ts chose (fields in a fixed order). */
+function storeModel(s: ParsedStore, names: { keyTypeName: string; value: TypeIR }, e: Encoding): StoreModel {
+  const { name, exportName, typeStem, key, hotReads, source, ttl, minBufferSize, doc } = s;
+  const store: StoreModel = { name, exportName, typeStem, keyTypeName: names.keyTypeName, key, value: names.value, hotReads, encoding: e.encoding, structures: e.encoding === 'record' ? [] : e.structures, source };
+  if (ttl !== undefined) store.ttl = ttl;
+  if (minBufferSize !== undefined) store.minBufferSize = minBufferSize;
+  if (doc !== undefined) store.doc = doc;
+  if (e.encoding === 'record') store.record = e.record;
+  return store;
 }
 
 interface RawText {

@@ -103,11 +103,11 @@ export class Writer {
 /**
  * What the generated file imports from native-keyshare. A name the schema also declares is
  * imported under an alias (`type SetOptions as KeyshareSetOptions`), so no schema is refused
- * because of the generator's own names. Only the names used are printed.
+ * because of the generator's own names. Only the names used are printed: the printer collects
+ * them from the parts of the file (see emit.ts, Needs) and passes them to print().
  */
 export class Imports {
   private readonly locals = new Map<string, { local: string; type: boolean }>();
-  private readonly used = new Set<string>();
 
   /** `names`: everything the file may import; `taken`: names the schema already uses. */
   constructor(names: readonly { name: string; type: boolean }[], taken: (name: string) => boolean) {
@@ -127,17 +127,16 @@ export class Imports {
     return [...this.locals.values()].map((l) => l.local);
   }
 
-  /** The local name of `name`, recording that the file uses it. */
-  use(name: string): string {
+  /** The local name of `name`. */
+  local(name: string): string {
     const entry = this.locals.get(name);
     if (entry === undefined) throw new Error(`internal: ${name} is not an import`);
-    this.used.add(name);
     return entry.local;
   }
 
-  /** The import declaration: values first, then types, each alphabetical. */
-  print(module: string): string {
-    const specs = [...this.used]
+  /** The import declaration of the names `used`: values first, then types, each alphabetical. */
+  print(module: string, used: Iterable<string>): string {
+    const specs = [...used]
       .map((name) => ({ name, ...this.locals.get(name)! }))
       .sort((a, b) => Number(a.type) - Number(b.type) || (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1))
       .map(({ name, local, type }) => `${type ? 'type ' : ''}${name}${local === name ? '' : ` as ${local}`}`);

@@ -13,7 +13,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 const dir = new URL('../dist/types/', import.meta.url);
 const PRIVATE = /^\s*(?:private\s+(?:static\s+)?(?:readonly\s+)?[\w$]+|#private);\r?\n/gm;
 let removed = 0;
-for (const name of readdirSync(dir)) {
+for (const name of readdirSync(dir, { recursive: true })) {
   if (!name.endsWith('.d.ts')) continue;
   const file = new URL(name, dir);
   const text = readFileSync(file, 'utf8');

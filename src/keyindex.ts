@@ -35,6 +35,7 @@ import {
   MIN_INDEX_CAPACITY,
   STORE,
   UNIT,
+  readArenaText,
 } from './layout';
 
 /** 32-bit FNV-1a over UTF-16 code units: the JS string is hashed without encoding it. */
@@ -367,9 +368,5 @@ export function readKey(ref: number): string {
     for (let i = 0; i < len; i++) k += String.fromCharCode(u16[base + i]);
     return k;
   }
-  let k = '';
-  for (let i = 0; i < len; i += 1024) {
-    k += String.fromCharCode.apply(null, Array.from(arena.u16.subarray(base + i, base + Math.min(len, i + 1024))));
-  }
-  return k;
+  return readArenaText(u16, base, len);
 }

@@ -406,7 +406,7 @@ export const MAX_KEY_LENGTH = 4096;
  * The second slot costs what a VALUE block's header and size-class slack cost: the same memory
  * for values of 8..12 bytes, up to 16 bytes more per key for values of 13..24 bytes. 24 bytes
  * hold a number (8), short msgpack objects, and strings of up to 11 characters (stored as
- * UTF-16 plus a byte, see codec.ts).
+ * UTF-16 plus a byte, see codec/strings.ts).
  */
 export const INLINE_MAX_BYTES = 24;
 /** KEY_LEN bits 17..19: words per inline slot (0: the entry has no slots). */
@@ -457,6 +457,15 @@ export const VALUE = {
   EXPIRES_HI: 2,
   EXPIRES_LO: 3,
 } as const;
+/** A TTL value's deadline in epoch milliseconds; `v` is the VALUE block's word index (`ref * 2`). */
+export function readDeadline(i32: Int32Array, v: number): number {
+  return i32[v + VALUE.EXPIRES_HI] * 4294967296 + (i32[v + VALUE.EXPIRES_LO] >>> 0);
+}
+/** Stores `expires` (epoch milliseconds, below 2^53) as a VALUE block's deadline words. */
+export function writeDeadline(i32: Int32Array, v: number, expires: number): void {
+  i32[v + VALUE.EXPIRES_HI] = Math.floor(expires / 4294967296);
+  i32[v + VALUE.EXPIRES_LO] = expires % 4294967296;
+}
 /** Where a value's codec tag sits in its HDR word: `(hdr >>> TAG_SHIFT) & TAG_MASK`. */
 export const TAG_SHIFT = 16;
 /** Flags in a VALUE block's HDR word, above the tag. */
@@ -524,3 +533,14 @@ if (INLINE_MAX_BYTES / 4 > INLINE_WORDS_MASK || INLINE_MAX_BYTES >= 1 << (31 - I
 if (MAX_ARENA_BYTES / UNIT - 1 > BUCKET_REF_MASK) throw new Error('layout: refs overlap bucket tags');
 // The header must hold both free-list families.
 if (HEADER.FREE_LISTS + 2 * SIZE_CLASSES > HEADER_BYTES / 4) throw new Error('layout: header too small');
+
+/**
+ * Arena text: `len` UTF-16 code units at u16 index `at` (store names, schema JSON, structure
+ * tables), as a string. Read in chunks, so a long text does not overflow the argument list.
+ * The caller has checked that the text lies inside the arena.
+ */
+export function readArenaText(u16: Uint16Array, at: number, len: number): string {
+  let text = '';
+  for (let i = 0; i < len; i += 4096) text += String.fromCharCode(...u16.subarray(at + i, at + Math.min(len, i + 4096)));
+  return text;
+}

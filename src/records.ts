@@ -21,18 +21,22 @@
  */
 import { InvalidOptionError, InvalidValueError, describeValue } from './errors';
 
-/** Field types whose values fit a fixed number of bytes. */
-export type ScalarType = 'float64' | 'int32' | 'uint32' | 'int16' | 'uint16' | 'int8' | 'uint8' | 'boolean';
-/** Integer types on which `add` and `compareExchange` work without a lock. */
-export type AtomicType = 'int32' | 'uint32' | 'int16' | 'uint16' | 'int8' | 'uint8';
-export type FieldType =
-  | ScalarType
-  /** One of these strings, stored as its index (uint8 up to 256 members, else uint16). */
-  | { readonly enum: readonly string[] }
-  /** A string of at most `string` UTF-8 bytes, stored as a uint16 length and the bytes. */
-  | { readonly string: number }
-  /** `length` values of a scalar type (a tuple such as `[x: number, y: number]`). */
-  | { readonly array: ScalarType; readonly length: number };
+import {
+  type AtomicType,
+  type FieldType,
+  fieldSizeOf,
+  INT_RANGE,
+  MAX_ENUM_MEMBERS,
+  MAX_RECORD_BYTES,
+  MAX_STRING_BYTES,
+  placeFields,
+  SCALAR_BYTES,
+  type ScalarType,
+} from './record-layout';
+
+// The layout itself (types, sizes, the algorithm) is record-layout.ts's; re-exported for the
+// modules that take them from here.
+export { type AtomicType, type FieldType, MAX_RECORD_BYTES, SCALAR_BYTES, type ScalarType };
 
 export interface RecordFieldSpec {
   readonly name: string;
@@ -50,22 +54,6 @@ export interface RecordLayout {
   readonly fields: readonly RecordField[];
 }
 
-/** Largest record, in bytes: records are copied whole on snapshot reads. */
-export const MAX_RECORD_BYTES = 65536;
-const MAX_ENUM_MEMBERS = 65536;
-
-export const SCALAR_BYTES: Readonly<Record<ScalarType, number>> = {
-  float64: 8, int32: 4, uint32: 4, int16: 2, uint16: 2, int8: 1, uint8: 1, boolean: 1,
-};
-const INT_RANGE: Record<AtomicType, [number, number]> = {
-  int32: [-(2 ** 31), 2 ** 31 - 1],
-  uint32: [0, 2 ** 32 - 1],
-  int16: [-(2 ** 15), 2 ** 15 - 1],
-  uint16: [0, 2 ** 16 - 1],
-  int8: [-128, 127],
-  uint8: [0, 255],
-};
-
 export function isAtomicType(t: FieldType): t is AtomicType {
   return typeof t === 'string' && t in INT_RANGE;
 }
@@ -75,7 +63,7 @@ export function fieldSize(t: FieldType, where: string): { size: number; align: n
   if (typeof t === 'string') {
     const n = SCALAR_BYTES[t];
     if (n === undefined) throw new InvalidOptionError(`${where}: unknown field type ${JSON.stringify(t)} (known: ${Object.keys(SCALAR_BYTES).join(', ')}, {enum}, {string}, {array})`);
-    return { size: n, align: n };
+    return fieldSizeOf(t);
   }
   if (t === null || typeof t !== 'object') throw new InvalidOptionError(`${where}: a field type must be a string or an object, got ${t === null ? 'null' : typeof t}`);
   if ('enum' in t) {
@@ -83,41 +71,35 @@ export function fieldSize(t: FieldType, where: string): { size: number; align: n
     if (!Array.isArray(v) || v.length === 0 || v.length > MAX_ENUM_MEMBERS || v.some((m) => typeof m !== 'string') || new Set(v).size !== v.length) {
       throw new InvalidOptionError(`${where}: enum must be a non-empty array of at most ${MAX_ENUM_MEMBERS} distinct strings`);
     }
-    return v.length <= 256 ? { size: 1, align: 1 } : { size: 2, align: 2 };
+    return fieldSizeOf(t);
   }
   if ('string' in t) {
-    if (!Number.isInteger(t.string) || t.string < 1 || t.string > 0xffff) throw new InvalidOptionError(`${where}: string must be a byte length from 1 to 65535, got ${describe(t.string)}`);
-    return { size: 2 + t.string, align: 2 };
+    if (!Number.isInteger(t.string) || t.string < 1 || t.string > MAX_STRING_BYTES) throw new InvalidOptionError(`${where}: string must be a byte length from 1 to ${MAX_STRING_BYTES}, got ${describe(t.string)}`);
+    return fieldSizeOf(t);
   }
   if ('array' in t) {
     const el = SCALAR_BYTES[t.array];
     if (el === undefined) throw new InvalidOptionError(`${where}: array elements must be of a scalar type, got ${JSON.stringify(t.array)}`);
     if (!Number.isInteger(t.length) || t.length < 1 || t.length * el > MAX_RECORD_BYTES) throw new InvalidOptionError(`${where}: array length must be a positive integer, got ${describe(t.length)}`);
-    return { size: el * t.length, align: el };
+    return fieldSizeOf(t);
   }
   throw new InvalidOptionError(`${where}: unknown field type ${JSON.stringify(t)}`);
 }
 
 /**
- * Lays out fields: largest alignment first, declaration order within an alignment, so every
- * field is naturally aligned (float64 reads go through a Float64Array) with no padding between
- * fields. The generator calls this too, so the offsets it prints are these.
+ * Lays out fields with record-layout.ts's algorithm (largest alignment first, declaration order
+ * within an alignment), after checking them. The generator lays out with the same module, so
+ * the offsets it prints are these.
  */
 export function layoutRecord(specs: readonly RecordFieldSpec[]): RecordLayout {
   if (!Array.isArray(specs) || specs.length === 0) throw new InvalidOptionError('a record needs at least one field');
   const sized = specs.map((f, i) => {
     if (f === null || typeof f !== 'object' || typeof f.name !== 'string' || f.name.length === 0) throw new InvalidOptionError(`record field ${i} needs a non-empty name`);
-    return { spec: f, i, ...fieldSize(f.type, `record field "${f.name}"`) };
+    return fieldSize(f.type, `record field "${f.name}"`);
   });
-  const order = [...sized].sort((a, b) => b.align - a.align || a.i - b.i);
-  const offsets = new Array<number>(specs.length);
-  let at = 0;
-  for (const f of order) {
-    offsets[f.i] = at;
-    at += f.size;
-  }
+  const { size, offsets } = placeFields(sized);
   const layout: RecordLayout = {
-    size: Math.max(8, (at + 7) & ~7),
+    size,
     fields: specs.map((f, i) => ({ name: f.name, type: f.type, offset: offsets[i] })),
   };
   checkLayout(layout);

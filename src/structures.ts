@@ -23,7 +23,7 @@
  *   it, bumps STORE.SEQ and frees the old one: the protocol of an index resize, so the lock-free
  *   read below validates with the same SEQ check.
  * - Bounded: at most MAX_LEARNED_STRUCTURES shapes and MAX_TABLE_CHARS of JSON. Past that,
- *   objects of other shapes are written as plain maps (see codec.ts, LearnedCodec).
+ *   objects of other shapes are written as plain maps (see codec/structured.ts, LearnedCodec).
  * - Kill safety: a save runs under the store lock and names the block it builds and the block
  *   it replaces in STORE.STRUCTS_NEW / STRUCTS_OLD (STRUCTS_NEW is set inside the allocator's
  *   critical section). A thread that takes the lock over from a dead holder calls
@@ -34,7 +34,7 @@ import { arena } from './arena';
 import { MAX_LEARNED_STRUCTURES, type StructureTable } from './codec';
 import { CodecError } from './errors';
 import { spin, testKnob } from './faults';
-import { KIND, STORE, STRUCTS, UNIT } from './layout';
+import { KIND, readArenaText, STORE, STRUCTS, UNIT } from './layout';
 
 /**
  * Test-only (NATIVE_KEYSHARE_TEST_STRUCTS_DELAY, see faults.ts): spins inside a save, before its
@@ -69,11 +69,7 @@ function readText(block: number): string | null {
   if (!arena.covers((w + STRUCTS.TEXT) * 4)) return null;
   const len = arena.i32[w + STRUCTS.LEN];
   if (len < 0 || len > MAX_TABLE_CHARS || !arena.covers((w + STRUCTS.TEXT) * 4 + len * 2)) return null;
-  const u16 = arena.u16;
-  const base = (w + STRUCTS.TEXT) * 2;
-  let text = '';
-  for (let i = 0; i < len; i += 4096) text += String.fromCharCode(...u16.subarray(base + i, base + Math.min(len, i + 4096)));
-  return text;
+  return readArenaText(arena.u16, (w + STRUCTS.TEXT) * 2, len);
 }
 
 function parseTable(text: string, block: number): string[][] {

@@ -74,6 +74,7 @@ import {
   inlineSlotA,
   inlineTag,
   inlineWords,
+  readArenaText,
 } from './layout';
 import { withAllocatorLock } from './allocator';
 import { hashKey, readKey } from './keyindex';
@@ -465,8 +466,7 @@ function schemaRecordSize(i32: Int32Array, s: number, err: Ctx['err'], at: { sto
     err('store', s, `schema text of ${len} code units does not fit its ${bytes}-byte block`, at);
     return 0;
   }
-  let text = '';
-  for (let i = 0; i < len; i++) text += String.fromCharCode(arena.u16[(block * 2 + SCHEMA.TEXT) * 2 + i]);
+  const text = readArenaText(arena.u16, (block * 2 + SCHEMA.TEXT) * 2, len);
   try {
     const parsed = JSON.parse(text) as { record?: { size?: unknown } | null };
     return typeof parsed.record?.size === 'number' ? parsed.record.size : 0;
@@ -495,8 +495,7 @@ function verifyStructures(i32: Int32Array, s: number, ctx: Pick<Ctx, 'err' | 'wa
       const bytes = classUnits(i32[block * 2] & 0xff) * UNIT;
       if (len <= 0 || STRUCTS.TEXT * 4 + len * 2 > bytes) err('store', s, `structure table text of ${len} code units does not fit its ${bytes}-byte block`, at);
       else {
-        let text = '';
-        for (let i = 0; i < len; i++) text += String.fromCharCode(arena.u16[(block * 2 + STRUCTS.TEXT) * 2 + i]);
+        const text = readArenaText(arena.u16, (block * 2 + STRUCTS.TEXT) * 2, len);
         let list: unknown = null;
         try {
           list = JSON.parse(text);
@@ -555,9 +554,7 @@ function lockCheck(word: number, ref: number, what: string, warn: Ctx['warn'], e
 
 function storeName(i32: Int32Array, s: number): string {
   const len = Math.min(i32[s * 2 + STORE.NAME_LEN], 256);
-  let n = '';
-  for (let i = 0; i < len; i++) n += String.fromCharCode(arena.u16[(s * 2 + STORE.NAME) * 2 + i]);
-  return n;
+  return readArenaText(arena.u16, (s * 2 + STORE.NAME) * 2, len);
 }
 
 function hex(n: number): string {
