@@ -142,18 +142,20 @@ export function alloc(kind: number, units: number, pendingWord = -1, freeDeferre
         const have = slabEntries[c];
         const slabUnits = Math.min(SLAB_MAX_UNITS, Math.max(SLAB_MIN_UNITS, (Math.max(SLAB_MIN_ENTRIES, have >>> 3) * size) + 1));
         const sc = sizeClassOf(slabUnits);
-        const count = Math.floor((classUnits(sc) - 1) / size);
+        const slabSize = classUnits(sc);
+        const count = Math.floor((slabSize - 1) / size);
         slabEntries[c] = have + count;
         const slab = takeData(sc, true);
         i32 = arena.i32;
-        // Straight line from here to the list head: the whole slab is one RUN node, cut an
-        // entry at a time by popEntry, so a kill cannot leave a slab half carved.
+        // Straight line from here to the list head, with every figure computed before it (a
+        // call is where a kill lands: one here once left a slab uncounted): the whole slab is
+        // one RUN node, cut an entry at a time by popEntry, so a kill cannot leave it half carved.
         const run = (slab + 1) * 2;
         i32[run + ENTRY.SEQ] = count;
         i32[run + BLOCK.NEXT_FREE] = 0;
         i32[run + BLOCK.HDR] = (KIND.FREE << 8) | c | FREE_ENTRY_FLAG | ENTRY_RUN_FLAG;
         i32[slab * 2 + BLOCK.HDR] = (KIND.SLAB << 8) | sc;
-        i32[HEADER.UNITS_IN_USE] += classUnits(sc);
+        i32[HEADER.UNITS_IN_USE] += slabSize;
         i32[HEADER.BLOCKS_IN_USE] += 1;
         i32[lw] = slab + 1;
       }
