@@ -16,7 +16,7 @@ export { createStore, listStores } from './registry';
 export { Store } from './store';
 import { readRetryCount } from './seqlock';
 export type { SetOptions, DeleteOptions, StoreOptions, IntegerField } from './options';
-export type { StoreStats } from './store';
+export type { StoreStats } from './stats';
 export type { Pattern } from './patterns';
 export { RecordView } from './view';
 export { layoutRecord } from './records';

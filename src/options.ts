@@ -155,6 +155,27 @@ export function parseDeleteOptions(o: DeleteOptions | undefined): { literal: boo
   return { literal: o.literal === true, timeout: checkTimeout(o.timeout, 'options.timeout') };
 }
 
+/** The entries of setMany() as a list of pairs: an iterable of [key, value] pairs, or an object. */
+export function parseEntries<T>(entries: Iterable<readonly [string, T]> | Record<string, T>): [string, T][] {
+  if (entries === null || typeof entries !== 'object') throw new InvalidOptionError(`entries must be an iterable of [key, value] pairs or an object, got ${describe(entries)}`);
+  return Symbol.iterator in entries
+    ? Array.from(entries as Iterable<readonly [string, T]>, (e, i) => {
+        if (!Array.isArray(e) || e.length !== 2) throw new InvalidOptionError(`entries[${i}] must be a [key, value] pair, got ${Array.isArray(e) ? `an array of length ${e.length}` : describe(e)}`);
+        return [e[0], e[1]];
+      })
+    : Object.entries(entries as Record<string, T>);
+}
+
+/** The keys of deleteMany(): an array of literal keys (a RegExp is refused with a hint). */
+export function checkLiteralKeys(keys: readonly string[]): void {
+  if (!Array.isArray(keys)) throw new InvalidOptionError(`keys must be an array of strings, got ${describe(keys)}`);
+  for (let i = 0; i < keys.length; i++) {
+    const k: unknown = keys[i];
+    if (k instanceof RegExp) throw new InvalidKeyError(`deleteMany() takes literal keys, got ${describe(k)} at keys[${i}]; to delete the keys a pattern matches, call delete(pattern)`);
+    if (typeof k !== 'string' || k.length === 0 || k.length > MAX_KEY_LENGTH) badKey(k, `keys[${i}]`);
+  }
+}
+
 const STORE_OPTIONS = ['hotReads', 'record', 'structures'];
 
 /**

@@ -9,7 +9,7 @@ import { decode, Tag } from './codec';
 import { ENTRY, RECORD_BYTES_OFFSET, TAG_MASK, TAG_SHIFT, UNIT, VALUE, VALUE_BYTES_OFFSET, VALUE_BYTES_OFFSET_TTL, VALUE_FLAG, inlineLength, inlineSlot, inlineTag } from './layout';
 import { readKey } from './keyindex';
 import { type Ref, wordOf } from './ref';
-import { awaitWriter, beginRead, corrupt, entryRefsMoved, isWriting, noteRetry, refsCurrent, syncEntryEpoch, validateRead } from './seqlock';
+import { beginEntryRead, corrupt, entryRefsMoved, noteRetry, READ_RETRY, READ_STALE, refsCurrent, syncEntryEpoch, validateRead } from './seqlock';
 
 /** readEntry results that are not values. Distinct objects: `undefined` is never stored. */
 export const MISSING: unknown = Symbol('missing');
@@ -55,16 +55,13 @@ export function readEntry(ref: Ref, gen: number, schema: SchemaDecoder, stamp: R
     // Views only grow, so this one stays valid for everything it covers; a ref beyond it is
     // handled by refreshing (a.covers) and starting over.
     const i32 = a.i32;
-    // 1. Begin: an odd SEQ is a write in place in progress. (An odd word in memory a retired
-    //    slab gave back is no writer to wait for: awaitWriter says so.)
-    const s1 = beginRead(i32, e);
-    if (isWriting(s1)) {
-      if (!awaitWriter(i32, e, s1, spins)) return STALE;
-      continue;
-    }
-    // 2. Same key? GEN moves when the entry is freed or reused. GEN and DATA are plain loads:
-    //    the two SEQ loads around them are what orders them (see seqlock.ts).
-    if (i32[e + ENTRY.GEN] !== gen) return STALE;
+    // 1. Begin: an odd SEQ is a write in place in progress (an odd word in memory a retired
+    //    slab gave back is no writer to wait for). 2. Same key? GEN moves when the entry is
+    //    freed or reused. GEN and DATA are plain loads: the two SEQ loads around them are what
+    //    orders them (see seqlock.ts).
+    const s1 = beginEntryRead(i32, e, gen, spins);
+    if (s1 === READ_STALE) return STALE;
+    if (s1 === READ_RETRY) continue;
     const d = i32[e + ENTRY.DATA];
     if (d === 0) {
       if (!validateRead(i32, e, s1)) continue;
@@ -152,12 +149,9 @@ export function peekEntry(ref: Ref, gen: number): unknown {
   const e = wordOf(ref);
   for (let spins = 0; ; spins++) {
     const i32 = arena.i32;
-    const s1 = beginRead(i32, e);
-    if (isWriting(s1)) {
-      if (!awaitWriter(i32, e, s1, spins)) return STALE;
-      continue;
-    }
-    if (i32[e + ENTRY.GEN] !== gen) return STALE;
+    const s1 = beginEntryRead(i32, e, gen, spins);
+    if (s1 === READ_STALE) return STALE;
+    if (s1 === READ_RETRY) continue;
     const d = i32[e + ENTRY.DATA];
     const live = d !== 0 && !expiredBlock(d, now());
     if (validateRead(i32, e, s1)) {

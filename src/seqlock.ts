@@ -11,7 +11,8 @@
  * word grows by 2 every time DATA is republished, and is odd while a record is written in place.
  * A reader
  *   1. beginRead: loads SEQ (s1) — an odd SEQ belongs to an in-place writer: awaitWriter;
- *   2. checks GEN is the generation it expects (the entry still holds this key);
+ *   2. checks GEN is the generation it expects (the entry still holds this key) — steps 1 and 2
+ *      together: beginEntryRead;
  *   3. loads DATA, bounds-checks the block or slot, and copies what it needs into private memory;
  *   4. validateRead: loads SEQ again: if it is still s1, no writer republished or freed anything
  *      while the bytes were copied, so the copy is one whole value. Otherwise retry (noteRetry).
@@ -39,6 +40,22 @@ import { myWord } from './threads';
 /** Step 1: SEQ of the entry at word `e`, before anything else of it is read. Odd: see awaitWriter. */
 export function beginRead(i32: Int32Array, e: Word): number {
   return Atomics.load(i32, e + ENTRY.SEQ);
+}
+
+/** beginEntryRead's results that are not a SEQ to read under: odd, so never a valid one. */
+export const READ_RETRY = 1;
+export const READ_STALE = 3;
+
+/**
+ * Steps 1–2 for a reader holding (ref, GEN): the SEQ to read under (even); READ_RETRY after
+ * waiting a little for an in-place writer (begin again); READ_STALE when the entry no longer has
+ * generation `gen` (freed or reused) or an odd SEQ turned out to be garbage from a retired slab.
+ * GEN is a plain load: the two SEQ loads around it order it.
+ */
+export function beginEntryRead(i32: Int32Array, e: Word, gen: number, spins: number): number {
+  const s1 = Atomics.load(i32, e + ENTRY.SEQ);
+  if ((s1 & 1) !== 0) return awaitWriter(i32, e, s1, spins) ? READ_RETRY : READ_STALE;
+  return i32[e + ENTRY.GEN] === gen ? s1 : READ_STALE;
 }
 
 /** Step 4: whether SEQ is still `s1`: nothing read since beginRead was republished or freed. */

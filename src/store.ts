@@ -12,64 +12,46 @@
  * other way round). Readers take none.
  */
 import { arena } from './arena';
-import { reclaim, usage } from './allocator';
+import { reclaim } from './allocator';
 import { now } from './clock';
 import { encoded, Tag } from './codec';
-import { InvalidKeyError, InvalidOptionError, InvalidValueError, KeyNotFoundError, LockTimeoutError, StoreClosedError, quote } from './errors';
+import { InvalidOptionError, InvalidValueError, KeyNotFoundError, LockTimeoutError, StoreClosedError, quote } from './errors';
 import { forgetHandle, scheduleSweep } from './handles';
-import { bucketRef, forEachRef, readKey, shrinkIndex } from './keyindex';
-import { ENTRY, INDEX, MAX_KEY_LENGTH, RECORD_BYTES_OFFSET, STORE, UNIT, VALUE, VALUE_FLAG, inlineLength } from './layout';
-import { holder, release, tryAcquire } from './locks';
+import { forEachRef, readKey, shrinkIndex } from './keyindex';
+import { ENTRY, MAX_KEY_LENGTH, RECORD_BYTES_OFFSET, STORE, UNIT, VALUE, VALUE_FLAG } from './layout';
+import { holder, release } from './locks';
 import { CACHE_LIMIT, LookupCache } from './lookup-cache';
-import { badKey, checkKey, checkTimeout, DEFAULT_TIMEOUT_MS, describe, parseDeleteOptions, parseSetOptions, type DeleteOptions, type IntegerField, type SetOptions } from './options';
+import { badKey, checkKey, checkLiteralKeys, checkTimeout, DEFAULT_TIMEOUT_MS, describe, parseDeleteOptions, parseEntries, parseSetOptions, type DeleteOptions, type IntegerField, type SetOptions } from './options';
 import { compilePattern, type KeyPattern, type Pattern } from './patterns';
 import { expiredAt, expiredBlock, liveKey, peekEntry, STALE } from './read';
 import { ATOMIC_MISSING, ATOMIC_STALE, type AtomicField, isRecordBlock, recordAtomic, writeRecordInPlace } from './record-protocol';
 import { checkDelta, checkOperand, encodeFields, encodeRecord, fieldSpan, readFields, type RecordLayout } from './records';
 import { type Ref, wordOf } from './ref';
 import { StoreCodec, type StoreSchema } from './schema';
-import { currentEntryEpoch, entryRefsMoved, guardEntry, unguardEntry } from './seqlock';
-import { learnedCount } from './structures';
-import { liveThreadCount, myToken } from './threads';
-import { clearValue, insertEntry, LOCK_HELD, LOCK_STALE, LOCK_TAKEN, LOCK_TIMEOUT, lockEntry, type LockResult, removeEntry, unlockEntry, withStoreLock, writeValue } from './write';
+import { currentEntryEpoch, entryRefsMoved } from './seqlock';
+import { storeStats, type StoreStats } from './stats';
+import { myToken } from './threads';
+import { clearValue, insertEntry, LOCK_HELD, LOCK_STALE, LOCK_TAKEN, LOCK_TIMEOUT, lockEntry, type LockResult, removeEntry, sweepExpired, unlockEntry, withStoreLock, writeValue } from './write';
 
 export type { SetOptions, DeleteOptions, StoreOptions, IntegerField } from './options';
-
-/** What {@link Store.stats} reports. Counts are read without locks and may be momentarily off by concurrent writers. */
-export interface StoreStats {
-  name: string;
-  /** Keys that hold a value (expired keys not yet reclaimed included). */
-  entries: number;
-  /** Keys held by a lock without a value yet. */
-  placeholders: number;
-  /** Keys whose value has a TTL. */
-  ttlEntries: number;
-  /** Bucket array size and tombstones of the key index. */
-  indexCapacity: number;
-  tombstones: number;
-  /** Sum of the encoded sizes of the values (walks the store). */
-  valueBytes: number;
-  /**
-   * Object shapes the store has learned from the values written to it (at most 128): objects
-   * of these shapes are stored without their property names (see README, "Learned structures").
-   */
-  learnedStructures: number;
-  arena: {
-    /** Bytes in blocks handed out, across all stores. */
-    bytesInUse: number;
-    /** Bytes of the SharedArrayBuffer (grows on demand up to maxMemory). */
-    bytesReserved: number;
-    maxMemory: number;
-    /** Threads currently registered with the arena. */
-    threads: number;
-  };
-}
+export type { StoreStats } from './stats';
 
 /** Expired entries an insert looks for while a store has TTL entries. */
 const SWEEP_BUDGET = 16;
 /** A clear() of at least this many keys gives emptied slabs back at once (allocator.reclaim). */
 const RECLAIM_AFTER_CLEAR = 256;
 const EMPTY = new Uint8Array(0);
+/** A set() between its encoding and its write (see Store.pending). */
+interface PendingWrite {
+  key: string;
+  tag: number;
+  bytes: Uint8Array;
+  src: number;
+  len: number;
+  expires: number;
+  minBytes: number;
+  schema: StoreSchema | null;
+}
 /** What withEntryLock's `absent` returns to look the key up again. */
 const RETRY: unique symbol = Symbol('retry');
 
@@ -87,6 +69,12 @@ export class Store<T = unknown> extends LookupCache {
   private readonly held = new Set<string>();
   /** @internal */
   closed = false;
+  /**
+   * The write set() is making, encoded: one reusable object read by writePending and
+   * insertPending, so that a set allocates no closures (measured: +10% on a 1 K-key set). Nothing
+   * between its filling and its use runs caller code, so no other set can overwrite it.
+   */
+  private readonly pending: PendingWrite = { key: '', tag: 0, bytes: EMPTY, src: 0, len: 0, expires: 0, minBytes: 0, schema: null };
 
   /** @internal Use createStore(). */
   constructor(name: string, ref: Ref, hot: boolean, schema: StoreSchema | null, cacheLimit = CACHE_LIMIT) {
@@ -223,41 +211,49 @@ export class Store<T = unknown> extends LookupCache {
     checkKey(key);
     const o = parseSetOptions(options);
     const expires = o.expires;
-    let minBytes = o.minBytes;
+    const minBytes = o.minBytes;
     const timeout = o.timeout;
     // Encode before any lock: a value that cannot be stored throws with nothing changed.
     const sc = this.codec.current();
     const tag = this.codec.encode(value, sc, `${this.name}: value`);
-    let bytes = encoded.bytes;
-    let src = encoded.offset;
-    let len = encoded.length;
+    const w = this.pending;
+    w.tag = tag;
+    w.bytes = encoded.bytes;
+    w.src = encoded.offset;
+    w.len = encoded.length;
+    w.expires = expires;
+    w.minBytes = minBytes;
+    w.schema = sc;
     if (tag === Tag.Record) {
       // A record has a fixed size (no minBufferSize) and is written in place (writeRecord).
       if (expires !== 0) throw new InvalidOptionError(`store "${this.name}" holds fixed-layout records, which cannot have a TTL`);
-      bytes = sc!.rec;
-      src = 0;
-      len = sc!.layout!.size;
-      minBytes = 0;
+      w.bytes = sc!.rec;
+      w.src = 0;
+      w.len = sc!.layout!.size;
+      w.minBytes = 0;
     }
-    const written = this.withEntryLock(
-      key,
-      timeout,
-      (ref) => {
-        if (tag === Tag.Record) this.writeRecord(ref, sc!, sc!.allRanges);
-        else writeValue(this.ref, ref, tag, bytes, src, len, expires, minBytes);
-        return true;
-      },
-      () => {
-        // Another thread may insert it first: then write through the entry path.
-        if (!insertEntry(this.ref, key, tag, bytes, src, len, expires, minBytes, false, this)) return RETRY;
-        // Inserts pay for reclaiming a few expired keys, so a TTL workload stays bounded.
-        if (Atomics.load(arena.i32, wordOf(this.ref) + STORE.TTL_COUNT) > 0) this.sweepExpired(SWEEP_BUDGET);
-        return true;
-      },
-    );
+    w.key = key;
+    const written = this.withEntryLock(key, timeout, this.writePending, this.insertPending);
     if (written && expires !== 0) scheduleSweep(this as Store<unknown>);
     return written;
   }
+  /** set() with the entry locked: the value in place (a record) or copy-on-write. */
+  private readonly writePending = (ref: Ref): boolean => {
+    const w = this.pending;
+    if (w.tag === Tag.Record) this.writeRecord(ref, w.schema!, w.schema!.allRanges);
+    else writeValue(this.ref, ref, w.tag, w.bytes, w.src, w.len, w.expires, w.minBytes);
+    return true;
+  };
+
+  /** set() of a key not in the index: a new entry, unless another thread inserts it first (RETRY). */
+  private readonly insertPending = (): boolean | typeof RETRY => {
+    const w = this.pending;
+    if (!insertEntry(this.ref, w.key, w.tag, w.bytes, w.src, w.len, w.expires, w.minBytes, false, this)) return RETRY;
+    // Inserts pay for reclaiming a few expired keys, so a TTL workload stays bounded.
+    if (Atomics.load(arena.i32, wordOf(this.ref) + STORE.TTL_COUNT) > 0) this.sweepExpired(SWEEP_BUDGET);
+    return true;
+  };
+
   /**
    * Stores several values. Every key, value and option is checked and encoded before the first
    * write, so bad input writes nothing (the error names the entry and its key). The writes are
@@ -267,13 +263,7 @@ export class Store<T = unknown> extends LookupCache {
    */
   setMany(entries: Iterable<readonly [string, T]> | Record<string, T>, options?: SetOptions): number {
     if (this.closed) throw new StoreClosedError(this.name);
-    if (entries === null || typeof entries !== 'object') throw new InvalidOptionError(`entries must be an iterable of [key, value] pairs or an object, got ${describe(entries)}`);
-    const list: [string, T][] = Symbol.iterator in entries
-      ? Array.from(entries as Iterable<readonly [string, T]>, (e, i) => {
-          if (!Array.isArray(e) || e.length !== 2) throw new InvalidOptionError(`entries[${i}] must be a [key, value] pair, got ${Array.isArray(e) ? `an array of length ${e.length}` : describe(e)}`);
-          return [e[0], e[1]];
-        })
-      : Object.entries(entries as Record<string, T>);
+    const list = parseEntries(entries);
     parseSetOptions(options);
     const sc = this.codec.current();
     for (let i = 0; i < list.length; i++) {
@@ -323,12 +313,7 @@ export class Store<T = unknown> extends LookupCache {
   /** Deletes several keys, each literal (never a pattern). Returns how many held a value. */
   deleteMany(keys: readonly string[], options?: Omit<DeleteOptions, 'literal'>): number {
     if (this.closed) throw new StoreClosedError(this.name);
-    if (!Array.isArray(keys)) throw new InvalidOptionError(`keys must be an array of strings, got ${describe(keys)}`);
-    for (let i = 0; i < keys.length; i++) {
-      const k: unknown = keys[i];
-      if (k instanceof RegExp) throw new InvalidKeyError(`deleteMany() takes literal keys, got ${describe(k)} at keys[${i}]; to delete the keys a pattern matches, call delete(pattern)`);
-      if (typeof k !== 'string' || k.length === 0 || k.length > MAX_KEY_LENGTH) badKey(k, `keys[${i}]`);
-    }
+    checkLiteralKeys(keys);
     const timeout = parseDeleteOptions(options).timeout;
     let n = 0;
     for (const k of keys) if (this.deleteOne(k, timeout)) n++;
@@ -610,29 +595,7 @@ export class Store<T = unknown> extends LookupCache {
   /** Counts and sizes; see {@link StoreStats}. */
   stats(): StoreStats {
     if (this.closed) throw new StoreClosedError(this.name);
-    const s = wordOf(this.ref);
-    arena.refresh();
-    const i32 = arena.i32;
-    let valueBytes = 0;
-    forEachRef(this.ref, (ref) => {
-      const d = Atomics.load(arena.i32, wordOf(ref) + ENTRY.DATA);
-      if (d < 0) valueBytes += inlineLength(d);
-      else if (d !== 0 && arena.covers(d * UNIT + 8)) valueBytes += arena.i32[wordOf(d) + VALUE.LEN];
-    });
-    const idx = Atomics.load(i32, s + STORE.INDEX);
-    const u = usage();
-    const values = Atomics.load(i32, s + STORE.VALUES);
-    return {
-      name: this.name,
-      entries: values,
-      placeholders: Math.max(0, Atomics.load(i32, s + STORE.COUNT) - values),
-      ttlEntries: Atomics.load(i32, s + STORE.TTL_COUNT),
-      indexCapacity: arena.i32[wordOf(idx) + INDEX.CAPACITY],
-      tombstones: Atomics.load(i32, s + STORE.TOMBSTONES),
-      valueBytes,
-      learnedStructures: learnedCount(this.ref),
-      arena: { bytesInUse: u.bytesInUse, bytesReserved: u.bytesReserved, maxMemory: u.maxMemory, threads: liveThreadCount() },
-    };
+    return storeStats(this.name, this.ref);
   }
 
   /**
@@ -652,46 +615,13 @@ export class Store<T = unknown> extends LookupCache {
    * them for Infinity), skipping keys whose lock is taken. Returns how many it deleted.
    */
   sweepExpired(buckets: number): number {
-    const s = wordOf(this.ref);
-    if (Atomics.load(arena.i32, s + STORE.TTL_COUNT) === 0) return 0;
-    const expired: Ref[] = [];
-    const t = now();
-    if (buckets === Infinity) {
-      forEachRef(this.ref, (ref) => {
-        if (expiredAt(ref, t)) expired.push(ref);
-      });
-    } else {
-      // Threads share one cursor, so concurrent sweeps look at different buckets.
-      arena.refresh();
-      const i32 = arena.i32;
-      const idx = Atomics.load(i32, s + STORE.INDEX);
-      const cap = i32[wordOf(idx) + INDEX.CAPACITY];
-      const start = Atomics.add(i32, s + STORE.SWEEP_CURSOR, buckets) & (cap - 1);
-      for (let i = 0; i < buckets && i < cap; i++) {
-        const ref = bucketRef(arena.i32[wordOf(idx) + INDEX.BUCKETS + ((start + i) & (cap - 1))]);
-        if (ref !== 0 && expiredAt(ref, t)) expired.push(ref);
-      }
-    }
-    let n = 0;
-    for (const ref of expired) {
-      const e = wordOf(ref);
-      if (!guardEntry(ref)) break; // slabs were retired: these refs may be stale, sweep later
-      const gen = Atomics.load(arena.i32, e + ENTRY.GEN);
-      if ((gen & 1) !== 0 || !tryAcquire(arena.i32, e + ENTRY.LOCK, myToken)) {
-        unguardEntry();
-        continue;
-      }
-      if (Atomics.load(arena.i32, e + ENTRY.GEN) !== gen || !expiredAt(ref, t)) {
-        release(arena.i32, e + ENTRY.LOCK);
-        unguardEntry();
-        continue;
-      }
-      unguardEntry();
-      this.removeEntry(ref, readKey(ref), true);
-      n++;
-    }
-    return n;
+    return sweepExpired(this.ref, buckets, this.removeExpired);
   }
+
+  /** An expired entry the sweep locked: remove it with its value. */
+  private readonly removeExpired = (ref: Ref): void => {
+    this.removeEntry(ref, readKey(ref), true);
+  };
 
   /** Unlinks and frees entry `ref` of `key` (its lock held; see write.ts, removeEntry) and forgets it. */
   private removeEntry(ref: Ref, key: string, clear: boolean): void {

@@ -1,8 +1,9 @@
 /**
  * The write protocol: publishing a value (writeValue, writeInline, publish), removing one
  * (clearValue), an entry's lock (lockEntry), creating and removing entries (insertEntry,
- * removeEntry, and recoverLimboEntry for a thread that died between the two halves), and the
- * store lock with the counters it guards (withStoreLock, repairCounts).
+ * removeEntry, and recoverLimboEntry for a thread that died between the two halves), removing
+ * expired ones (sweepExpired), and the store lock with the counters it guards (withStoreLock,
+ * repairCounts).
  *
  * ## writeValue: copy-on-write under the key's lock
  *   1. take the entry's LOCK (lockEntry: spin, then Atomics.wait);
@@ -22,9 +23,10 @@
  */
 import { arena } from './arena';
 import { alloc, free } from './allocator';
+import { now } from './clock';
 import { Tag } from './codec';
 import { pause, spin, testKnob } from './faults';
-import { bucketRef, hashKey, indexHolds, insert, isOneByteKey, lookup, remove, repairIndex, reserveOne } from './keyindex';
+import { bucketRef, forEachRef, hashKey, indexHolds, insert, isOneByteKey, lookup, remove, repairIndex, reserveOne } from './keyindex';
 import {
   BLOCK_BITS,
   BUCKET_TOMBSTONE,
@@ -52,6 +54,7 @@ import {
   sizeClassOf,
 } from './layout';
 import { Acquired, acquire, holder, release, tryAcquire } from './locks';
+import { expiredAt } from './read';
 import { waitForAtomicOps } from './record-protocol';
 import { type Ref, wordOf } from './ref';
 import { guardEntry, unguardEntry } from './seqlock';
@@ -401,6 +404,55 @@ export function recoverLimboEntry(store: Ref, entry: Ref, lastNew: number, deadT
     if (lock >>> 1 === deadToken) Atomics.compareExchange(i32, e + ENTRY.LOCK, lock, 0);
     free(entry);
   });
+}
+
+// ── Expiry ───────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Deletes expired entries of store `store` among the next `buckets` buckets of its index (all
+ * of them for Infinity), skipping keys whose lock is taken: each one it locks, `remove` removes
+ * (Store.removeEntry, which also drops it from the handle's cache). Returns how many it deleted.
+ */
+export function sweepExpired(store: Ref, buckets: number, remove: (ref: Ref) => void): number {
+  const s = wordOf(store);
+  if (Atomics.load(arena.i32, s + STORE.TTL_COUNT) === 0) return 0;
+  const expired: Ref[] = [];
+  const t = now();
+  if (buckets === Infinity) {
+    forEachRef(store, (ref) => {
+      if (expiredAt(ref, t)) expired.push(ref);
+    });
+  } else {
+    // Threads share one cursor, so concurrent sweeps look at different buckets.
+    arena.refresh();
+    const i32 = arena.i32;
+    const idx = Atomics.load(i32, s + STORE.INDEX);
+    const cap = i32[wordOf(idx) + INDEX.CAPACITY];
+    const start = Atomics.add(i32, s + STORE.SWEEP_CURSOR, buckets) & (cap - 1);
+    for (let i = 0; i < buckets && i < cap; i++) {
+      const ref = bucketRef(arena.i32[wordOf(idx) + INDEX.BUCKETS + ((start + i) & (cap - 1))]);
+      if (ref !== 0 && expiredAt(ref, t)) expired.push(ref);
+    }
+  }
+  let n = 0;
+  for (const ref of expired) {
+    const e = wordOf(ref);
+    if (!guardEntry(ref)) break; // slabs were retired: these refs may be stale, sweep later
+    const gen = Atomics.load(arena.i32, e + ENTRY.GEN);
+    if ((gen & 1) !== 0 || !tryAcquire(arena.i32, e + ENTRY.LOCK, myToken)) {
+      unguardEntry();
+      continue;
+    }
+    if (Atomics.load(arena.i32, e + ENTRY.GEN) !== gen || !expiredAt(ref, t)) {
+      release(arena.i32, e + ENTRY.LOCK);
+      unguardEntry();
+      continue;
+    }
+    unguardEntry();
+    remove(ref);
+    n++;
+  }
+  return n;
 }
 
 // ── The store lock ───────────────────────────────────────────────────────────────────────────
