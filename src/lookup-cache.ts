@@ -16,7 +16,7 @@ import { pause, testKnob } from './faults';
 import { foundGen, hashKey, lookup } from './keyindex';
 import { ENTRY, epochStripe, epochWord } from './layout';
 import { checkKey } from './options';
-import { MISSING, type ReadStamp, readEntry, STALE } from './read';
+import { MISSING as READ_MISSING, type ReadStamp, readEntry, STALE as READ_STALE } from './read';
 import { type Ref, type Word, wordOf } from './ref';
 import { type StoreCodec } from './schema';
 import { beginRead, entryRefsMoved } from './seqlock';
@@ -139,6 +139,10 @@ function armEpoch(e: Word, seq: number, epoch: number): number {
   if (Atomics.load(i32, e + ENTRY.LOCK) === 0 && Atomics.load(i32, e + ENTRY.SEQ) === seq) return epoch;
   return (epoch - 1) | 0;
 }
+
+/** readEntry's MISSING and STALE as constants of this module (see read.ts). */
+const MISSING = READ_MISSING;
+const STALE = READ_STALE;
 
 /** Where readHotSlow's readEntry leaves the SEQ, DATA and deadline of the value it read. */
 const stamp: ReadStamp = { seq: 0, data: 0, expires: 0 };

@@ -89,7 +89,9 @@ export interface StoreOptions {
   structures?: readonly (readonly string[])[];
 }
 
-export const DEFAULT_TIMEOUT_MS = 1000;
+/** How long a write waits for a key locked by another thread, in ms, unless told. (Exported apart, so that set()'s parseSetOptions reads a constant, not this module's exports object.) */
+const DEFAULT_TIMEOUT_MS = 1000;
+export { DEFAULT_TIMEOUT_MS };
 
 /** The received value with its type, for error messages (`the string "100"`). */
 export const describe = describeValue;

@@ -9,11 +9,16 @@ import { decode, Tag } from './codec';
 import { ENTRY, RECORD_BYTES_OFFSET, TAG_MASK, TAG_SHIFT, UNIT, VALUE, VALUE_BYTES_OFFSET, VALUE_BYTES_OFFSET_TTL, VALUE_FLAG, inlineLength, inlineSlot, inlineTag } from './layout';
 import { readKey } from './keyindex';
 import { type Ref, wordOf } from './ref';
-import { beginEntryRead, corrupt, entryRefsMoved, noteRetry, READ_RETRY, READ_STALE, refsCurrent, syncEntryEpoch, validateRead } from './seqlock';
+import { Begin, beginEntryRead, corrupt, entryRefsMoved, noteRetry, refsCurrent, syncEntryEpoch, validateRead } from './seqlock';
 
-/** readEntry results that are not values. Distinct objects: `undefined` is never stored. */
-export const MISSING: unknown = Symbol('missing');
-export const STALE: unknown = Symbol('stale');
+/**
+ * readEntry results that are not values. Distinct objects: `undefined` is never stored. Declared
+ * and exported apart, so that this module's own uses are of a constant, not loads from its
+ * exports object (modules that test for them keep local copies the same way).
+ */
+const MISSING: unknown = Symbol('missing');
+const STALE: unknown = Symbol('stale');
+export { MISSING, STALE };
 
 /** Decodes the tags whose meaning is the store's (its schema, its learned structures): schema.ts. */
 export interface SchemaDecoder {
@@ -60,8 +65,8 @@ export function readEntry(ref: Ref, gen: number, schema: SchemaDecoder, stamp: R
     //    freed or reused. GEN and DATA are plain loads: the two SEQ loads around them are what
     //    orders them (see seqlock.ts).
     const s1 = beginEntryRead(i32, e, gen, spins);
-    if (s1 === READ_STALE) return STALE;
-    if (s1 === READ_RETRY) continue;
+    if (s1 === Begin.Stale) return STALE;
+    if (s1 === Begin.Retry) continue;
     const d = i32[e + ENTRY.DATA];
     if (d === 0) {
       if (!validateRead(i32, e, s1)) continue;
@@ -150,8 +155,8 @@ export function peekEntry(ref: Ref, gen: number): unknown {
   for (let spins = 0; ; spins++) {
     const i32 = arena.i32;
     const s1 = beginEntryRead(i32, e, gen, spins);
-    if (s1 === READ_STALE) return STALE;
-    if (s1 === READ_RETRY) continue;
+    if (s1 === Begin.Stale) return STALE;
+    if (s1 === Begin.Retry) continue;
     const d = i32[e + ENTRY.DATA];
     const live = d !== 0 && !expiredBlock(d, now());
     if (validateRead(i32, e, s1)) {

@@ -186,10 +186,13 @@ let fieldBytes: Uint8Array = Buffer.allocUnsafeSlow(256);
 
 // ── Lock-free atomic ops ─────────────────────────────────────────────────────────────────────
 
-/** recordAtomic's result when GEN moved: the entry no longer holds the key; look it up again. Not an integer, so never a field's value. */
-export const ATOMIC_STALE = -0.5;
-/** recordAtomic's result when the key holds no record. */
-export const ATOMIC_MISSING = -1.5;
+/** recordAtomic's results when the op did not happen: not integers, so never a field's value. */
+export const enum AtomicResult {
+  /** GEN moved: the entry no longer holds the key; look it up again. */
+  Stale = -0.5,
+  /** The key holds no record. */
+  Missing = -1.5,
+}
 
 /**
  * Fault injection for tests (NATIVE_KEYSHARE_TEST_ATOMIC_DELAY): widens the window between an
@@ -204,7 +207,7 @@ const INPLACE_DELAY_SPINS = testKnob('INPLACE_DELAY');
 /**
  * A lock-free atomic op on one integer field of entry `ref`'s record, `ref` being from
  * ENTRY_EPOCH `epoch`: add `a` (op 0), or compare-exchange `a` → `b` (op 1). Returns the field's
- * previous value (as Atomics does), or ATOMIC_STALE / ATOMIC_MISSING when it did not happen.
+ * previous value (as Atomics does), or AtomicResult.Stale / AtomicResult.Missing when it did not happen.
  * See the module comment for why the HAZARD announcement makes following DATA without the lock
  * safe.
  */
@@ -219,19 +222,19 @@ export function recordAtomic(ref: Ref, gen: number, epoch: number, at: number, k
     // the hazard keeps the slab from being released while we look (reclaim.ts).
     if (Atomics.load(i32, HEADER.ENTRY_EPOCH) !== epoch) {
       i32[h] = 0;
-      return ATOMIC_STALE;
+      return AtomicResult.Stale;
     }
     const d = i32[e + ENTRY.DATA];
     // GEN after DATA: if it is still ours, DATA was this key's when we loaded it.
     if (i32[e + ENTRY.GEN] !== gen) {
       i32[h] = 0;
-      return ATOMIC_STALE;
+      return AtomicResult.Stale;
     }
     const byte = d * UNIT + RECORD_BYTES_OFFSET + at;
     if (ATOMIC_DELAY_SPINS !== 0) spin(ATOMIC_DELAY_SPINS);
     if (d <= 0 || (i32[wordOf(d) + VALUE.HDR] & VALUE_FLAG.RECORD) === 0) {
       i32[h] = 0;
-      return ATOMIC_MISSING;
+      return AtomicResult.Missing;
     }
     if (byte + 4 > ar.viewBytes) {
       i32[h] = 0;

@@ -42,20 +42,26 @@ export function beginRead(i32: Int32Array, e: Word): number {
   return Atomics.load(i32, e + ENTRY.SEQ);
 }
 
-/** beginEntryRead's results that are not a SEQ to read under: odd, so never a valid one. */
-export const READ_RETRY = 1;
-export const READ_STALE = 3;
+/**
+ * beginEntryRead's results that are not a SEQ to read under: odd, so never a valid one. (A const
+ * enum, inlined as literals: an exported `const` is a load from this module's exports object at
+ * every use in another module, which a hot path pays for.)
+ */
+export const enum Begin {
+  Retry = 1,
+  Stale = 3,
+}
 
 /**
- * Steps 1–2 for a reader holding (ref, GEN): the SEQ to read under (even); READ_RETRY after
- * waiting a little for an in-place writer (begin again); READ_STALE when the entry no longer has
+ * Steps 1–2 for a reader holding (ref, GEN): the SEQ to read under (even); Begin.Retry after
+ * waiting a little for an in-place writer (begin again); Begin.Stale when the entry no longer has
  * generation `gen` (freed or reused) or an odd SEQ turned out to be garbage from a retired slab.
  * GEN is a plain load: the two SEQ loads around it order it.
  */
 export function beginEntryRead(i32: Int32Array, e: Word, gen: number, spins: number): number {
   const s1 = Atomics.load(i32, e + ENTRY.SEQ);
-  if ((s1 & 1) !== 0) return awaitWriter(i32, e, s1, spins) ? READ_RETRY : READ_STALE;
-  return i32[e + ENTRY.GEN] === gen ? s1 : READ_STALE;
+  if ((s1 & 1) !== 0) return awaitWriter(i32, e, s1, spins) ? Begin.Retry : Begin.Stale;
+  return i32[e + ENTRY.GEN] === gen ? s1 : Begin.Stale;
 }
 
 /** Step 4: whether SEQ is still `s1`: nothing read since beginRead was republished or freed. */

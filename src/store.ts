@@ -23,15 +23,15 @@ import { holder, release } from './locks';
 import { CACHE_LIMIT, LookupCache } from './lookup-cache';
 import { badKey, checkKey, checkLiteralKeys, checkTimeout, DEFAULT_TIMEOUT_MS, describe, parseDeleteOptions, parseEntries, parseSetOptions, type DeleteOptions, type IntegerField, type SetOptions } from './options';
 import { compilePattern, type KeyPattern, type Pattern } from './patterns';
-import { expiredAt, expiredBlock, liveKey, peekEntry, STALE } from './read';
-import { ATOMIC_MISSING, ATOMIC_STALE, type AtomicField, isRecordBlock, recordAtomic, writeRecordInPlace } from './record-protocol';
+import { expiredAt, expiredBlock, liveKey, peekEntry, STALE as READ_STALE } from './read';
+import { AtomicResult, type AtomicField, isRecordBlock, recordAtomic, writeRecordInPlace } from './record-protocol';
 import { checkDelta, checkOperand, encodeFields, encodeRecord, fieldSpan, readFields, type RecordLayout } from './records';
 import { type Ref, wordOf } from './ref';
 import { StoreCodec, type StoreSchema } from './schema';
 import { currentEntryEpoch, entryRefsMoved } from './seqlock';
 import { storeStats, type StoreStats } from './stats';
 import { myToken } from './threads';
-import { clearValue, insertEntry, LOCK_HELD, LOCK_STALE, LOCK_TAKEN, LOCK_TIMEOUT, lockEntry, type LockResult, removeEntry, sweepExpired, unlockEntry, withStoreLock, writeValue } from './write';
+import { clearValue, insertEntry, Lock, lockEntry, removeEntry, sweepExpired, unlockEntry, withStoreLock, writeValue } from './write';
 
 export type { SetOptions, DeleteOptions, StoreOptions, IntegerField } from './options';
 export type { StoreStats } from './stats';
@@ -52,6 +52,8 @@ interface PendingWrite {
   minBytes: number;
   schema: StoreSchema | null;
 }
+/** readEntry's STALE as a constant of this module (see read.ts). */
+const STALE = READ_STALE;
 /** What withEntryLock's `absent` returns to look the key up again. */
 const RETRY: unique symbol = Symbol('retry');
 
@@ -169,7 +171,7 @@ export class Store<T = unknown> extends LookupCache {
   /**
    * The lookup → lock loop every keyed write shares: finds `key`'s entry (cached, or in the
    * index), takes its lock within `timeout` ms and runs `fn` with the entry's ref and how the
-   * lock is held (LOCK_TAKEN, or LOCK_HELD when this thread held it already). An entry found
+   * lock is held (Lock.Taken, or Lock.Held when this thread held it already). An entry found
    * stale (removed or reused before its lock was taken, or a ref from before a slab retirement)
    * is dropped from the cache and the key looked up again. Without an entry, returns what
    * `absent` returns, or looks again if it returns RETRY (another thread created the key).
@@ -178,7 +180,7 @@ export class Store<T = unknown> extends LookupCache {
    * The lock is released after `fn` (if this call took it), unless `fnKeepsLock`: then `fn`
    * owns it (lock() keeps it, a delete releases it with the entry).
    */
-  private withEntryLock<R>(key: string, timeout: number, fn: (ref: Ref, lock: LockResult) => R, absent: () => R | typeof RETRY, fnKeepsLock = false): R | false {
+  private withEntryLock<R>(key: string, timeout: number, fn: (ref: Ref, lock: Lock) => R, absent: () => R | typeof RETRY, fnKeepsLock = false): R | false {
     for (;;) {
       const entry = this.entryOf(key);
       if (entry === undefined) {
@@ -187,8 +189,8 @@ export class Store<T = unknown> extends LookupCache {
         continue;
       }
       const lock = lockEntry(entry.ref, entry.gen, timeout);
-      if (lock === LOCK_TIMEOUT) return false;
-      if (lock === LOCK_STALE) {
+      if (lock === Lock.TimedOut) return false;
+      if (lock === Lock.Stale) {
         this.uncache(key);
         continue;
       }
@@ -196,7 +198,7 @@ export class Store<T = unknown> extends LookupCache {
       try {
         return fn(entry.ref, lock);
       } finally {
-        if (lock === LOCK_TAKEN) unlockEntry(entry.ref);
+        if (lock === Lock.Taken) unlockEntry(entry.ref);
       }
     }
   }
@@ -343,7 +345,7 @@ export class Store<T = unknown> extends LookupCache {
         // An expired value is deleted too, but does not count as one: get() already said absent.
         const d = arena.i32[wordOf(ref) + ENTRY.DATA];
         const live = d !== 0 && !expiredBlock(d, now());
-        if (lock === LOCK_HELD) {
+        if (lock === Lock.Held) {
           // This thread owns the key through lock(): keep the entry (it carries the lock) and
           // drop only the value; release() removes the empty entry.
           clearValue(this.ref, ref);
@@ -545,8 +547,8 @@ export class Store<T = unknown> extends LookupCache {
       const entry = this.entryOf(key);
       if (entry === undefined) throw new KeyNotFoundError(this.name, key);
       const old = recordAtomic(entry.ref, entry.gen, currentEntryEpoch(), f.offset, f.kind, op, a, b);
-      if (old === ATOMIC_MISSING) throw new KeyNotFoundError(this.name, key);
-      if (old !== ATOMIC_STALE) return old;
+      if (old === AtomicResult.Missing) throw new KeyNotFoundError(this.name, key);
+      if (old !== AtomicResult.Stale) return old;
       this.uncache(key);
     }
   }

@@ -13,7 +13,7 @@ import { KeyNotFoundError, InvalidOptionError } from './errors';
 import { type AtomicType, type FieldType, type RecordField, type RecordLayout, type ScalarType } from './records';
 import { checkDelta, checkOperand, SCALAR_BYTES } from './records';
 import { type IntegerField } from './options';
-import { ATOMIC_MISSING, ATOMIC_STALE, FIELD_KINDS, FieldKind, readRecordBytes, readRecordField, recordAtomic, type RecordTarget } from './record-protocol';
+import { AtomicResult, FIELD_KINDS, FieldKind, readRecordBytes, readRecordField, recordAtomic, type RecordTarget } from './record-protocol';
 import { type Ref } from './ref';
 import { type Store } from './store';
 
@@ -101,8 +101,8 @@ export class RecordView<T extends object = Record<string, unknown>> implements R
   private atomic(offset: number, kind: FieldKind, op: 0 | 1, a: number, b: number): number {
     for (;;) {
       const old = recordAtomic(this.ref, this.gen, this.epoch, offset, kind, op, a, b);
-      if (old === ATOMIC_MISSING) throw new KeyNotFoundError(this.store.name, this.key);
-      if (old !== ATOMIC_STALE) return old;
+      if (old === AtomicResult.Missing) throw new KeyNotFoundError(this.store.name, this.key);
+      if (old !== AtomicResult.Stale) return old;
       this.rebind();
     }
   }

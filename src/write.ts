@@ -248,29 +248,30 @@ export function clearValue(store: Ref, ref: Ref): boolean {
 
 // ── An entry's lock ──────────────────────────────────────────────────────────────────────────
 
-/** lockEntry results. */
-export const LOCK_TIMEOUT = 0;
-export const LOCK_TAKEN = 1;
-/** The caller already holds the lock (skipLock, or lock() by this thread): do not release it. */
-export const LOCK_HELD = 2;
-/** The entry no longer holds the key (GEN moved) or the ref predates ENTRY_EPOCH: look it up again. */
-export const LOCK_STALE = 3;
-export type LockResult = typeof LOCK_TIMEOUT | typeof LOCK_TAKEN | typeof LOCK_HELD | typeof LOCK_STALE;
+/** lockEntry results (a const enum: literals at every use, see seqlock.ts, Begin). */
+export const enum Lock {
+  TimedOut = 0,
+  Taken = 1,
+  /** The caller already holds the lock (skipLock, or lock() by this thread): do not release it. */
+  Held = 2,
+  /** The entry no longer holds the key (GEN moved) or the ref predates ENTRY_EPOCH: look it up again. */
+  Stale = 3,
+}
 
-/** Takes the lock of entry `ref` (generation `gen`) for a write. See the LOCK_* results. */
-export function lockEntry(ref: Ref, gen: number, timeout: number): LockResult {
+/** Takes the lock of entry `ref` (generation `gen`) for a write. See the Lock results. */
+export function lockEntry(ref: Ref, gen: number, timeout: number): Lock {
   // The LOCK word may be written before GEN can be checked: name the entry first (reclaim.ts).
-  if (!guardEntry(ref)) return LOCK_STALE;
+  if (!guardEntry(ref)) return Lock.Stale;
   const i32 = arena.i32;
   const w = wordOf(ref) + ENTRY.LOCK;
   if (holder(i32, w) === myToken) {
     unguardEntry();
     arena.refresh();
-    return Atomics.load(i32, wordOf(ref) + ENTRY.GEN) === gen ? LOCK_HELD : LOCK_STALE;
+    return Atomics.load(i32, wordOf(ref) + ENTRY.GEN) === gen ? Lock.Held : Lock.Stale;
   }
   if (acquire(i32, w, myToken, timeout) === Acquired.TimedOut) {
     unguardEntry();
-    return LOCK_TIMEOUT;
+    return Lock.TimedOut;
   }
   // What the lock guards (the current value block) may have been allocated by a thread that
   // grew the arena beyond this thread's views: refresh them after every lock taken.
@@ -279,14 +280,14 @@ export function lockEntry(ref: Ref, gen: number, timeout: number): LockResult {
   if (Atomics.load(arena.i32, wordOf(ref) + ENTRY.GEN) !== gen) {
     release(arena.i32, w);
     unguardEntry();
-    return LOCK_STALE;
+    return Lock.Stale;
   }
   // Locked and live: its slab cannot be retired until we unlock (reclaim.ts).
   unguardEntry();
-  return LOCK_TAKEN;
+  return Lock.Taken;
 }
 
-/** Releases the lock of entry `ref` taken by lockEntry (LOCK_TAKEN). */
+/** Releases the lock of entry `ref` taken by lockEntry (Lock.Taken). */
 export function unlockEntry(ref: Ref): void {
   release(arena.i32, wordOf(ref) + ENTRY.LOCK);
 }
