@@ -17,7 +17,11 @@ export type Ref = number & { readonly __unit?: 'ref' };
 /** An index into the arena's Int32Array view. */
 export type Word = number & { readonly __unit?: 'word' };
 
-/** The word index of the block at `ref` (its HDR word): a unit is two Int32 words. */
+/**
+ * The word index of the block at `ref` (its HDR word): a unit is two Int32 words. For block refs
+ * only (positive, below 2^29): every hot path inlines this one multiply with its one type
+ * feedback, and a negative inline descriptor (layout.ts) doubled would make it a double for all.
+ */
 export function wordOf(ref: Ref): Word {
   return ref * 2;
 }
