@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'ERR_KEYSHARE_TOO_MANY_THREADS'
   | 'ERR_KEYSHARE_INCOMPATIBLE_ARENA'
   | 'ERR_KEYSHARE_CODEC'
-  | 'ERR_KEYSHARE_KEY_NOT_FOUND';
+  | 'ERR_KEYSHARE_KEY_NOT_FOUND'
+  | 'ERR_KEYSHARE_CORRUPT_ARENA';
 
 export class KeyshareError extends Error {
   readonly code: ErrorCode;
@@ -128,6 +129,20 @@ export class KeyNotFoundError extends KeyshareError {
   constructor(storeName: string, key: string) {
     super('ERR_KEYSHARE_KEY_NOT_FOUND', `store "${storeName}" holds no record under key "${key}" (set the whole record first)`);
     this.key = key;
+  }
+}
+
+/**
+ * Shared memory holds something no correct write leaves there: an entry whose value reference
+ * points outside the arena, stable under the read protocol (not a race with a writer, which a
+ * retry would resolve). Something overwrote the arena; the process should not trust it.
+ */
+export class CorruptArenaError extends KeyshareError {
+  /** Unit ref of the entry that led outside the arena. */
+  readonly ref: number;
+  constructor(ref: number) {
+    super('ERR_KEYSHARE_CORRUPT_ARENA', `native-keyshare: entry at unit ${ref} points outside the arena (corrupted shared memory)`);
+    this.ref = ref;
   }
 }
 

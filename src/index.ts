@@ -12,9 +12,11 @@ import { codecName } from './codec';
 import { InvalidOptionError } from './errors';
 import { liveThreadCount } from './threads';
 
-export { createStore, listStores, Store } from './store';
-import { readRetryCount } from './store';
-export type { SetOptions, DeleteOptions, StoreOptions, StoreStats, IntegerField } from './store';
+export { createStore, listStores } from './registry';
+export { Store } from './store';
+import { readRetryCount } from './seqlock';
+export type { SetOptions, DeleteOptions, StoreOptions, IntegerField } from './options';
+export type { StoreStats } from './stats';
 export type { Pattern } from './patterns';
 export { RecordView } from './view';
 export { layoutRecord } from './records';
@@ -50,6 +52,7 @@ export {
   IncompatibleArenaError,
   CodecError,
   KeyNotFoundError,
+  CorruptArenaError,
 } from './errors';
 export type { ErrorCode } from './errors';
 export { MAX_KEY_LENGTH, MAX_THREADS } from './layout';

@@ -97,7 +97,7 @@ export function lookup(store: number, key: string, hash: number): number {
     const i32 = a.i32;
     const seq = Atomics.load(i32, s + STORE.SEQ);
     // INDEX is a plain load: the SEQ loads around the probe order it, as in the read protocol
-    // of store.ts (an Atomics.load costs ~6 ns, a plain one ~1.5). Bounds are checked against
+    // of seqlock.ts (an Atomics.load costs ~6 ns, a plain one ~1.5). Bounds are checked against
     // this thread's views inline, and only a ref beyond them takes covers() (which refreshes
     // the views if the arena grew) and starts over.
     const idx = i32[s + STORE.INDEX]!;

@@ -33,7 +33,8 @@
  *  record [HDR][LEN][ record bytes at fixed field offsets, from byte 8 … ]
  * ```
  *
- * Invariants the protocols rely on (see `store.ts` for the read and write protocols):
+ * Invariants the protocols rely on (see `seqlock.ts` and `read.ts` for the read protocol,
+ * `write.ts` for the write protocol):
  * - An ENTRY block is reused only as an ENTRY while its slab lives: entries live in SLAB blocks,
  *   on free lists of their own, so a stale entry ref still points at a GEN word (type-stable
  *   memory, as in Linux's SLAB_TYPESAFE_BY_RCU). That is what lets a thread cache
@@ -190,7 +191,7 @@ export const THREAD = {
   PENDING_LIMBO: 8,
   PENDING_STORE: 9,
   /**
-   * In-place record writes (see store.ts, writeRecordInPlace). REDO_BLOCK is this thread's redo
+   * In-place record writes (see record-protocol.ts, writeRecordInPlace). REDO_BLOCK is this thread's redo
    * buffer (a VALUE-kind block it owns); while REDO_ENTRY is set, the thread may be changing
    * the record block REDO_DATA of that entry in place, with the entry's SEQ odd, and the redo
    * buffer holds the complete change: recovery re-applies it and makes SEQ even.
@@ -201,17 +202,17 @@ export const THREAD = {
   /**
    * Hazard word of the lock-free record ops (add, compareExchange): the entry whose record
    * block this thread may be about to change. A writer that retires a record block waits until
-   * no live thread names its entry here (see store.ts, waitForAtomicOps).
+   * no live thread names its entry here (see record-protocol.ts, waitForAtomicOps).
    */
   HAZARD: 13,
   /**
-   * A store being created (store.ts, openStore): CREATE_BLOCK records its first INDEX block and
+   * A store being created (registry.ts, openStore): CREATE_BLOCK records its first INDEX block and
    * CREATE_STORE its STORE block, each filled in by the allocator inside its critical section.
    * CREATE_BLOCK is cleared once the STORE block names the index (from then on recovery finds
    * the index there), and CREATE_STORE once the store is in the directory. Recovery frees a
    * recorded store that the directory does not hold, with its index, and leaves one it holds.
    *
-   * The same two words record a schema being installed in a published store (store.ts,
+   * The same two words record a schema being installed in a published store (schema.ts,
    * openSchema): CREATE_STORE names the store, CREATE_BLOCK the SCHEMA block, which recovery
    * frees unless the store's SCHEMA word names it. The two uses are told apart by whether the
    * directory holds CREATE_STORE: a store's index is never recorded after its publication.
@@ -220,7 +221,7 @@ export const THREAD = {
   CREATE_BLOCK: 15,
   /**
    * Hazard word of entry locking: the entry whose LOCK word this thread may be about to change
-   * through a ref it has not validated yet (store.ts, lockEntry; the bounded expiry sweep). A
+   * through a ref it has not validated yet (write.ts, lockEntry; the bounded expiry sweep). A
    * retired slab is not given back to the value memory while a live thread names one of its
    * entries here (reclaim.ts).
    */
@@ -295,7 +296,7 @@ export const STORE = {
    * word (see epochWord). Every writer bumps the counter of the entry's stripe before it
    * republishes DATA, so a thread that cached a decoded value can tell from one counter, which
    * stays in its L1 cache while nobody writes, that no entry of the stripe changed (see
-   * store.ts, hot reads). Aligned so that writers bumping them do not also invalidate the
+   * lookup-cache.ts, hot reads). Aligned so that writers bumping them do not also invalidate the
    * line of the fields above, which every lookup reads.
    */
   EPOCHS: 16,
@@ -503,8 +504,10 @@ export const REDO = { HDR: 0, COUNT: 1, RANGES: 2 } as const;
 
 // ── Size classes ─────────────────────────────────────────────────────────────────────────────
 // Block sizes in units: 2..8 exactly, then four classes per power of two (at most 25% slack).
-// A freed block returns to its class's list and is reused only at that class: no splitting or
-// coalescing, so a steady workload reaches a fixed footprint and stays there.
+// A freed block returns to its class's list and is reused first at that class, so a steady
+// workload reaches a fixed footprint and stays there. Only when fresh space runs out does the
+// allocator split a larger free block, and failing that merge adjacent free value blocks (a heap
+// walk; allocator.ts).
 
 export const SIZE_CLASSES = 111;
 export const MIN_BLOCK_UNITS = 2;

@@ -15,14 +15,16 @@
  *    THREAD.LOCK_HAZARD), it becomes a FREE DATA block, merged with its free neighbours.
  *
  * What a thread holding an older ref does with it:
- * - **Readers** (store.ts: readEntry, peekEntry, liveKey, getHot, readRecordField) only load.
+ * - **Readers** (read.ts: readEntry, peekEntry, liveKey; lookup-cache.ts: readHot; record-protocol.ts:
+ *   readRecordField; all through seqlock.ts) only load.
  *   After they validate what they read (SEQ), they also check that ENTRY_EPOCH is still the
  *   epoch their ref is from; if it moved, the ref may point into released memory that a value
  *   now fills, and they drop what they read and their cached refs, and look the key up again.
- *   The check is one Atomics.load of a word alone on its cache line, which no one writes between
- *   retirements. The loads it guards are before it in program order: x86-64 keeps loads in
+ *   The check is one load of a word alone on its cache line, which no one writes between
+ *   retirements (a plain load where it follows the validating Atomics.load of SEQ, which V8
+ *   does not move loads across). The loads it guards are before it in program order: x86-64 keeps loads in
  *   order, and a reader whose check saw the old epoch read the slab before the retirement, so
- *   before any release. (arm64 needs the ordering argued for the seqlock itself; see store.ts.)
+ *   before any release. (arm64 needs the ordering argued for the seqlock itself; see seqlock.ts.)
  * - **Writers** change an entry's LOCK word through a ref before they can validate it (the
  *   compare-and-swap *is* the validation's first step), and a CAS into released memory would
  *   corrupt a value. So a writer first names the entry in its LOCK_HAZARD word (Atomics.store),

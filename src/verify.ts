@@ -446,7 +446,7 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
   }
   ctx.report.entries += count;
   const f = (field: number): number => i32[w + field];
-  // The counters change only under the store lock (store.ts, publish): if its holder died,
+  // The counters change only under the store lock (write.ts, publish): if its holder died,
   // they may be off until the next thread to take the lock recounts them.
   const storeLock = i32[w + STORE.LOCK];
   const counted = storeLock !== 0 && !isAlive(storeLock >>> 1) ? (kind: ProblemKind, ref: number, message: string, extra?: Partial<VerifyProblem>) => warn(kind, ref, `${message} (the store lock's holder died mid-change: the next thread to take the lock recounts)`, extra) : err;

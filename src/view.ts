@@ -2,7 +2,7 @@
  * Record views: typed access to one fixed-layout record in shared memory, field by field.
  *
  * A view remembers where its key's entry is, so reading a field costs one lock-free field read
- * (store.ts, readRecordField) and no lookup. Generated code subclasses it with one getter per
+ * (record-protocol.ts, readRecordField) and no lookup. Generated code subclasses it with one getter per
  * field at a constant offset (`get hp(): number { return this.int32(8); }`); by hand, use
  * `field(name)`.
  *
@@ -12,8 +12,10 @@
 import { KeyNotFoundError, InvalidOptionError } from './errors';
 import { type AtomicType, type FieldType, type RecordField, type RecordLayout, type ScalarType } from './records';
 import { checkDelta, checkOperand, SCALAR_BYTES } from './records';
-import { AtomicStatus, atomicFailure, FIELD_KINDS, FieldKind, readRecordField, recordAtomic, type IntegerField, type RecordTarget, type Store } from './store';
-import * as store from './store';
+import { type IntegerField } from './options';
+import { AtomicResult, FIELD_KINDS, FieldKind, readRecordBytes, readRecordField, recordAtomic, type RecordTarget } from './record-protocol';
+import { type Ref } from './ref';
+import { type Store } from './store';
 
 const SCALAR_KIND: Record<Exclude<ScalarType, 'boolean'>, FieldKind> = FIELD_KINDS;
 const ATOMIC_KIND: Record<AtomicType, FieldKind> = FIELD_KINDS;
@@ -22,7 +24,7 @@ export class RecordView<T extends object = Record<string, unknown>> implements R
   readonly store: Store<T>;
   readonly key: string;
   /** @internal Entry ref and generation (RecordTarget). */
-  ref: number;
+  ref: Ref;
   /** @internal */
   gen: number;
   /** @internal The ENTRY_EPOCH `ref` is from (RecordTarget). */
@@ -99,8 +101,8 @@ export class RecordView<T extends object = Record<string, unknown>> implements R
   private atomic(offset: number, kind: FieldKind, op: 0 | 1, a: number, b: number): number {
     for (;;) {
       const old = recordAtomic(this.ref, this.gen, this.epoch, offset, kind, op, a, b);
-      if (old === old) return old;
-      if (atomicFailure() === AtomicStatus.Missing) throw new KeyNotFoundError(this.store.name, this.key);
+      if (old === AtomicResult.Missing) throw new KeyNotFoundError(this.store.name, this.key);
+      if (old !== AtomicResult.Stale) return old;
       this.rebind();
     }
   }
@@ -157,8 +159,7 @@ export class RecordView<T extends object = Record<string, unknown>> implements R
   }
   /** A string field of at most `maxBytes` UTF-8 bytes (stored as a uint16 length and the bytes). */
   protected string(offset: number, maxBytes: number): string {
-    readRecordField(this, offset, FieldKind.Bytes, 2 + maxBytes);
-    const b = store.fieldBytes;
+    const b = readRecordBytes(this, offset, 2 + maxBytes);
     const n = Math.min(b[0] | (b[1] << 8), maxBytes);
     return Buffer.from(b.buffer, b.byteOffset, 2 + n).toString('utf8', 2, 2 + n);
   }
@@ -168,8 +169,7 @@ export class RecordView<T extends object = Record<string, unknown>> implements R
   protected array(offset: number, type: ScalarType, length: number): (number | boolean)[];
   protected array(offset: number, type: ScalarType, length: number): (number | boolean)[] {
     const el = SCALAR_BYTES[type];
-    readRecordField(this, offset, FieldKind.Bytes, el * length);
-    const b = store.fieldBytes;
+    const b = readRecordBytes(this, offset, el * length);
     const dv = new DataView(b.buffer, b.byteOffset, el * length);
     const out = new Array<number | boolean>(length);
     for (let i = 0; i < length; i++) {

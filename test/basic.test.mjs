@@ -192,9 +192,9 @@ test('hotReads: a full cache follows the working set when it moves', () => {
 });
 
 test('a full cache under churn: reads agree with a model, and the CLOCK ring stays whole', () => {
-  // Internal state: with hotReads, `slots` (key -> slot) and `ring` (the slots in CLOCK order,
-  // each knowing its place, with their keys in `ringKeys`) must hold the same slots after
-  // evictions, stale drops and re-creations (see cacheSlot).
+  // Internal state: with hotReads, `cached` (key -> CacheEntry) and `ring` (the entries in CLOCK
+  // order, each knowing its place, with their keys in `ringKeys`) must hold the same entries after
+  // evictions, stale drops and re-creations (see LookupCache.cache in lookup-cache.ts).
   for (const hotReads of [{ maxKeys: 64 }, false]) {
     const name = `churn-${hotReads ? 'hot' : 'plain'}`;
     const s = createStore(name, { hotReads });
@@ -216,13 +216,13 @@ test('a full cache under churn: reads agree with a model, and the CLOCK ring sta
       }
     }
     if (!hotReads) continue; // a plain handle's cache never evicts and keeps no ring
-    assert.is(s.ring.length, s.slots.size, 'one ring place per cached slot');
+    assert.is(s.ring.length, s.cached.size, 'one ring place per cached entry');
     assert.is(s.ringKeys.length, s.ring.length);
-    s.ring.forEach((slot, i) => {
-      assert.is(slot.mark >>> 2, i, 'its place');
-      assert.is(s.slots.get(s.ringKeys[i]), slot, 'its key');
+    s.ring.forEach((entry, i) => {
+      assert.is(entry.mark >>> 2, i, 'its place');
+      assert.is(s.cached.get(s.ringKeys[i]), entry, 'its key');
     });
-    assert.is(s.slots.size, 64, 'bounded, and full');
+    assert.is(s.cached.size, 64, 'bounded, and full');
   }
 });
 
