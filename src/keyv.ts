@@ -17,7 +17,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { InvalidOptionError } from './errors';
-import { createStore, type Store } from './store';
+import { createStore } from './registry';
+import type { Store } from './store';
 
 /** Options of {@link KeyvNativeKeyshare}. */
 export interface KeyvNativeKeyshareOptions {
