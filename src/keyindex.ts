@@ -18,6 +18,7 @@
  * comparison says whether the comparison saw one stable key.
  */
 import { arena } from './arena';
+import { NEEDS_FENCE, readFence } from './ordering';
 import { alloc, finishReplacement, free } from './allocator';
 import { OutOfMemoryError } from './errors';
 import { spin, testKnob } from './faults';
@@ -37,6 +38,9 @@ import {
   UNIT,
   readArenaText,
 } from './layout';
+
+/** Module-local, so that V8 folds it: the validating loads below need a fence off x64 (ordering.ts). */
+const FENCE = NEEDS_FENCE;
 
 /** 32-bit FNV-1a over UTF-16 code units: the JS string is hashed without encoding it. */
 export function hashKey(key: string): number {
@@ -141,6 +145,7 @@ export function lookup(store: number, key: string, hash: number): number {
             while (i < len && u8[at + i] === key.charCodeAt(i)) i++;
             if (i !== len) continue;
           } else if (!keyEqualsTwoByte(ref, key)) continue;
+          if (FENCE) readFence();
           if (Atomics.load(i32, e + ENTRY.GEN) !== gen) continue;
           foundGen = gen;
           found = ref;
@@ -148,6 +153,7 @@ export function lookup(store: number, key: string, hash: number): number {
         }
       }
     }
+    if (FENCE) readFence();
     if (found >= 0 && Atomics.load(a.i32, s + STORE.SEQ) === seq) return found;
   }
 }
@@ -343,6 +349,7 @@ export function forEachRef(store: number, visit: (ref: number) => void, maxResta
       const ref = bucketRef(arena.i32[base + i]);
       if (ref !== 0 && arena.covers((ref * 2 + ENTRY.KEY) * 4)) visit(ref);
     }
+    if (FENCE) readFence();
     if (Atomics.load(arena.i32, s + STORE.SEQ) === seq) return true;
   }
   return false;

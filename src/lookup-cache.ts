@@ -19,7 +19,17 @@ import { checkKey } from './options';
 import { MISSING as READ_MISSING, type ReadStamp, readEntry, STALE as READ_STALE } from './read';
 import { type Ref, type Word, wordOf } from './ref';
 import { type StoreCodec } from './schema';
+import { NEEDS_FENCE, readFence } from './ordering';
 import { beginRead, entryRefsMoved } from './seqlock';
+
+/** Module-local, so that V8 folds it: on x64 the fence compiles to nothing. */
+const FENCE = NEEDS_FENCE;
+
+/** readFence in an expression. */
+function fenced(): boolean {
+  readFence();
+  return true;
+}
 import { type EntrySink } from './write';
 
 /**
@@ -268,7 +278,8 @@ export abstract class LookupCache implements EntrySink {
       // The seqlock with nothing to copy: SEQ, DATA and GEN as they were when the value was
       // decoded, then the ENTRY_EPOCH check. GEN and DATA are plain loads: GEN changes only
       // after SEQ does, and DATA is compared against the DATA that SEQ was published with.
-      if (beginRead(i32, e) === entry.seq && i32[e + ENTRY.DATA] === entry.data && i32[e + ENTRY.GEN] === entry.gen && !entryRefsMoved(i32)) {
+      // The fence keeps the plain DATA and GEN loads before the epoch load off x64 (ordering.ts).
+      if (beginRead(i32, e) === entry.seq && i32[e + ENTRY.DATA] === entry.data && i32[e + ENTRY.GEN] === entry.gen && (!FENCE || fenced()) && !entryRefsMoved(i32)) {
         entry.epoch = armEpoch(e, entry.seq, epoch);
         if ((mark & USED) === 0) entry.mark = mark | USED;
         return (mark & DEADLINE) === 0 || now() < entry.expires! ? entry.value : undefined;

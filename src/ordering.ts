@@ -123,9 +123,9 @@ let lockedRead = false;
  * TimedOut or Stale.
  */
 export function lockForRead(ref: number, gen: number, token: number, guard: (ref: number) => boolean, unguard: () => void): ReadLock {
-  if (lockedRead) {
-    throw new Error('native-keyshare: an optimistic read failed under the entry lock (SEQ moved without the lock)');
-  }
+  // Already inside a locked read (a retry under the lock: views refreshed after a growth): the
+  // lock is held, SEQ cannot move, so going on optimistically ends at once.
+  if (lockedRead) return ReadLock.TimedOut;
   if (!guard(ref)) return ReadLock.Stale;
   const w = ref * 2 + ENTRY.LOCK;
   if (holder(arena.i32, w) === token) {

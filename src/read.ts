@@ -9,7 +9,12 @@ import { decode, Tag } from './codec';
 import { ENTRY, RECORD_BYTES_OFFSET, TAG_MASK, TAG_SHIFT, UNIT, VALUE, VALUE_BYTES_OFFSET, VALUE_BYTES_OFFSET_TTL, VALUE_FLAG, inlineLength, inlineSlot, inlineTag } from './layout';
 import { readKey } from './keyindex';
 import { type Ref, wordOf } from './ref';
-import { Begin, beginEntryRead, corrupt, entryRefsMoved, noteRetry, refsCurrent, syncEntryEpoch, validateRead } from './seqlock';
+import { lockForRead, READ_RETRY_MASK as RETRY_MASK, ReadLock, unlockAfterRead } from './ordering';
+import { Begin, beginEntryRead, corrupt, entryRefsMoved, guardEntry, noteRetry, refsCurrent, syncEntryEpoch, unguardEntry, validateRead } from './seqlock';
+import { myToken } from './threads';
+
+/** Module-local, so that V8 folds it (see ordering.ts, READ_RETRY_LIMIT). */
+const READ_RETRY_MASK = RETRY_MASK;
 
 /**
  * readEntry results that are not values. Distinct objects: `undefined` is never stored. Declared
@@ -46,6 +51,25 @@ const WORD_COPY_MAX = 256;
 let scratch32 = new Int32Array(scratch.buffer, scratch.byteOffset, scratch.length >>> 2);
 let scratchView = new DataView(scratch.buffer, scratch.byteOffset, scratch.length);
 
+/** readEntryLocked: the lock was not free in time; go on optimistically. */
+const RETRY: unknown = Symbol('retry');
+
+/**
+ * readEntry after READ_RETRY_LIMIT failed optimistic attempts: under the entry's lock no writer
+ * moves SEQ, so the read validates at once (ordering.ts, lockForRead). Out of line: the hot
+ * path only tests the retry count.
+ */
+function readEntryLocked(ref: Ref, gen: number, schema: SchemaDecoder, stamp: ReadStamp | null): unknown {
+  const how = lockForRead(ref, gen, myToken, guardEntry, unguardEntry);
+  if (how === ReadLock.Stale) return STALE;
+  if (how === ReadLock.TimedOut) return RETRY;
+  try {
+    return readEntry(ref, gen, schema, stamp);
+  } finally {
+    unlockAfterRead(ref, how);
+  }
+}
+
 /**
  * Reads the value of entry `ref` if it still has generation `gen`, decoding the store's own tags
  * with `schema`; `stamp`, if given, receives where the value was published.
@@ -56,7 +80,14 @@ export function readEntry(ref: Ref, gen: number, schema: SchemaDecoder, stamp: R
   const a = arena;
   const e = wordOf(ref);
   for (let spins = 0; ; spins++) {
-    if (spins !== 0) noteRetry();
+    if (spins !== 0) {
+      noteRetry();
+      // Bounded optimism: every READ_RETRY_LIMIT failed attempts, one read under the entry lock.
+      if ((spins & READ_RETRY_MASK) === 0) {
+        const v = readEntryLocked(ref, gen, schema, stamp);
+        if (v !== RETRY) return v;
+      }
+    }
     // Views only grow, so this one stays valid for everything it covers; a ref beyond it is
     // handled by refreshing (a.covers) and starting over.
     const i32 = a.i32;

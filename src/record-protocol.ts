@@ -27,8 +27,12 @@ import { spin, testKnob } from './faults';
 import { ENTRY, HEADER, KIND, MAX_THREADS, RECORD_BYTES_OFFSET, REDO, THREAD, THREAD_STATE, UNIT, VALUE, VALUE_FLAG, classUnits } from './layout';
 import { type AtomicType } from './records';
 import { type Ref, wordOf } from './ref';
-import { beginRead, corrupt, isWriting, noteRetry, refsFrom, validateRead, waitForEven } from './seqlock';
-import { mySlot, myWord, slotWord } from './threads';
+import { lockForRead, READ_RETRY_MASK as RETRY_MASK, ReadLock, unlockAfterRead } from './ordering';
+import { beginRead, corrupt, guardEntry, isWriting, noteRetry, refsFrom, unguardEntry, validateRead, waitForEven } from './seqlock';
+import { myToken, mySlot, myWord, slotWord } from './threads';
+
+/** Module-local, so that V8 folds it (see ordering.ts, READ_RETRY_LIMIT). */
+const READ_RETRY_MASK = RETRY_MASK;
 
 /** Waits until no other live thread is inside an atomic op on entry `ref` (see above). */
 export function waitForAtomicOps(ref: Ref): void {
@@ -125,6 +129,30 @@ export function readRecordField(t: RecordTarget, at: number, kind: FieldKind, n 
       continue;
     }
     noteRetry();
+    // Bounded optimism: every READ_RETRY_LIMIT failed attempts, one read under the entry lock.
+    if ((spins & READ_RETRY_MASK) === READ_RETRY_MASK) {
+      const v = lockedFieldRead(t, at, kind, n);
+      if (v === v) return v;
+    }
+  }
+}
+
+/**
+ * readRecordField after READ_RETRY_LIMIT failed attempts: one read under the entry's lock, which
+ * validates at once (ordering.ts, lockForRead). NaN: the lock was not free in time, or the key
+ * moved (rebound): go on optimistically. Out of line, to keep the field read inlinable.
+ */
+function lockedFieldRead(t: RecordTarget, at: number, kind: FieldKind, n: number): number {
+  const how = lockForRead(t.ref, t.gen, myToken, guardEntry, unguardEntry);
+  if (how === ReadLock.Stale) {
+    t.rebind();
+    return NaN;
+  }
+  if (how === ReadLock.TimedOut) return NaN;
+  try {
+    return readRecordField(t, at, kind, n);
+  } finally {
+    unlockAfterRead(t.ref, how);
   }
 }
 

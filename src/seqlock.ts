@@ -23,17 +23,26 @@
  *
  * Memory ordering: only the two SEQ loads are atomic. V8 does not move plain typed-array loads
  * across an Atomics call, and x86-64 does not reorder loads with loads, so everything read in
- * steps 2–3 is read between them. (Weaker hardware would need a load fence before the second
- * SEQ load, which JavaScript does not offer; this library is tested on x86-64.) Writers publish
- * with Atomics stores, so a reader never sees DATA before the block it names is filled. In Node
- * 20 an Atomics.load costs ~5 ns where a plain load costs ~1: the steps keep the loads plain
- * wherever the SEQ loads order them.
+ * steps 2–3 is read between them. Elsewhere (arm64) a plain load before the second SEQ load,
+ * a load-acquire, may be satisfied after it, so validateRead puts a full barrier (a seq-cst
+ * read-modify-write on a private word, ordering.ts) before it there; on x64 that compiles away.
+ * Writers publish with Atomics stores, so a reader never sees DATA before the block it names is
+ * filled. In Node 20 an Atomics.load costs ~5 ns where a plain load costs ~1: the steps keep the
+ * loads plain wherever the SEQ loads order them.
+ *
+ * Bounded optimism: after READ_RETRY_LIMIT failed attempts in a row a reader takes the entry's
+ * lock for one read (ordering.ts, lockForRead; Linux's read_seqbegin_or_lock), under which no
+ * writer moves SEQ, so a reader cannot be starved by a stream of writes to its key.
  */
 import { arena } from './arena';
 import { CorruptArenaError } from './errors';
 import { ENTRY, HEADER, THREAD } from './layout';
+import { NEEDS_FENCE, readFence } from './ordering';
 import { type Ref, type Word } from './ref';
 import { myWord } from './threads';
+
+/** Module-local, so that V8 folds it: on x64 the fence below compiles to nothing. */
+const FENCE = NEEDS_FENCE;
 
 // ── The seqlock steps ────────────────────────────────────────────────────────────────────────
 
@@ -64,8 +73,13 @@ export function beginEntryRead(i32: Int32Array, e: Word, gen: number, spins: num
   return i32[e + ENTRY.GEN] === gen ? s1 : Begin.Stale;
 }
 
-/** Step 4: whether SEQ is still `s1`: nothing read since beginRead was republished or freed. */
+/**
+ * Step 4: whether SEQ is still `s1`: nothing read since beginRead was republished or freed.
+ * Where loads may be satisfied out of order (not x64), a full barrier first keeps the copy's
+ * plain loads before this SEQ load (ordering.ts, readFence; docs/design.md, Memory ordering).
+ */
 export function validateRead(i32: Int32Array, e: Word, s1: number): boolean {
+  if (FENCE) readFence();
   return Atomics.load(i32, e + ENTRY.SEQ) === s1;
 }
 

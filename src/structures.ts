@@ -31,10 +31,14 @@
  */
 import { alloc, finishReplacement, free } from './allocator';
 import { arena } from './arena';
+import { NEEDS_FENCE, readFence } from './ordering';
 import { MAX_LEARNED_STRUCTURES, type StructureTable } from './codec';
 import { CodecError } from './errors';
 import { spin, testKnob } from './faults';
 import { KIND, readArenaText, STORE, STRUCTS, UNIT } from './layout';
+
+/** Module-local, so that V8 folds it: the validating loads below need a fence off x64 (ordering.ts). */
+const FENCE = NEEDS_FENCE;
 
 /**
  * Test-only (NATIVE_KEYSHARE_TEST_STRUCTS_DELAY, see faults.ts): spins inside a save, before its
@@ -58,6 +62,7 @@ export function loadStructures(store: number): string[][] {
     // The block may be freed and reused under us: bound every read by the views, and let the
     // SEQ check decide whether what we read was the table.
     const text = readText(block);
+    if (FENCE) readFence();
     if (Atomics.load(arena.i32, s + STORE.SEQ) !== seq) continue;
     if (text === null) throw new CodecError(`store structure table at unit ${block} is corrupt (its length does not fit the arena)`);
     return parseTable(text, block);
