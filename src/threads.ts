@@ -18,7 +18,7 @@
  * thread has, when workers are started after the library is loaded.
  */
 import { getEnvironmentData, isMainThread, setEnvironmentData, threadId } from 'node:worker_threads';
-import { arena } from './arena';
+import { answerPeers, arena } from './arena';
 import {
   ENTRY,
   HEADER,
@@ -41,6 +41,9 @@ export function slotWord(slot: number): number {
 
 /** True while the thread that owns `token` runs (its death, if any, is not being recovered yet). */
 export function isAlive(token: number): boolean {
+  // Called between the slices of every lock wait: a thread blocked in the library still answers
+  // threads that ask for the arena (see arena.ts, `handshake`). Rate-limited, cheap when idle.
+  answerPeers();
   const w = slotWord(token & (MAX_THREADS - 1));
   const i32 = arena.i32;
   return Atomics.load(i32, w + THREAD.TOKEN) === token && Atomics.load(i32, w + THREAD.STATE) === THREAD_STATE.ALIVE;
