@@ -25,7 +25,7 @@ import {
   threadId,
   Worker,
 } from 'node:worker_threads';
-import { openSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { testKnob } from './faults';
 import {
   HEADER,
@@ -43,12 +43,11 @@ export const ENV_KEY = `native-keyshare:arena:v${LAYOUT_VERSION}`;
 const DEFAULT_MAX_MEMORY = 1024 * 1024 * 1024;
 /** Environment-data key of the arena's identity (see `ArenaId`). */
 const ID_KEY = `${ENV_KEY}:id`;
-/** Handshake timing (see `handshake`); the test knobs only lengthen PATIENCE_MS for tests. */
+/** Handshake timing (see `handshake`); the test knob only shortens PATIENCE_MS for tests. */
 const HELLO_MS = 2;
-const WINDOW_MS = 30;
 const GRACE_MS = 3;
-const SILENT_MS = 60;
 const PATIENCE_MS = testKnob('PATIENCE_MS') || 2000;
+const ASK_MS = 100;
 const ANSWER_EVERY_MS = 20;
 /** Test knob: no answering thread (see `startHelper`), to test the holders' own answers. */
 const NO_HELPER = testKnob('NO_HELPER') !== 0;
@@ -165,39 +164,57 @@ function readId(): ArenaId {
 const now = (): number => performance.now();
 
 /**
- * The marker: a read-only descriptor on this module's own file, opened by every thread that
- * creates an arena and never closed. Descriptors belong to the process, not to a thread, and
- * outlive a terminated worker, so any thread can tell (Linux: /proc/self/fd) whether an arena was
- * ever created in this process, without asking anyone. Costs one descriptor per arena.
+ * The marker: a read-only descriptor on this module's directory, held open by every thread that
+ * created an arena, for the life of the process. Descriptors belong to the process, not to a
+ * thread: any thread sees them all (Linux: /proc/self/fd), without asking anyone and whether or
+ * not their threads still run. The directory, not a file: loading a module opens its file for a
+ * moment, which would look like a marker. One descriptor per arena.
  */
 let markerFd = -1;
 let markerPath: string | undefined;
+const FD_DIR = '/proc/self/fd';
+/** False where descriptors cannot be listed: threads then rely on the channel alone. */
+const canSeeMarkers = process.platform === 'linux' && safe(() => readdirSync(FD_DIR).length > 0);
 
-function openMarker(): void {
-  if (markerFd >= 0) return;
+function safe<T>(fn: () => T): T | false {
   try {
-    markerFd = openSync(__filename, 'r');
+    return fn();
   } catch {
-    // No marker: other threads then learn of this arena only by asking (see `handshake`).
+    return false;
   }
 }
 
-/** True if some thread of this process opened the marker; false if it cannot be told. */
-export function markerOpen(): boolean {
-  if (process.platform !== 'linux') return false;
-  try {
-    markerPath ??= realpathSync(__filename);
-    const dir = '/proc/self/fd';
-    for (const fd of readdirSync(dir)) {
-      try {
-        if (readlinkSync(`${dir}/${fd}`) === markerPath) return true;
-      } catch {
-        // Closed meanwhile (the readdir descriptor itself, among others).
-      }
-    }
-  } catch {
-    // No /proc: no evidence.
+/** Descriptors of this process open on the marker, other than `except`. */
+function markers(except = -1): number {
+  if (!canSeeMarkers) return 0;
+  markerPath ??= realpathSync(__dirname);
+  let n = 0;
+  for (const fd of safe(() => readdirSync(FD_DIR)) || []) {
+    if (Number(fd) !== except && safe(() => readlinkSync(`${FD_DIR}/${fd}`)) === markerPath) n++;
   }
+  return n;
+}
+
+/** True if some thread of this process created an arena (or is claiming the right to). */
+export function markerOpen(): boolean {
+  return markers() > 0;
+}
+
+/**
+ * Claims the right to create the arena: opens this thread's marker, then looks for others. Of
+ * threads that claim at once at most one succeeds: the later of two opens precedes the later
+ * thread's look, which therefore sees the earlier marker and backs off (both may back off; they
+ * retry after a random pause). Where markers cannot be seen, always succeeds.
+ */
+function claim(): boolean {
+  if (!canSeeMarkers) return true;
+  const fd = safe(() => openSync(__dirname, 'r'));
+  if (fd === false) return true;
+  if (markers(fd) === 0) {
+    markerFd = fd;
+    return true;
+  }
+  closeSync(fd);
   return false;
 }
 
@@ -224,9 +241,10 @@ function arenaMessage(sab: SharedArrayBuffer, id: ArenaId, to?: number): object 
   return to === undefined ? { type: 'arena', sab, born: id.born, by: id.by } : { type: 'arena', sab, born: id.born, by: id.by, to };
 }
 
+/** Creates an arena; the caller holds the marker (`claim`) or was told to go ahead without. */
 function create(): { sab: SharedArrayBuffer; id: ArenaId } {
+  if (markerFd < 0 && canSeeMarkers) markerFd = safe(() => openSync(__dirname, 'r')) || -1;
   const sab = createArena();
-  openMarker();
   return { sab, id: { born: performance.timeOrigin + performance.now(), by: threadId } };
 }
 
@@ -332,92 +350,90 @@ function startHelper(id: ArenaId): void {
 /**
  * Finds the arena by asking the other threads, or creates it: for a thread that inherited none.
  *
- * The thread posts a hello every HELLO_MS (a channel receives only messages posted after it was
- * created, so a peer that opened its channel after our first hello still hears us) and drains
- * the channel synchronously with `receiveMessageOnPort`, sleeping 1 ms in `Atomics.wait`
- * between polls.
- * - Any holder answers with its arena (and its identity). After the first answer the thread
- *   listens GRACE_MS more and adopts the *oldest* arena it heard of: a rule every thread applies
- *   the same way, so that late joiners gather on one arena even if the process has two.
- * - No answer: if no arena was ever created in this process (no marker, see `markerOpen`), the
- *   threads that start together elect one after WINDOW_MS: the lowest threadId among those heard
- *   within SILENT_MS (the main thread's is 0). It creates the arena and posts it after its last
- *   hello; the others wait for it, and drop it if it falls silent (it died mid-handshake).
- * - If an arena exists somewhere (the marker is open) the thread waits up to PATIENCE_MS for an
- *   answer: its holders answer only from their event loop or a wait inside the library. Past
- *   that, the same election runs and the elected thread creates a second arena, and says so
- *   (`warnSplit`).
+ * - No marker open (see `markerOpen`): no thread of this process created an arena, so this one
+ *   claims the right to (`claim`), creates it and posts it on the channel. Threads that start
+ *   together: one claim succeeds, the others see its marker and wait for its arena, which it
+ *   posts after creating it (they opened their channels before looking, so they receive it).
+ * - A marker is open: the thread posts a hello every HELLO_MS (a channel receives only messages
+ *   posted after it was created) and drains the channel synchronously with
+ *   `receiveMessageOnPort`, sleeping 1 ms in `Atomics.wait` between polls. Holders answer from
+ *   their event loop, from lock waits in the library (`answerPeers`), and the answering thread
+ *   (`startHelper`) from its own. After the first answer the thread listens GRACE_MS more and
+ *   adopts the *oldest* arena it heard of: a rule every thread applies the same way, so late
+ *   joiners gather on one arena even if the process has two.
+ * - No answer within PATIENCE_MS although a marker is open (every holder busy that long, or all
+ *   of them gone): the thread creates a second arena and says so (`warnSplit`).
  */
 function handshake(): { sab: SharedArrayBuffer; id: ArenaId; helper: boolean } {
   const channel = new BroadcastChannel(ENV_KEY);
   (channel as unknown as { unref(): void }).unref();
   const me = threadId;
-  const peers = new Map<number, number>();
   const sleeper = new Int32Array(new SharedArrayBuffer(4));
-  const start = now();
   let best: { sab: SharedArrayBuffer; id: ArenaId } | undefined;
   let answeredAt = 0;
   let lastHello = -Infinity;
-  let lastCheck = start;
-  let patient = markerOpen();
+  let nextLook = 0;
+  let patientSince = -1;
   let helperAnswered = false;
+  let created: { sab: SharedArrayBuffer; id: ArenaId } | undefined;
+  let gaveUp = false;
   const take = (m: unknown, t: number): void => {
     const d = (m as { message?: Message }).message;
-    if (!d || typeof d !== 'object') return;
-    if (d.type === 'hello' && typeof d.id === 'number') peers.set(d.id, t);
-    else if (d.type === 'arena' && isArena(d.sab) && typeof d.born === 'number' && typeof d.by === 'number') {
-      const id = { born: d.born, by: d.by };
-      if (!best || older(id, best.id)) best = { sab: d.sab, id };
-      if (answeredAt === 0) answeredAt = t;
-      if (d.helper === 1) helperAnswered = true;
-    }
+    if (!d || typeof d !== 'object' || d.type !== 'arena' || !isArena(d.sab) || typeof d.born !== 'number' || typeof d.by !== 'number') return;
+    const id = { born: d.born, by: d.by };
+    if (!best || older(id, best.id)) best = { sab: d.sab, id };
+    if (answeredAt === 0) answeredAt = t;
+    if (d.helper === 1) helperAnswered = true;
   };
   for (;;) {
     let t = now();
-    if (t - lastHello >= HELLO_MS) {
-      channel.postMessage({ type: 'hello', id: me });
-      lastHello = t;
-    }
     for (let m = receiveMessageOnPort(channel as never); m; m = receiveMessageOnPort(channel as never)) take(m, t);
     t = now();
     if (best) {
       if (t - answeredAt >= GRACE_MS) break;
-    } else {
-      if (!patient && t - lastCheck >= 5) {
-        lastCheck = t;
-        patient = markerOpen();
+    } else if (!canSeeMarkers) {
+      // No markers to go by (not Linux): as before, a worker asks for ASK_MS, the main thread
+      // not at all; then it creates an arena, and any other arena announced later is warned of.
+      if (patientSince < 0) patientSince = t;
+      if (isMainThread || t - patientSince >= ASK_MS) {
+        created = create();
+        break;
       }
-      const waited = t - start;
-      if (waited >= (patient ? PATIENCE_MS : WINDOW_MS)) {
-        let lowest = me;
-        for (const [p, seen] of peers) if (p < lowest && t - seen < SILENT_MS) lowest = p;
-        // The elected thread creates; the others wait for its arena (bounded all the same).
-        // A last look before creating: a thread descheduled between its drain and here (a
-        // loaded machine) may have missed an arena created meanwhile, which opened the marker.
-        if ((lowest === me || waited >= PATIENCE_MS * 2) && (patient || !(patient = markerOpen()))) {
-          const m = receiveMessageOnPort(channel as never);
-          if (m === undefined) break;
-          take(m, t); // and go round again: drain the rest, then decide anew
-          continue;
-        }
+    } else if (t >= nextLook) {
+      // Look for markers at most every few ms (a look lists the process's descriptors), at a
+      // random moment so that two threads backing off from each other do not meet again.
+      nextLook = t + 2 + Math.random() * 6;
+      if (!markerOpen() && claim()) {
+        created = create();
+        break;
       }
+      if (patientSince < 0) patientSince = t;
+      else if (t - patientSince >= PATIENCE_MS) {
+        gaveUp = true;
+        created = create();
+        break;
+      }
+    }
+    if (patientSince >= 0 && t - lastHello >= HELLO_MS) {
+      channel.postMessage({ type: 'hello', id: me });
+      lastHello = t;
     }
     Atomics.wait(sleeper, 0, 0, 1);
   }
   let found: { sab: SharedArrayBuffer; id: ArenaId; helper: boolean };
-  // A worker that found no answering thread starts one (see `startHelper`).
-  if (best) found = { sab: check(best.sab), id: best.id, helper: !isMainThread && !helperAnswered };
-  else {
-    const existed = patient;
-    found = { ...create(), helper: !isMainThread };
-    // After our last hello, on the same channel: a peer that heard us hears this too.
+  if (created) {
+    // A worker starts an answering thread for its arena (see `startHelper`).
+    found = { ...created, helper: !isMainThread };
     channel.postMessage(arenaMessage(found.sab, found.id));
-    if (existed) {
+    if (gaveUp) {
       warnSplit(
         `no thread holding the existing arena answered within ${PATIENCE_MS} ms: they were all busy, ` +
           `or all of them have exited`,
       );
     }
+  } else {
+    // A worker that heard no answering thread starts one.
+    found = { sab: check(best!.sab), id: best!.id, helper: !isMainThread && !helperAnswered };
   }
   serve(channel, found.sab, found.id);
   return found;
@@ -430,14 +446,6 @@ export function attach(): Arena {
   if (isArena(inherited)) {
     found = { sab: check(inherited), id: readId() };
     serve(new BroadcastChannel(ENV_KEY), found.sab, found.id);
-  } else if (isMainThread && !markerOpen()) {
-    // The main thread, and no thread of this process ever created an arena: nobody can hold
-    // one, and every worker started from now on inherits ours. Nothing to ask. The announcement
-    // lets a thread that holds another arena all the same (no marker: not Linux) warn.
-    found = create();
-    const channel = new BroadcastChannel(ENV_KEY);
-    channel.postMessage(arenaMessage(found.sab, found.id));
-    serve(channel, found.sab, found.id);
   } else {
     found = handshake();
   }
