@@ -1,15 +1,21 @@
 /**
  * The arena: the one growable SharedArrayBuffer of the process, and this thread's views of it.
  *
- * Finding it (`attach`), in order:
+ * Finding it (`attach`): one arena per process, whichever thread loads the library first.
  * 1. `worker_threads.getEnvironmentData(ENV_KEY)`: the arena published by the thread that started
- *    this one (or by this thread earlier). Available synchronously at a worker's first line.
- * 2. In a worker that did not inherit one (it was started before any thread loaded the library),
- *    ask the other threads on a BroadcastChannel and drain their replies synchronously with
- *    `receiveMessageOnPort`, sleeping in `Atomics.wait` between polls.
- * 3. Otherwise create a new arena.
+ *    this one (or by this thread earlier). Available synchronously at a worker's first line; the
+ *    common case (the main thread loaded the library before starting workers) costs nothing more.
+ * 2. Otherwise (`handshake`): a worker of a pool whose main thread never loaded the library, a
+ *    main thread loading it after such workers did, or the first thread of all. If no thread of
+ *    the process ever created an arena (no *marker* descriptor open, see `markerOpen`), claim the
+ *    right to create it (`claim`: at most one of the threads starting together succeeds) and
+ *    create it. Otherwise ask the holders on a BroadcastChannel, draining their answers
+ *    synchronously with `receiveMessageOnPort`, and adopt the oldest arena answered; if none
+ *    answers within PATIENCE_MS, create a second one and warn (`warnSplit`).
  * The thread then publishes the arena with `setEnvironmentData`, so every worker it starts
- * afterwards (and their nested workers) inherits it, and answers requests on the channel.
+ * afterwards (and their nested workers) inherits it, and answers hellos on the channel (`serve`).
+ * A worker that created or adopted the arena without inheriting it also starts an answering
+ * thread (`startHelper`), since pool workers often cannot answer themselves.
  *
  * Views: each thread keeps *fixed-length* typed arrays over the buffer. Length-tracking views of
  * a growable SharedArrayBuffer cost ~8x more per element access in Node 20 (measured: 53 ns vs
@@ -25,7 +31,7 @@ import {
   threadId,
   Worker,
 } from 'node:worker_threads';
-import { closeSync, openSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { testKnob } from './faults';
 import {
   HEADER,
@@ -45,7 +51,7 @@ const DEFAULT_MAX_MEMORY = 1024 * 1024 * 1024;
 const ID_KEY = `${ENV_KEY}:id`;
 /** Handshake timing (see `handshake`); the test knob only shortens PATIENCE_MS for tests. */
 const HELLO_MS = 2;
-const GRACE_MS = 3;
+const GRACE_MS = 2;
 const PATIENCE_MS = testKnob('PATIENCE_MS') || 2000;
 const ASK_MS = 100;
 const ANSWER_EVERY_MS = 20;
@@ -174,7 +180,10 @@ let markerFd = -1;
 let markerPath: string | undefined;
 const FD_DIR = '/proc/self/fd';
 /** False where descriptors cannot be listed: threads then rely on the channel alone. */
-const canSeeMarkers = process.platform === 'linux' && safe(() => readdirSync(FD_DIR).length > 0);
+let seeMarkers: boolean | undefined;
+function canSeeMarkers(): boolean {
+  return (seeMarkers ??= process.platform === 'linux' && existsSync(FD_DIR));
+}
 
 function safe<T>(fn: () => T): T | false {
   try {
@@ -186,7 +195,7 @@ function safe<T>(fn: () => T): T | false {
 
 /** Descriptors of this process open on the marker, other than `except`. */
 function markers(except = -1): number {
-  if (!canSeeMarkers) return 0;
+  if (!canSeeMarkers()) return 0;
   markerPath ??= realpathSync(__dirname);
   let n = 0;
   for (const fd of safe(() => readdirSync(FD_DIR)) || []) {
@@ -207,7 +216,7 @@ export function markerOpen(): boolean {
  * retry after a random pause). Where markers cannot be seen, always succeeds.
  */
 function claim(): boolean {
-  if (!canSeeMarkers) return true;
+  if (!canSeeMarkers()) return true;
   const fd = safe(() => openSync(__dirname, 'r'));
   if (fd === false) return true;
   if (markers(fd) === 0) {
@@ -243,7 +252,7 @@ function arenaMessage(sab: SharedArrayBuffer, id: ArenaId, to?: number): object 
 
 /** Creates an arena; the caller holds the marker (`claim`) or was told to go ahead without. */
 function create(): { sab: SharedArrayBuffer; id: ArenaId } {
-  if (markerFd < 0 && canSeeMarkers) markerFd = safe(() => openSync(__dirname, 'r')) || -1;
+  if (markerFd < 0 && canSeeMarkers()) markerFd = safe(() => openSync(__dirname, 'r')) || -1;
   const sab = createArena();
   return { sab, id: { born: performance.timeOrigin + performance.now(), by: threadId } };
 }
@@ -391,7 +400,7 @@ function handshake(): { sab: SharedArrayBuffer; id: ArenaId; helper: boolean } {
     t = now();
     if (best) {
       if (t - answeredAt >= GRACE_MS) break;
-    } else if (!canSeeMarkers) {
+    } else if (!canSeeMarkers()) {
       // No markers to go by (not Linux): as before, a worker asks for ASK_MS, the main thread
       // not at all; then it creates an arena, and any other arena announced later is warned of.
       if (patientSince < 0) patientSince = t;
@@ -403,7 +412,9 @@ function handshake(): { sab: SharedArrayBuffer; id: ArenaId; helper: boolean } {
       // Look for markers at most every few ms (a look lists the process's descriptors), at a
       // random moment so that two threads backing off from each other do not meet again.
       nextLook = t + 2 + Math.random() * 6;
-      if (!markerOpen() && claim()) {
+      // The first look claims at once (one listing for a thread alone); later ones claim only
+      // when no marker is open (a marker seen after a pause is an arena's, not a claimant's).
+      if ((patientSince < 0 || !markerOpen()) && claim()) {
         created = create();
         break;
       }
