@@ -363,8 +363,8 @@ function startHelper(id: ArenaId): void {
  *   claims the right to (`claim`), creates it and posts it on the channel. Threads that start
  *   together: one claim succeeds, the others see its marker and wait for its arena, which it
  *   posts after creating it (they opened their channels before looking, so they receive it).
- * - A marker is open: the thread posts a hello every HELLO_MS (a channel receives only messages
- *   posted after it was created) and drains the channel synchronously with
+ * - A marker is open: the thread posts hellos, first every HELLO_MS then less often (a channel
+ *   receives only messages posted after it was created) and drains the channel synchronously with
  *   `receiveMessageOnPort`, sleeping 1 ms in `Atomics.wait` between polls. Holders answer from
  *   their event loop, from lock waits in the library (`answerPeers`), and the answering thread
  *   (`startHelper`) from its own. After the first answer the thread listens GRACE_MS more and
@@ -382,6 +382,8 @@ function handshake(): { sab: SharedArrayBuffer; id: ArenaId; helper: boolean } {
   let answeredAt = 0;
   let lastHello = -Infinity;
   let nextLook = 0;
+  let looks = 0;
+  let helloEvery = HELLO_MS;
   let patientSince = -1;
   let helperAnswered = false;
   let created: { sab: SharedArrayBuffer; id: ArenaId } | undefined;
@@ -411,7 +413,7 @@ function handshake(): { sab: SharedArrayBuffer; id: ArenaId; helper: boolean } {
     } else if (t >= nextLook) {
       // Look for markers at most every few ms (a look lists the process's descriptors), at a
       // random moment so that two threads backing off from each other do not meet again.
-      nextLook = t + 2 + Math.random() * 6;
+      nextLook = t + (looks++ < 5 ? 2 + Math.random() * 6 : 20);
       // The first look claims at once (one listing for a thread alone); later ones claim only
       // when no marker is open (a marker seen after a pause is an arena's, not a claimant's).
       if ((patientSince < 0 || !markerOpen()) && claim()) {
@@ -425,9 +427,11 @@ function handshake(): { sab: SharedArrayBuffer; id: ArenaId; helper: boolean } {
         break;
       }
     }
-    if (patientSince >= 0 && t - lastHello >= HELLO_MS) {
+    if (patientSince >= 0 && t - lastHello >= helloEvery) {
+      // Every hello reaches every thread's channel: back off (2, 4, 8 ... 32 ms).
       channel.postMessage({ type: 'hello', id: me });
       lastHello = t;
+      helloEvery = Math.min(helloEvery * 2, 32);
     }
     Atomics.wait(sleeper, 0, 0, 1);
   }

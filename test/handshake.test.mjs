@@ -81,7 +81,7 @@ test('4-8 workers started together, the main thread never loading the library, s
   await cases.never();
 });
 
-test('workers started together while the main thread loads the library share one store with it', async () => {
+test('workers started together share one store with a main thread that loads the library while they start', async () => {
   await cases.race();
 });
 
