@@ -196,7 +196,7 @@ function safe<T>(fn: () => T): T | false {
 /** Descriptors of this process open on the marker, other than `except`. */
 function markers(except = -1): number {
   if (!canSeeMarkers()) return 0;
-  markerPath ??= realpathSync(__dirname);
+  markerPath ??= realpathSync.native(__dirname);
   let n = 0;
   for (const fd of safe(() => readdirSync(FD_DIR)) || []) {
     if (Number(fd) !== except && safe(() => readlinkSync(`${FD_DIR}/${fd}`)) === markerPath) n++;
