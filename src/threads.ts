@@ -16,9 +16,19 @@
  * way, and are recovered with it by the same `'exit'` event (see `recoverThread`). The creating
  * thread must have loaded the library for this to happen; the main thread always has, if any
  * thread has, when workers are started after the library is loaded.
+ *
+ * Not covered: workers started by a thread that had not loaded the library when it started
+ * them (a pool whose main thread never loads it, or loads it only later). No thread sees their
+ * `'exit'`, and Node 20 gives a sibling no liveness signal for another thread: a heartbeat word
+ * would not do, since a thread busy in synchronous code (or parked in a pool's `Atomics.wait`)
+ * beats no more than a dead one, and taking its locks over would corrupt what they guard. So a
+ * worker terminated there keeps its slot, and a lock it held stays held: other threads' writes
+ * of that key time out (LockTimeoutError, or `false`). Such workers still recover the workers
+ * *they* start. The remedy is documented: load the library in the main thread before starting
+ * the pool.
  */
 import { getEnvironmentData, isMainThread, setEnvironmentData, threadId } from 'node:worker_threads';
-import { arena } from './arena';
+import { answerPeers, arena } from './arena';
 import {
   ENTRY,
   HEADER,
@@ -41,6 +51,9 @@ export function slotWord(slot: number): number {
 
 /** True while the thread that owns `token` runs (its death, if any, is not being recovered yet). */
 export function isAlive(token: number): boolean {
+  // Called between the slices of every lock wait: a thread blocked in the library still answers
+  // threads that ask for the arena (see arena.ts, `handshake`). Rate-limited, cheap when idle.
+  answerPeers();
   const w = slotWord(token & (MAX_THREADS - 1));
   const i32 = arena.i32;
   return Atomics.load(i32, w + THREAD.TOKEN) === token && Atomics.load(i32, w + THREAD.STATE) === THREAD_STATE.ALIVE;
