@@ -36,7 +36,9 @@
 import { arena } from './arena';
 import { testKnob } from './faults';
 import { ENTRY } from './layout';
-import { acquire, Acquired, holder, release } from './locks';
+import { release } from './locks';
+// A const enum: inlined as literals, so this import leaves nothing at run time (no cycle).
+import { Lock } from './write';
 
 /**
  * Whether loads need `readFence()` between a seqlock copy and its validating load. Only x86-64
@@ -81,81 +83,51 @@ function powerOfTwo(n: number): number {
   return p;
 }
 
-/** Results of {@link lockForRead}. */
-export const enum ReadLock {
-  /** The lock was not free within READ_LOCK_TIMEOUT_MS: make more optimistic attempts. */
-  TimedOut = 0,
-  /** Taken for this read: the caller reads, then calls unlockAfterRead. */
-  Taken = 1,
-  /** This thread already held it (`lock()`, or an update callback): read, release nothing. */
-  Held = 2,
-  /** The entry no longer holds generation `gen` (or its ref is from a retired slab): look the key up again. */
-  Stale = 3,
-}
 
 /** Whether this thread is inside a locked read (a nested one means SEQ moved under the lock). */
 let lockedRead = false;
 
 /**
- * Takes entry `ref`'s LOCK for a read whose optimistic attempts failed READ_RETRY_LIMIT times.
- *
- * Protocol (the read side of the writers' `lockEntry` in store.ts):
- * 1. `guard(ref)` names the entry in this thread's LOCK_HAZARD and checks ENTRY_EPOCH (store.ts
- *    `guardEntry`): the LOCK word may be written only while no slab retirement can release the
- *    entry's memory. False: Stale.
- * 2. Held by this thread already: Held (GEN checked). Re-entry must not wait for itself.
- * 3. `acquire` with READ_LOCK_TIMEOUT_MS. TimedOut: the caller goes back to optimistic reads.
- *    Bounded, so a reader never deadlocks: it holds no other lock while it waits (reads take
- *    none), but its *thread* may hold entry locks through `lock()` while a holder of this one
- *    waits for those; the timeout breaks that cycle on the reader's side.
- * 4. Refresh the views (the value may have been allocated beyond them), check GEN (the entry
- *    may have been removed before we got the lock; under it, it cannot be), unguard: a locked,
- *    live entry's slab cannot be retired.
+ * Takes entry `ref`'s LOCK for a read whose optimistic attempts failed READ_RETRY_LIMIT times,
+ * through `lockEntry` (write.ts: the writers' own protocol, passed in so that this module imports
+ * no store module), with READ_LOCK_TIMEOUT_MS:
+ * - hazard first (the LOCK word may be written only while no slab retirement can release the
+ *   entry's memory), then an entry this thread already holds (`lock()`, an update callback) is
+ *   Held and read without waiting for itself, then GEN is checked under the lock (Stale);
+ * - bounded, so a reader never deadlocks: it holds no other lock while it waits (reads take
+ *   none), but its *thread* may hold entry locks through `lock()` while a holder of this one
+ *   waits for those; the timeout (TimedOut) breaks that cycle on the reader's side, which goes
+ *   back to optimistic attempts.
  *
  * Under the lock no writer can move SEQ: value writers publish DATA and bump SEQ under it,
  * in-place record writers hold it while SEQ is odd, deletes, expiry sweeps and dead-thread
  * recovery take it. So the caller's next optimistic attempt validates at once (record atomics
  * change one field without SEQ, as they may during any read). A dead holder's lock is taken
- * over (Acquired.FromDeadHolder) as a writer would: recovery (threads.ts) has already redone its
- * in-place write or left DATA naming a whole block before the holder stopped counting as alive.
+ * over as a writer would: recovery (threads.ts) has already redone its in-place write or left
+ * DATA naming a whole block before the holder stopped counting as alive. A retry inside a locked
+ * read (views refreshed after the arena grew) takes nothing more: TimedOut, go on optimistically.
  *
  * The caller must call {@link unlockAfterRead} with the result (try/finally) unless it is
  * TimedOut or Stale.
  */
-export function lockForRead(ref: number, gen: number, token: number, guard: (ref: number) => boolean, unguard: () => void): ReadLock {
-  // Already inside a locked read (a retry under the lock: views refreshed after a growth): the
-  // lock is held, SEQ cannot move, so going on optimistically ends at once.
-  if (lockedRead) return ReadLock.TimedOut;
-  if (!guard(ref)) return ReadLock.Stale;
-  const w = ref * 2 + ENTRY.LOCK;
-  if (holder(arena.i32, w) === token) {
-    unguard();
-    arena.refresh();
-    if (Atomics.load(arena.i32, ref * 2 + ENTRY.GEN) !== gen) return ReadLock.Stale;
+export function lockForRead(ref: number, gen: number, lockEntry: (ref: number, gen: number, timeoutMs: number) => number): Lock {
+  if (lockedRead) return Lock.TimedOut;
+  const how = lockEntry(ref, gen, READ_LOCK_TIMEOUT_MS) as Lock;
+  if (how === Lock.Taken) {
     lockedRead = true;
-    return ReadLock.Held;
-  }
-  if (acquire(arena.i32, w, token, READ_LOCK_TIMEOUT_MS) === Acquired.TimedOut) {
-    unguard();
+    lockedReads++;
+  } else if (how === Lock.Held) {
+    lockedRead = true;
+  } else if (how === Lock.TimedOut) {
     lockedReadTimeouts++;
-    return ReadLock.TimedOut;
   }
-  arena.refresh();
-  if (Atomics.load(arena.i32, ref * 2 + ENTRY.GEN) !== gen) {
-    release(arena.i32, w);
-    unguard();
-    return ReadLock.Stale;
-  }
-  unguard();
-  lockedRead = true;
-  lockedReads++;
-  return ReadLock.Taken;
+  return how;
 }
 
 /** Ends a locked read begun by {@link lockForRead} (Taken or Held). */
-export function unlockAfterRead(ref: number, how: ReadLock): void {
+export function unlockAfterRead(ref: number, how: Lock): void {
   lockedRead = false;
-  if (how === ReadLock.Taken) release(arena.i32, ref * 2 + ENTRY.LOCK);
+  if (how === Lock.Taken) release(arena.i32, ref * 2 + ENTRY.LOCK);
 }
 
 let lockedReads = 0;

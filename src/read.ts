@@ -6,12 +6,13 @@
 import { arena } from './arena';
 import { now } from './clock';
 import { decode, Tag } from './codec';
-import { ENTRY, RECORD_BYTES_OFFSET, TAG_MASK, TAG_SHIFT, UNIT, VALUE, VALUE_BYTES_OFFSET, VALUE_BYTES_OFFSET_TTL, VALUE_FLAG, inlineLength, inlineSlot, inlineTag } from './layout';
+import { ENTRY, RECORD_BYTES_OFFSET, TAG_MASK, TAG_SHIFT, UNIT, VALUE, VALUE_BYTES_OFFSET, VALUE_BYTES_OFFSET_TTL, VALUE_FLAG, inlineLength, inlineSlot, inlineTag, readDeadline } from './layout';
 import { readKey } from './keyindex';
 import { type Ref, wordOf } from './ref';
-import { lockForRead, READ_RETRY_MASK as RETRY_MASK, ReadLock, unlockAfterRead } from './ordering';
-import { Begin, beginEntryRead, corrupt, entryRefsMoved, guardEntry, noteRetry, refsCurrent, syncEntryEpoch, unguardEntry, validateRead } from './seqlock';
-import { myToken } from './threads';
+import { lockForRead, READ_RETRY_MASK as RETRY_MASK, unlockAfterRead } from './ordering';
+import { Begin, beginEntryRead, corrupt, entryRefsMoved, noteRetry, refsCurrent, syncEntryEpoch, validateRead } from './seqlock';
+// A cycle (write.ts reads expiry through this module): both use the other only inside calls.
+import { Lock, lockEntry } from './write';
 
 /** Module-local, so that V8 folds it (see ordering.ts, READ_RETRY_LIMIT). */
 const READ_RETRY_MASK = RETRY_MASK;
@@ -60,9 +61,9 @@ const RETRY: unknown = Symbol('retry');
  * path only tests the retry count.
  */
 function readEntryLocked(ref: Ref, gen: number, schema: SchemaDecoder, stamp: ReadStamp | null): unknown {
-  const how = lockForRead(ref, gen, myToken, guardEntry, unguardEntry);
-  if (how === ReadLock.Stale) return STALE;
-  if (how === ReadLock.TimedOut) return RETRY;
+  const how = lockForRead(ref, gen, lockEntry);
+  if (how === Lock.Stale) return STALE;
+  if (how === Lock.TimedOut) return RETRY;
   try {
     return readEntry(ref, gen, schema, stamp);
   } finally {
@@ -126,7 +127,7 @@ export function readEntry(ref: Ref, gen: number, schema: SchemaDecoder, stamp: R
       off = d * UNIT + VALUE_BYTES_OFFSET;
       if ((meta & (VALUE_FLAG.TTL | VALUE_FLAG.RECORD)) !== 0) {
         if ((meta & VALUE_FLAG.TTL) !== 0) {
-          expires = i32[v + VALUE.EXPIRES_HI] * 4294967296 + (i32[v + VALUE.EXPIRES_LO] >>> 0);
+          expires = readDeadline(i32, v);
           off = d * UNIT + VALUE_BYTES_OFFSET_TTL;
         } else {
           off = d * UNIT + RECORD_BYTES_OFFSET;
@@ -227,7 +228,7 @@ export function expiredBlock(d: number, t: number): boolean {
   const v = wordOf(d);
   const i32 = arena.i32;
   if ((i32[v + VALUE.HDR] & VALUE_FLAG.TTL) === 0) return false;
-  return i32[v + VALUE.EXPIRES_HI] * 4294967296 + (i32[v + VALUE.EXPIRES_LO] >>> 0) <= t;
+  return readDeadline(i32, v) <= t;
 }
 
 /** Whether entry `ref` holds a value that expired by `t` (a candidate, re-checked under its lock). */

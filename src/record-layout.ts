@@ -54,7 +54,7 @@ export const INT_RANGE: Readonly<Record<AtomicType, readonly [number, number]>> 
 };
 
 /**
- * The numeric field types in the order of store.ts's `FieldKind` (Float64, Int32, … Uint8), and
+ * The numeric field types in the order of record-protocol.ts's `FieldKind` (Float64, Int32, … Uint8), and
  * their sizes by kind: `FIELD_KIND_BYTES[FieldKind.Int16]` is 2.
  */
 export const FIELD_KIND_TYPES = ['float64', 'int32', 'uint32', 'int16', 'uint16', 'int8', 'uint8'] as const;

@@ -25,11 +25,14 @@ import { arena } from './arena';
 import { alloc, free } from './allocator';
 import { spin, testKnob } from './faults';
 import { ENTRY, HEADER, KIND, MAX_THREADS, RECORD_BYTES_OFFSET, REDO, THREAD, THREAD_STATE, UNIT, VALUE, VALUE_FLAG, classUnits } from './layout';
+import { FIELD_KIND_BYTES } from './record-layout';
 import { type AtomicType } from './records';
 import { type Ref, wordOf } from './ref';
-import { lockForRead, READ_RETRY_MASK as RETRY_MASK, ReadLock, unlockAfterRead } from './ordering';
-import { beginRead, corrupt, guardEntry, isWriting, noteRetry, refsFrom, unguardEntry, validateRead, waitForEven } from './seqlock';
-import { myToken, mySlot, myWord, slotWord } from './threads';
+import { lockForRead, READ_RETRY_MASK as RETRY_MASK, unlockAfterRead } from './ordering';
+import { beginRead, corrupt, isWriting, noteRetry, refsFrom, validateRead, waitForEven } from './seqlock';
+import { mySlot, myWord, slotWord } from './threads';
+// A cycle (write.ts waits for atomic ops through this module): both use the other only inside calls.
+import { Lock, lockEntry } from './write';
 
 /** Module-local, so that V8 folds it (see ordering.ts, READ_RETRY_LIMIT). */
 const READ_RETRY_MASK = RETRY_MASK;
@@ -143,12 +146,12 @@ export function readRecordField(t: RecordTarget, at: number, kind: FieldKind, n 
  * moved (rebound): go on optimistically. Out of line, to keep the field read inlinable.
  */
 function lockedFieldRead(t: RecordTarget, at: number, kind: FieldKind, n: number): number {
-  const how = lockForRead(t.ref, t.gen, myToken, guardEntry, unguardEntry);
-  if (how === ReadLock.Stale) {
+  const how = lockForRead(t.ref, t.gen, lockEntry);
+  if (how === Lock.Stale) {
     t.rebind();
     return NaN;
   }
-  if (how === ReadLock.TimedOut) return NaN;
+  if (how === Lock.TimedOut) return NaN;
   try {
     return readRecordField(t, at, kind, n);
   } finally {
@@ -207,8 +210,8 @@ function fieldReadBlocked(t: RecordTarget, e: number, s1: number, end: number, s
     else throw corrupt(t.ref);
   }
 }
-/** Bytes of each FieldKind but Bytes: the extent a field read checks against the views. */
-const FIELD_BYTES = [8, 4, 4, 2, 2, 1, 1];
+/** Bytes of each FieldKind but Bytes (record-layout.ts): the extent a field read checks. */
+const FIELD_BYTES = FIELD_KIND_BYTES;
 /** Where readRecordField(…, FieldKind.Bytes, n) leaves its copy (readRecordBytes returns it). */
 let fieldBytes: Uint8Array = Buffer.allocUnsafeSlow(256);
 

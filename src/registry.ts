@@ -9,7 +9,7 @@ import { alloc, free } from './allocator';
 import { spin } from './faults';
 import { instanceKey, instances } from './handles';
 import { newIndex } from './keyindex';
-import { HEADER, KIND, MAX_STORE_NAME_LENGTH, MIN_INDEX_CAPACITY, STORE, THREAD, UNIT } from './layout';
+import { HEADER, KIND, MAX_STORE_NAME_LENGTH, MIN_INDEX_CAPACITY, STORE, THREAD, UNIT, readArenaText } from './layout';
 import { acquire, release } from './locks';
 import { cacheLimitFor } from './lookup-cache';
 import { parseStoreOptions, type StoreOptions } from './options';
@@ -152,9 +152,7 @@ export function listStores(): string[] {
   for (let s = Atomics.load(arena.i32, HEADER.STORE_HEAD); s !== 0; s = Atomics.load(arena.i32, wordOf(s) + STORE.NEXT)) {
     arena.covers((wordOf(s) + STORE.NAME) * 4 + MAX_STORE_NAME_LENGTH * 2);
     const len = arena.i32[wordOf(s) + STORE.NAME_LEN];
-    let n = '';
-    for (let i = 0; i < len; i++) n += String.fromCharCode(arena.u16[(wordOf(s) + STORE.NAME) * 2 + i]);
-    names.push(n);
+    names.push(readArenaText(arena.u16, (wordOf(s) + STORE.NAME) * 2, len));
   }
   return names;
 }

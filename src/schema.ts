@@ -9,7 +9,7 @@ import { alloc } from './allocator';
 import { LearnedCodec, StructuredCodec, Tag } from './codec';
 import { CodecError, InvalidOptionError } from './errors';
 import { spin, testKnob } from './faults';
-import { KIND, SCHEMA, STORE, THREAD, UNIT } from './layout';
+import { KIND, SCHEMA, STORE, THREAD, UNIT, readArenaText } from './layout';
 import { type AtomicField, FIELD_KINDS } from './record-protocol';
 import { checkLayout, decodeRecord, encodeRecord, isAtomicType, layoutText, type RecordField, type RecordLayout } from './records';
 import { type SchemaDecoder } from './read';
@@ -74,11 +74,7 @@ function readSchemaText(block: Ref): string {
   arena.covers((w + SCHEMA.TEXT) * 4);
   const len = arena.i32[w + SCHEMA.LEN];
   arena.covers((w + SCHEMA.TEXT) * 4 + len * 2);
-  const u16 = arena.u16;
-  const base = (w + SCHEMA.TEXT) * 2;
-  let text = '';
-  for (let i = 0; i < len; i += 4096) text += String.fromCharCode(...u16.subarray(base + i, base + Math.min(len, i + 4096)));
-  return text;
+  return readArenaText(arena.u16, (w + SCHEMA.TEXT) * 2, len);
 }
 
 /** The canonical schema text of createStore options, or null when they set none. */

@@ -52,6 +52,7 @@ import {
   inlineSlotA,
   inlineWords,
   sizeClassOf,
+  writeDeadline,
 } from './layout';
 import { Acquired, acquire, holder, release, tryAcquire } from './locks';
 import { expiredAt } from './read';
@@ -111,10 +112,7 @@ export function writeValue(store: Ref, ref: Ref, tag: number, bytes: Uint8Array,
   const v = wordOf(d);
   i32[v + VALUE.LEN] = len;
   i32[v + VALUE.HDR] = (i32[v + VALUE.HDR] & BLOCK_BITS) | (tag << TAG_SHIFT) | (expires !== 0 ? VALUE_FLAG.TTL : 0) | (tag === Tag.Record ? VALUE_FLAG.RECORD : 0);
-  if (expires !== 0) {
-    i32[v + VALUE.EXPIRES_HI] = Math.floor(expires / 4294967296);
-    i32[v + VALUE.EXPIRES_LO] = expires % 4294967296;
-  }
+  if (expires !== 0) writeDeadline(i32, v, expires);
   const off = d * UNIT + head;
   const u8 = arena.u8;
   if (len <= 64) for (let i = 0; i < len; i++) u8[off + i] = bytes[src + i];

@@ -18,7 +18,9 @@ const require = createRequire(import.meta.url);
 const ordering = require('../dist/cjs/ordering.js');
 const locks = require('../dist/cjs/locks.js');
 const { myToken } = require('../dist/cjs/threads.js');
-const { ENTRY } = require('../dist/cjs/layout.js');
+const { ENTRY, THREAD } = require('../dist/cjs/layout.js');
+const { lockEntry } = require('../dist/cjs/write.js');
+const { myWord } = require('../dist/cjs/threads.js');
 const { arena } = require('../dist/cjs/arena.js');
 
 const X64 = process.arch === 'x64';
@@ -111,24 +113,19 @@ test('lock waits do not read the wall clock at all', () => {
 // ── lockForRead: the locked read after READ_RETRY_LIMIT optimistic attempts ──────────────────
 
 const layout = layoutRecord([{ name: 'hp', type: 'int32' }]);
-let guards = 0;
-let unguards = 0;
-const guard = () => (guards++, true);
-const unguard = () => void unguards++;
+const hazard = () => arena.i32[myWord + THREAD.LOCK_HAZARD];
 const lockWord = (ref) => ref * 2 + ENTRY.LOCK;
 
 test('lockForRead takes a free entry lock (Taken) and unlockAfterRead releases it', () => {
   const s = createStore('ord-taken', { record: layout });
   s.set('k', { hp: 1 });
   const { ref, gen } = s.locate('k');
-  guards = unguards = 0;
-  const how = ordering.lockForRead(ref, gen, myToken, guard, unguard);
+  const how = ordering.lockForRead(ref, gen, lockEntry);
   assert.is(how, 1 /* Taken */);
-  assert.is(guards, 1);
-  assert.is(unguards, 1, 'the hazard is dropped once the lock is held');
+  assert.is(hazard(), 0, 'the hazard is dropped once the lock is held');
   assert.is(locks.holder(arena.i32, lockWord(ref)), myToken);
   // A retry inside a locked read (after a view refresh) goes on optimistically: no second lock.
-  assert.is(ordering.lockForRead(ref, gen, myToken, guard, unguard), 0 /* TimedOut */, 'a nested locked read takes nothing');
+  assert.is(ordering.lockForRead(ref, gen, lockEntry), 0 /* TimedOut */, 'a nested locked read takes nothing');
   assert.is(locks.holder(arena.i32, lockWord(ref)), myToken);
   ordering.unlockAfterRead(ref, how);
   assert.is(locks.holder(arena.i32, lockWord(ref)), 0);
@@ -139,7 +136,7 @@ test('lockForRead of a key this thread holds through lock(): Held, and the lock 
   s.set('k', { hp: 1 });
   const { ref, gen } = s.locate('k');
   assert.ok(s.lock('k', 100));
-  const how = ordering.lockForRead(ref, gen, myToken, guard, unguard);
+  const how = ordering.lockForRead(ref, gen, lockEntry);
   assert.is(how, 2 /* Held */);
   ordering.unlockAfterRead(ref, how);
   assert.is(locks.holder(arena.i32, lockWord(ref)), myToken);
@@ -150,10 +147,9 @@ test('lockForRead of a stale generation: Stale, nothing left held', () => {
   const s = createStore('ord-stale', { record: layout });
   s.set('k', { hp: 1 });
   const { ref, gen } = s.locate('k');
-  assert.is(ordering.lockForRead(ref, gen + 2, myToken, guard, unguard), 3 /* Stale */);
+  assert.is(ordering.lockForRead(ref, gen + 2, lockEntry), 3 /* Stale */);
   assert.is(locks.holder(arena.i32, lockWord(ref)), 0);
-  assert.is(ordering.lockForRead(ref, gen, myToken, () => false, unguard), 3, 'a failed guard is Stale');
-  assert.is(locks.holder(arena.i32, lockWord(ref)), 0);
+  assert.is(hazard(), 0);
 });
 
 test('lockForRead waits at most READ_LOCK_TIMEOUT_MS for a lock another thread holds (no deadlock)', async () => {
@@ -165,13 +161,13 @@ test('lockForRead waits at most READ_LOCK_TIMEOUT_MS for a lock another thread h
   assert.equal(await next(), { locked: true });
   const before = ordering.lockedReadCounts().timeouts;
   const t = performance.now();
-  assert.is(ordering.lockForRead(ref, gen, myToken, guard, unguard), 0 /* TimedOut */);
+  assert.is(ordering.lockForRead(ref, gen, lockEntry), 0 /* TimedOut */);
   const waited = performance.now() - t;
   assert.ok(waited >= ordering.READ_LOCK_TIMEOUT_MS - 1 && waited < 500, `waited ${waited.toFixed(1)} ms`);
   assert.is(ordering.lockedReadCounts().timeouts, before + 1);
   w.postMessage('release');
   assert.equal(await next(), { released: true });
-  const how = ordering.lockForRead(ref, gen, myToken, guard, unguard);
+  const how = ordering.lockForRead(ref, gen, lockEntry);
   assert.is(how, 1, 'free again: taken');
   ordering.unlockAfterRead(ref, how);
   w.postMessage('exit');
