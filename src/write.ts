@@ -57,10 +57,14 @@ import {
 import { Acquired, acquire, holder, release, tryAcquire } from './locks';
 import { expiredAt } from './read';
 import { waitForAtomicOps } from './record-protocol';
+import { NEEDS_FENCE, readFence } from './ordering';
 import { type Ref, wordOf } from './ref';
 import { guardEntry, unguardEntry } from './seqlock';
 import { repairStructures } from './structures';
 import { myToken, myWord } from './threads';
+
+/** Module-local, so that V8 folds it: the bounded sweep's validating load needs a fence off x64. */
+const FENCE = NEEDS_FENCE;
 
 // ── Publishing a value ───────────────────────────────────────────────────────────────────────
 
@@ -422,16 +426,23 @@ export function sweepExpired(store: Ref, buckets: number, remove: (ref: Ref) => 
       if (expiredAt(ref, t)) expired.push(ref);
     });
   } else {
-    // Threads share one cursor, so concurrent sweeps look at different buckets.
+    // Threads share one cursor, so concurrent sweeps look at different buckets. The bucket
+    // array is read as lookups read it (keyindex.ts): under the store's SEQ, which a resize
+    // bumps before it frees the old array; if it moved, the refs read may be garbage from a
+    // reused block (a lock taken through one would write into a value): sweep later.
     arena.refresh();
     const i32 = arena.i32;
+    const seq = Atomics.load(i32, s + STORE.SEQ);
     const idx = Atomics.load(i32, s + STORE.INDEX);
     const cap = i32[wordOf(idx) + INDEX.CAPACITY];
+    if ((cap & (cap - 1)) !== 0 || cap <= 0) return 0;
     const start = Atomics.add(i32, s + STORE.SWEEP_CURSOR, buckets) & (cap - 1);
     for (let i = 0; i < buckets && i < cap; i++) {
       const ref = bucketRef(arena.i32[wordOf(idx) + INDEX.BUCKETS + ((start + i) & (cap - 1))]);
       if (ref !== 0 && expiredAt(ref, t)) expired.push(ref);
     }
+    if (FENCE) readFence();
+    if (Atomics.load(i32, s + STORE.SEQ) !== seq) return 0;
   }
   let n = 0;
   for (const ref of expired) {
