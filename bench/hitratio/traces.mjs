@@ -2,17 +2,10 @@
 // an Int32Array of keys. Zipf(s) by inverse CDF (a binary search over the normalised partial
 // sums), one-time scans of fresh keys, and loops.
 
-/** mulberry32: small, seeded, fast; the same trace every run. */
-export function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// mulberry32, the suite's seeded PRNG: the same trace every run.
+import { prng } from '../../test/util.mjs';
+
+export { prng };
 
 /**
  * A Zipf sampler over n keys with exponent s: key k (0-based rank) has weight 1 / (k+1)^s.
