@@ -6,6 +6,7 @@ import { now } from './clock';
 import { InvalidKeyError, InvalidOptionError, describeValue } from './errors';
 import { MAX_KEY_LENGTH, MAX_STORE_NAME_LENGTH } from './layout';
 import { type RecordLayout } from './records';
+import { CACHE_OPTIONS } from './cache-options';
 
 /** Options of {@link Store.set}. */
 export interface SetOptions {
@@ -87,6 +88,27 @@ export interface StoreOptions {
    * store must pass the same list (or none). Needs msgpackr.
    */
   structures?: readonly (readonly string[])[];
+  /**
+   * Bounds the store to this many keys: a write of a new key into a full store evicts a key
+   * instead of failing, chosen by the store's shared policy (W-TinyLFU: recently written keys
+   * wait in a small window, and a key leaves it for the main area only if it is read more
+   * often than the key it would push out). Part of the store's shape: every handle must pass
+   * the same cache options (or none).
+   */
+  max?: number;
+  /**
+   * Bounds the encoded bytes of the store's values (a number, or a size such as `'256mb'`):
+   * writes evict keys, as for `max`, until the values fit. A single value larger than it is
+   * refused with an InvalidValueError and stores nothing.
+   */
+  maxSize?: number | string;
+  /** Default time to live of `set` and `fetch`, in seconds; a per-call `ttl` overrides it (`ttl: 0`: none). */
+  ttl?: number;
+  /**
+   * Seconds after a value's expiry during which `fetch` returns the stale value at once and
+   * refreshes it once, in the background, for every thread (`get` treats it as expired).
+   */
+  staleWhileRevalidate?: number;
 }
 
 /** How long a write waits for a key locked by another thread, in ms, unless told. (Exported apart, so that set()'s parseSetOptions reads a constant, not this module's exports object.) */
@@ -116,18 +138,25 @@ export function checkTimeout(t: unknown, what: string): number {
 }
 
 const SET_OPTIONS = new Set(['minBufferSize', 'immutable', 'ttl', 'skipLock', 'timeout']);
-/** The largest minBufferSize: an Int32 field in the entry. */
-const MAX_HINT_BYTES = 2 ** 31 - 1;
+/** The largest minBufferSize: the low 30 bits of the entry's META word (layout.ts). */
+const MAX_HINT_BYTES = 2 ** 30 - 1;
 /** The latest deadline, in epoch ms: deadlines are stored in two Int32 words (high word < 2^31). */
 const MAX_DEADLINE = 2 ** 62;
 
+/** The deadline, in epoch ms, of a value written now with a TTL of `ttl` seconds (> 0). */
+export function deadlineAfter(ttl: number): number {
+  // Deadlines beyond MAX_DEADLINE (~146 million years) are stored as MAX_DEADLINE.
+  return Math.min(MAX_DEADLINE, now() + Math.max(1, Math.round(ttl * 1000)));
+}
+
 /** Parsed set options; one reusable object, since set() is a hot path. */
-const parsed = { expires: 0, minBytes: 0, timeout: DEFAULT_TIMEOUT_MS };
+const parsed = { expires: 0, minBytes: 0, timeout: DEFAULT_TIMEOUT_MS, ttlGiven: false };
 
 export function parseSetOptions(o: SetOptions | undefined): typeof parsed {
   parsed.expires = 0;
   parsed.minBytes = 0;
   parsed.timeout = DEFAULT_TIMEOUT_MS;
+  parsed.ttlGiven = false;
   if (o === undefined) return parsed;
   if (o === null || typeof o !== 'object') throw new InvalidOptionError(`options must be an object, got ${describe(o)}`);
   for (const k in o) if (!SET_OPTIONS.has(k)) throw new InvalidOptionError(`unknown option "${k}" (known: ${[...SET_OPTIONS].join(', ')})`);
@@ -140,9 +169,9 @@ export function parseSetOptions(o: SetOptions | undefined): typeof parsed {
   }
   if (immutable !== undefined && typeof immutable !== 'boolean') throw new InvalidOptionError(`options.immutable must be a boolean, got ${describe(immutable)}`);
   if (ttl !== undefined) {
+    parsed.ttlGiven = true;
     if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < 0) throw new InvalidOptionError(`options.ttl must be a finite number of seconds >= 0, got ${describe(ttl)}`);
-    // Deadlines beyond MAX_DEADLINE (~146 million years) are stored as MAX_DEADLINE.
-    if (ttl > 0) parsed.expires = Math.min(MAX_DEADLINE, now() + Math.max(1, Math.round(ttl * 1000)));
+    if (ttl > 0) parsed.expires = deadlineAfter(ttl);
   }
   if (skipLock !== undefined && typeof skipLock !== 'boolean') throw new InvalidOptionError(`options.skipLock must be a boolean, got ${describe(skipLock)}`);
   parsed.timeout = checkTimeout(timeout, 'options.timeout');
@@ -178,7 +207,7 @@ export function checkLiteralKeys(keys: readonly string[]): void {
   }
 }
 
-const STORE_OPTIONS = ['hotReads', 'record', 'structures'];
+const STORE_OPTIONS = ['hotReads', 'record', 'structures', ...CACHE_OPTIONS];
 
 /**
  * The store name and the options of createStore but the schema (schema.ts, schemaText): whether
