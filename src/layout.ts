@@ -59,7 +59,7 @@
 export const UNIT = 8;
 /** Arena magic ("NKS1") and layout version: a mismatch means another library version made it. */
 export const MAGIC = 0x4e4b5331;
-export const LAYOUT_VERSION = 7;
+export const LAYOUT_VERSION = 8;
 
 /**
  * Slab sizing: a new slab of a class holds an eighth as many entries as all that class's slabs
@@ -300,10 +300,20 @@ export const STORE = {
    * line of the fields above, which every lookup reads.
    */
   EPOCHS: 16,
-  /** The name's length in UTF-16 code units, after the epochs and their alignment slack. */
-  NAME_LEN: 16 + EPOCH_STRIPES + 15,
+  /**
+   * The store's use counters, each two words (low, high: see stats.ts, add64): gets that found
+   * a value and that did not (flushed from per-thread counts, so reads write no shared line),
+   * evictions, fetch loads and failed loads. After the epochs and their alignment slack.
+   */
+  HITS: 16 + EPOCH_STRIPES + 15,
+  MISSES: 16 + EPOCH_STRIPES + 17,
+  EVICTIONS: 16 + EPOCH_STRIPES + 19,
+  LOADS: 16 + EPOCH_STRIPES + 21,
+  LOAD_FAILURES: 16 + EPOCH_STRIPES + 23,
+  /** The name's length in UTF-16 code units. */
+  NAME_LEN: 16 + EPOCH_STRIPES + 25,
   /** UTF-16 name starts here (word index; two code units per word). */
-  NAME: 16 + EPOCH_STRIPES + 16,
+  NAME: 16 + EPOCH_STRIPES + 26,
 } as const;
 
 /** Int32 word index of store `store`'s epoch counter 0: the first 16-word (64-byte) boundary in its area. */
@@ -374,7 +384,14 @@ export const ENTRY = {
    * value (a lock placeholder).
    */
   DATA: 5,
-  /** minBufferSize hint in bytes (0 when none). */
+  /**
+   * META: the minBufferSize hint in bytes (low 30 bits, 0 when none) and, in a bounded store,
+   * the eviction policy's two bits (policy.ts): REFERENCED (bit 31), set by a get that finds it
+   * clear and cleared by the policy's hand, and WINDOW (bit 30), set while the entry waits in
+   * the admission window. Readers change only REFERENCED, with an atomic OR under a hazard
+   * (a set bit on an entry that was meanwhile reused only gives its new key a second chance);
+   * everything else changes it under the store lock, or under the entry lock with a CAS.
+   */
   MIN_BYTES: 6,
   /**
    * Key code units start here (word index): bytes if KEY_ONE_BYTE, else UTF-16 code units. The
@@ -384,6 +401,10 @@ export const ENTRY = {
   KEY: 7,
 } as const;
 export const KEY_ONE_BYTE = 1 << 16;
+/** ENTRY.MIN_BYTES bits (see there). */
+export const META_REFERENCED = 1 << 31;
+export const META_WINDOW = 1 << 30;
+export const META_HINT_MASK = (1 << 30) - 1;
 export const KEY_LEN_MASK = 0xffff;
 export const ENTRY_FIXED_BYTES = ENTRY.KEY * 4;
 /** Longest key, in UTF-16 code units. */
@@ -488,8 +509,13 @@ export const VALUE_BYTES_OFFSET_TTL = VALUE.EXPIRES_LO * 4 + 4;
 /** Byte offset of a record's bytes within its VALUE block: 8-byte aligned, for Float64Array. */
 export const RECORD_BYTES_OFFSET = 8;
 
-/** SCHEMA block: [HDR][LEN = UTF-16 code units][ JSON text … ]. Never freed while its store lives. */
-export const SCHEMA = { HDR: 0, LEN: 1, TEXT: 2 } as const;
+/**
+ * SCHEMA block: [HDR][LEN = UTF-16 code units][POLICY][ JSON text … ][ policy area ]. Never freed
+ * while its store lives. POLICY is the word offset, from the block's word 0, of a bounded
+ * store's policy area (policy.ts: its state, admission window and frequency sketch), 64-byte
+ * aligned after the text; 0 when the store has no bound.
+ */
+export const SCHEMA = { HDR: 0, LEN: 1, POLICY: 2, TEXT: 3 } as const;
 /**
  * STRUCTS block (a store's learned structures): [HDR][LEN][COUNT][ JSON text, UTF-16 … ].
  * The text is a JSON array of COUNT property-name arrays; id i (msgpackr record 0x40 + i) is

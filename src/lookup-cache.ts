@@ -179,6 +179,11 @@ export abstract class LookupCache implements EntrySink {
   private sampledHits = 0;
   /** Plain gets left that go straight to the index: the full cache was hitting too rarely. */
   private skipCache = 0;
+  /**
+   * The entry the last get read (valid when it returned a value): a bounded store's get marks
+   * it referenced for the eviction policy (policy.ts, markReferenced).
+   */
+  protected hitRef = 0 as Ref;
 
   constructor(ref: Ref, hot: boolean, cacheLimit: number, codec: StoreCodec) {
     this.ref = ref;
@@ -200,6 +205,7 @@ export abstract class LookupCache implements EntrySink {
     if (this.cached.size >= this.cacheLimit) this.sampleCache(entry !== undefined);
     if (entry !== undefined) {
       const v = readEntry(entry.ref, entry.gen, this.codec, null);
+      this.hitRef = entry.ref;
       if (v !== STALE) return v === MISSING ? undefined : v;
       this.uncache(key);
     }
@@ -222,6 +228,7 @@ export abstract class LookupCache implements EntrySink {
       const ref = lookup(this.ref, key, hashKey(key));
       if (ref === 0) return undefined;
       const v = readEntry(ref, foundGen, this.codec, null);
+      this.hitRef = ref as Ref;
       // STALE: the entry was removed (and maybe reused) between the lookup and the read.
       if (v !== STALE) return v === MISSING ? undefined : v;
     }
@@ -232,6 +239,7 @@ export abstract class LookupCache implements EntrySink {
       const entry = this.find(key);
       if (entry === undefined) return undefined;
       const v = readEntry(entry.ref, entry.gen, this.codec, null);
+      this.hitRef = entry.ref;
       if (v !== STALE) return v === MISSING ? undefined : v;
       this.uncache(key);
     }
@@ -272,6 +280,7 @@ export abstract class LookupCache implements EntrySink {
       const mark = entry.mark;
       if (epoch === entry.epoch) {
         if ((mark & USED) === 0) entry.mark = mark | USED;
+        this.hitRef = entry.ref;
         return (mark & DEADLINE) === 0 || now() < entry.expires! ? entry.value : undefined;
       }
       const e = wordOf(entry.ref);
@@ -282,6 +291,7 @@ export abstract class LookupCache implements EntrySink {
       if (beginRead(i32, e) === entry.seq && i32[e + ENTRY.DATA] === entry.data && i32[e + ENTRY.GEN] === entry.gen && (!FENCE || fenced()) && !entryRefsMoved(i32)) {
         entry.epoch = armEpoch(e, entry.seq, epoch);
         if ((mark & USED) === 0) entry.mark = mark | USED;
+        this.hitRef = entry.ref;
         return (mark & DEADLINE) === 0 || now() < entry.expires! ? entry.value : undefined;
       }
     }
@@ -315,6 +325,7 @@ export abstract class LookupCache implements EntrySink {
       entry.mark = expires === 0 ? entry.mark & ~DEADLINE : entry.mark | DEADLINE;
       entry.epoch = armEpoch(wordOf(entry.ref), entry.seq, epoch);
       entry.value = deepFreeze(v);
+      this.hitRef = entry.ref;
       return entry.value;
     }
   }

@@ -13,7 +13,9 @@ import { KIND, SCHEMA, STORE, THREAD, UNIT, readArenaText } from './layout';
 import { type AtomicField, FIELD_KINDS } from './record-protocol';
 import { checkLayout, decodeRecord, encodeRecord, isAtomicType, layoutText, type RecordField, type RecordLayout } from './records';
 import { type SchemaDecoder } from './read';
-import { type Ref, wordOf } from './ref';
+import { type Ref, type Word, wordOf } from './ref';
+import { CACHE_OPTIONS, type CacheOptions, type CacheShape, isBounded, parseCacheOptions } from './cache-options';
+import { initPolicy, policyWords } from './policy';
 import { sharedTable } from './structures';
 import { myWord } from './threads';
 import { withStoreLock } from './write';
@@ -36,6 +38,8 @@ const EMPTY = new Uint8Array(0);
 export class StoreSchema {
   readonly layout: RecordLayout | null = null;
   readonly structured: StructuredCodec | null = null;
+  /** The store's cache options (bounds, default ttl, staleWhileRevalidate), or null. */
+  readonly cache: CacheShape | null = null;
   readonly atomic = new Map<string, AtomicField>();
   readonly rec: Uint8Array = EMPTY;
   readonly recView: DataView = new DataView(new ArrayBuffer(0));
@@ -45,8 +49,9 @@ export class StoreSchema {
   readonly allRanges: readonly number[] = [];
 
   constructor(readonly text: string) {
-    const parsed = JSON.parse(text) as { record: { size: number; fields: [string, RecordField['type'], number][] } | null; structures: string[][] | null };
+    const parsed = JSON.parse(text) as { record: { size: number; fields: [string, RecordField['type'], number][] } | null; structures: string[][] | null; cache?: CacheShape | null };
     if (parsed.structures !== null) this.structured = new StructuredCodec(parsed.structures);
+    this.cache = parsed.cache ?? null;
     if (parsed.record !== null) {
       const layout: RecordLayout = { size: parsed.record.size, fields: parsed.record.fields.map(([name, type, offset]) => ({ name, type, offset })) };
       this.layout = layout;
@@ -78,10 +83,12 @@ function readSchemaText(block: Ref): string {
 }
 
 /** The canonical schema text of createStore options, or null when they set none. */
-export function schemaText(options: { record?: RecordLayout; structures?: readonly (readonly string[])[] } | undefined): string | null {
+export function schemaText(options: ({ record?: RecordLayout; structures?: readonly (readonly string[])[] } & CacheOptions) | undefined): string | null {
   const record = options?.record;
   const structures = options?.structures;
-  if (record === undefined && structures === undefined) return null;
+  const cache = options === undefined ? null : parseCacheOptions(options);
+  if (record === undefined && structures === undefined && cache === null) return null;
+  if (cache !== null && record !== undefined && cache.ttl !== 0) throw new InvalidOptionError('options.ttl cannot be combined with options.record: records have no TTL');
   if (record !== undefined) checkLayout(record);
   if (structures !== undefined) {
     if (!Array.isArray(structures) || structures.length > 1000) throw new InvalidOptionError('options.structures must be an array of at most 1000 structures');
@@ -94,6 +101,8 @@ export function schemaText(options: { record?: RecordLayout; structures?: readon
   return JSON.stringify({
     record: record === undefined ? null : JSON.parse(layoutText(record)),
     structures: structures === undefined ? null : structures.map((keys) => [...keys]),
+    // Only when set, so that the text of a schema without cache options reads as it always has.
+    ...(cache === null ? {} : { cache }),
   });
 }
 
@@ -120,9 +129,15 @@ export function openSchema(store: Ref, name: string, text: string | null): Store
       const blockWord = myWord + THREAD.CREATE_BLOCK;
       Atomics.store(arena.i32, storeWord, store);
       try {
-        const block = alloc(KIND.VALUE, Math.ceil((SCHEMA.TEXT * 4 + text.length * 2) / UNIT), blockWord);
+        // A bounded store's policy area follows the text, 64-byte aligned (up to 15 words of slack).
+        const textWords = SCHEMA.TEXT + Math.ceil(text.length / 2);
+        const policy = isBounded(sc.cache) ? policyWords(sc.cache!) : 0;
+        const block = alloc(KIND.VALUE, Math.ceil(((policy === 0 ? textWords : textWords + 15 + policy) * 4) / UNIT), blockWord);
         const w = wordOf(block);
         arena.i32[w + SCHEMA.LEN] = text.length;
+        const at = policy === 0 ? 0 : ((w + textWords + 15) & ~15) - w;
+        if (policy !== 0) initPolicy((w + at) as Word, sc.cache!);
+        arena.i32[w + SCHEMA.POLICY] = at;
         const u16 = arena.u16;
         for (let i = 0; i < text.length; i++) u16[(w + SCHEMA.TEXT) * 2 + i] = text.charCodeAt(i);
         spin(CREATE_DELAY_SPINS);
@@ -146,9 +161,12 @@ export function openSchema(store: Ref, name: string, text: string | null): Store
 }
 
 function describeSchema(a: string, b: string): string {
-  const x = JSON.parse(a) as { record: unknown; structures: unknown };
-  const y = JSON.parse(b) as { record: unknown; structures: unknown };
-  return JSON.stringify(x.record) !== JSON.stringify(y.record) ? 'record layout' : 'structures list';
+  const x = JSON.parse(a) as { record: unknown; structures: unknown; cache?: CacheShape };
+  const y = JSON.parse(b) as { record: unknown; structures: unknown; cache?: CacheShape };
+  if (JSON.stringify(x.record) !== JSON.stringify(y.record)) return 'record layout';
+  if (JSON.stringify(x.structures) !== JSON.stringify(y.structures)) return 'structures list';
+  const show = (c: CacheShape | undefined) => (c === undefined ? 'none' : CACHE_OPTIONS.filter((k) => c[k] !== 0).map((k) => `${k}: ${c[k]}`).join(', '));
+  return `set of cache options (${show(x.cache)} there, ${show(y.cache)} here)`;
 }
 
 /** This thread's codec of each store's learned structures, by STORE ref (stores are never freed). */
@@ -199,7 +217,7 @@ export class StoreCodec implements SchemaDecoder {
 
   /** Encodes a value for this store (records into the schema's buffer); returns its tag. */
   encode(value: unknown, sc: StoreSchema | null, path: string): number {
-    if (sc === null) return (this.learned ??= learnedCodec(this.store)).encode(value);
+    if (sc === null || (sc.layout === null && sc.structured === null)) return (this.learned ??= learnedCodec(this.store)).encode(value);
     if (sc.layout !== null) {
       encodeRecord(sc.layout, value, sc.rec, sc.recView, path);
       return Tag.Record;

@@ -18,24 +18,28 @@ import { encoded, Tag } from './codec';
 import { InvalidOptionError, InvalidValueError, KeyNotFoundError, LockTimeoutError, StoreClosedError, quote } from './errors';
 import { forgetHandle, scheduleSweep } from './handles';
 import { forEachRef, readKey, shrinkIndex } from './keyindex';
-import { ENTRY, MAX_KEY_LENGTH, RECORD_BYTES_OFFSET, STORE, UNIT, VALUE, VALUE_FLAG } from './layout';
+import { ENTRY, MAX_KEY_LENGTH, META_REFERENCED, RECORD_BYTES_OFFSET, STORE, UNIT, VALUE, VALUE_FLAG } from './layout';
 import { holder, release } from './locks';
 import { CACHE_LIMIT, LookupCache } from './lookup-cache';
-import { badKey, checkKey, checkLiteralKeys, checkTimeout, DEFAULT_TIMEOUT_MS, describe, parseDeleteOptions, parseEntries, parseSetOptions, type DeleteOptions, type IntegerField, type SetOptions } from './options';
+import { badKey, checkKey, checkLiteralKeys, checkTimeout, deadlineAfter, DEFAULT_TIMEOUT_MS, describe, parseDeleteOptions, parseEntries, parseSetOptions, type DeleteOptions, type IntegerField, type SetOptions } from './options';
 import { compilePattern, type KeyPattern, type Pattern } from './patterns';
 import { expiredAt, expiredBlock, liveKey, peekEntry, STALE as READ_STALE } from './read';
 import { AtomicResult, type AtomicField, isRecordBlock, recordAtomic, writeRecordInPlace } from './record-protocol';
 import { checkDelta, checkOperand, encodeFields, encodeRecord, fieldSpan, readFields, type RecordLayout } from './records';
-import { type Ref, wordOf } from './ref';
+import { type Ref, type Word, wordOf } from './ref';
+import { type CacheShape, isBounded } from './cache-options';
+import { markReferenced, policyOf } from './policy';
 import { StoreCodec, type StoreSchema } from './schema';
 import { currentEntryEpoch, entryRefsMoved } from './seqlock';
-import { storeStats, type StoreStats } from './stats';
+import { FLUSH_EVERY, storeStats, type StoreStats, UseCounts } from './stats';
 import { myToken } from './threads';
-import { clearValue, insertEntry, Lock, lockEntry, removeEntry, sweepExpired, unlockEntry, withStoreLock, writeValue } from './write';
+import { clearValue, insertEntry, Lock, lockEntry, removeEntry, settle, sweepExpired, unlockEntry, withStoreLock, writeValue } from './write';
 
 export type { SetOptions, DeleteOptions, StoreOptions, IntegerField } from './options';
 export type { StoreStats } from './stats';
 
+/** stats.ts's FLUSH_EVERY as a constant of this module (read on every get). */
+const FLUSH = FLUSH_EVERY;
 /** Expired entries an insert looks for while a store has TTL entries. */
 const SWEEP_BUDGET = 16;
 /** A clear() of at least this many keys gives emptied slabs back at once (allocator.reclaim). */
@@ -76,11 +80,17 @@ export class Store<T = unknown> extends LookupCache {
    * no other set can overwrite either.
    */
   private readonly pending: PendingWrite = { key: '', tag: 0, expires: 0, minBytes: 0, schema: null };
+  /** The store's policy area when it is bounded (policy.ts), else 0; learned when a schema appears. */
+  private policy: Word;
+  /** This handle's gets since it last added them to the store's counters (stats.ts, UseCounts). */
+  private readonly uses: UseCounts;
 
   /** @internal Use createStore(). */
   constructor(name: string, ref: Ref, hot: boolean, schema: StoreSchema | null, cacheLimit = CACHE_LIMIT) {
     super(ref, hot, cacheLimit, new StoreCodec(name, ref, schema));
     this.name = name;
+    this.policy = policyOf(ref);
+    this.uses = new UseCounts(ref);
   }
 
   /** The record layout of a store of fixed-layout records, else undefined. */
@@ -97,7 +107,17 @@ export class Store<T = unknown> extends LookupCache {
   get(key: string, skipLock?: boolean): T | undefined;
   get(key: string): T | undefined {
     if (this.closed) throw new StoreClosedError(this.name);
-    return (this.hot ? this.readHot(key) : this.readPlain(key)) as T | undefined;
+    const v = this.hot ? this.readHot(key) : this.readPlain(key);
+    const uses = this.uses;
+    if (v === undefined) {
+      if (++uses.misses + uses.hits >= FLUSH) uses.flush();
+      return undefined;
+    }
+    // A bounded store's policy hears of the read through the entry's REFERENCED bit: one load
+    // of a word on a line the read just loaded, and an atomic OR only when the bit is clear.
+    if (this.policy !== 0 && (arena.i32[wordOf(this.hitRef) + ENTRY.MIN_BYTES] & META_REFERENCED) === 0) markReferenced(this.hitRef);
+    if (++uses.hits + uses.misses >= FLUSH) uses.flush();
+    return v as T;
   }
 
   /** Whether `key` holds a value (that has not expired). */
@@ -211,12 +231,14 @@ export class Store<T = unknown> extends LookupCache {
     if (this.closed) throw new StoreClosedError(this.name);
     checkKey(key);
     const o = parseSetOptions(options);
-    const expires = o.expires;
+    const sc = this.codec.current();
+    const cache = sc === null ? null : sc.cache;
+    const expires = o.ttlGiven || cache === null || cache.ttl === 0 ? o.expires : deadlineAfter(cache.ttl);
     const minBytes = o.minBytes;
     const timeout = o.timeout;
     // Encode before any lock: a value that cannot be stored throws with nothing changed.
-    const sc = this.codec.current();
     const tag = this.codec.encode(value, sc, `${this.name}: value`);
+    if (cache !== null) this.checkBound(cache, tag === Tag.Record ? sc!.layout!.size : encoded.length, key);
     // A record has a fixed size (no minBufferSize) and is written in place (writeRecord).
     if (tag === Tag.Record && expires !== 0) throw new InvalidOptionError(`store "${this.name}" holds fixed-layout records, which cannot have a TTL`);
     const w = this.pending;
@@ -234,8 +256,22 @@ export class Store<T = unknown> extends LookupCache {
     const w = this.pending;
     if (w.tag === Tag.Record) this.writeRecord(ref, w.schema!, w.schema!.allRanges);
     else writeValue(this.ref, ref, w.tag, encoded.bytes, encoded.offset, encoded.length, w.expires, w.minBytes);
+    // A bounded store may now be past its bound: a placeholder got a value, or a value grew.
+    if (this.policy !== 0) settle(this.ref);
     return true;
   };
+
+  /**
+   * A bounded store's checks before a write of a `len`-byte value: refuses a value larger than
+   * maxSize (no eviction could make it fit), and learns of a bound installed since this handle
+   * was opened.
+   */
+  private checkBound(cache: CacheShape, len: number, key: string): void {
+    if (cache.maxSize !== 0 && len > cache.maxSize) {
+      throw new InvalidValueError(`store "${this.name}": the value of key ${quote(key)} is ${len} bytes encoded, more than the store's maxSize of ${cache.maxSize} bytes; nothing was stored`);
+    }
+    if (this.policy === 0 && isBounded(cache)) this.policy = policyOf(this.ref);
+  }
 
   /** set() of a key not in the index: a new entry, unless another thread inserts it first (RETRY). */
   private readonly insertPending = (): boolean | typeof RETRY => {
@@ -592,6 +628,7 @@ export class Store<T = unknown> extends LookupCache {
   /** Counts and sizes; see {@link StoreStats}. */
   stats(): StoreStats {
     if (this.closed) throw new StoreClosedError(this.name);
+    this.uses.flush();
     return storeStats(this.name, this.ref);
   }
 
@@ -602,6 +639,7 @@ export class Store<T = unknown> extends LookupCache {
   close(): void {
     if (this.closed) return;
     for (const key of [...this.held]) this.release(key);
+    this.uses.flush();
     this.closed = true;
     this.dropCachedRefs();
     forgetHandle(this as Store<unknown>);

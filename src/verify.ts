@@ -68,6 +68,7 @@ import {
   VALUE_FLAG,
   RECORD_BYTES_OFFSET,
   SCHEMA,
+  META_WINDOW,
   classUnits,
   inlineLength,
   inlineSlot,
@@ -76,6 +77,8 @@ import {
   inlineWords,
   readArenaText,
 } from './layout';
+import { policyOf, policyProblems } from './policy';
+import { type Ref } from './ref';
 import { withAllocatorLock } from './allocator';
 import { hashKey, readKey } from './keyindex';
 import { isTable } from './structures';
@@ -360,6 +363,9 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
   const base = idx * 2 + INDEX.BUCKETS;
   let count = 0;
   let tombstones = 0;
+  let bytes = 0;
+  /** Entries flagged META_WINDOW: each must be in a live slot of the policy's ring. */
+  const windowed = new Set<number>();
   let values = 0;
   let ttl = 0;
   const keys = new Set<string>();
@@ -398,6 +404,7 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
     }
     const key = readKey(ref);
     const where = { store, key };
+    if ((i32[e + ENTRY.MIN_BYTES] & META_WINDOW) !== 0) windowed.add(ref);
     if ((i32[e + ENTRY.GEN] & 1) !== 0) err('entry', ref, 'entry in the index has an odd GEN (it is marked free)', where);
     if ((i32[e + ENTRY.SEQ] & 1) !== 0) err('entry', ref, 'SEQ is odd: an in-place write never finished', where);
     const hash = hashKey(key);
@@ -422,6 +429,7 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
       }
       if (tag === 0 || tag > 16) err('value', ref, `unknown codec tag ${tag}`, where);
       if (recordSize > 0) err('value', ref, `the store's values are ${recordSize}-byte records, but this one is an inline value`, where);
+      bytes += vlen;
       continue;
     }
     if (heapWalked && !isBlock(d, KIND.VALUE)) {
@@ -435,6 +443,7 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
     const hasTtl = (meta & VALUE_FLAG.TTL) !== 0;
     if (hasTtl) ttl++;
     const vlen = i32[d * 2 + VALUE.LEN];
+    bytes += vlen;
     const vBytes = classUnits(i32[d * 2] & 0xff) * UNIT;
     const head = hasTtl ? VALUE_BYTES_OFFSET_TTL : (meta & VALUE_FLAG.RECORD) !== 0 ? RECORD_BYTES_OFFSET : VALUE_BYTES_OFFSET;
     if (vlen < 0 || head + vlen > vBytes) err('value', d, `value length ${vlen} does not fit its ${vBytes}-byte block`, where);
@@ -454,6 +463,9 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
   if (f(STORE.TOMBSTONES) !== tombstones) counted('store', s, `TOMBSTONES is ${f(STORE.TOMBSTONES)} but the index holds ${tombstones}`, at);
   if (f(STORE.VALUES) !== values) counted('store', s, `VALUES is ${f(STORE.VALUES)} but ${values} entries hold a value`, at);
   if (f(STORE.TTL_COUNT) !== ttl) counted('store', s, `TTL_COUNT is ${f(STORE.TTL_COUNT)} but ${ttl} values have a TTL`, at);
+  const p = policyOf(s as Ref);
+  if (p !== 0) for (const problem of policyProblems(p, bytes, windowed)) counted('store', s, problem, at);
+  else if (windowed.size > 0) err('store', s, `${windowed.size} entries are flagged as in the admission window of a store without a bound`, at);
 }
 
 /** The record size of store `s`'s schema (0 without a record layout); reports an unreadable schema. */

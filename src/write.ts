@@ -26,7 +26,7 @@ import { alloc, free } from './allocator';
 import { now } from './clock';
 import { Tag } from './codec';
 import { pause, spin, testKnob } from './faults';
-import { bucketRef, forEachRef, hashKey, indexHolds, insert, isOneByteKey, lookup, remove, repairIndex, reserveOne } from './keyindex';
+import { bucketRef, forEachRef, hashKey, indexHolds, insert, isOneByteKey, lookup, remove, repairIndex, reserveOne, storedHash } from './keyindex';
 import {
   BLOCK_BITS,
   BUCKET_TOMBSTONE,
@@ -48,6 +48,8 @@ import {
   epochStripe,
   epochWord,
   inlineDescriptor,
+  inlineLength,
+  META_HINT_MASK,
   inlineSlot,
   inlineSlotA,
   inlineWords,
@@ -58,8 +60,10 @@ import { Acquired, acquire, holder, release, tryAcquire } from './locks';
 import { expiredAt } from './read';
 import { waitForAtomicOps } from './record-protocol';
 import { NEEDS_FENCE, readFence } from './ordering';
-import { type Ref, wordOf } from './ref';
+import { type Ref, type Word, wordOf } from './ref';
 import { guardEntry, unguardEntry } from './seqlock';
+import { admitNew, nextVictim, overBound, POLICY, policyOf, resetWindow } from './policy';
+import { add64 } from './stats';
 import { repairStructures } from './structures';
 import { myToken, myWord } from './threads';
 
@@ -81,7 +85,7 @@ export function writeValue(store: Ref, ref: Ref, tag: number, bytes: Uint8Array,
   // recorded only once a block of that size was allocated (a hint that does not fit changes
   // nothing, like every failed call).
   const hint = minBytes;
-  if (minBytes === 0) minBytes = i32[e + ENTRY.MIN_BYTES];
+  if (minBytes === 0) minBytes = i32[e + ENTRY.MIN_BYTES] & META_HINT_MASK;
   const lenWord = i32[e + ENTRY.KEY_LEN];
   const inlineBytes = inlineWords(lenWord) * 4;
   if (len <= inlineBytes && minBytes <= inlineBytes && expires === 0 && tag !== Tag.Record && inlineBytes !== 0) {
@@ -112,7 +116,7 @@ export function writeValue(store: Ref, ref: Ref, tag: number, bytes: Uint8Array,
     }
     i32 = arena.i32;
   }
-  if (hint > 0) i32[e + ENTRY.MIN_BYTES] = hint;
+  if (hint > 0) setHint(e, hint);
   const v = wordOf(d);
   i32[v + VALUE.LEN] = len;
   i32[v + VALUE.HDR] = (i32[v + VALUE.HDR] & BLOCK_BITS) | (tag << TAG_SHIFT) | (expires !== 0 ? VALUE_FLAG.TTL : 0) | (tag === Tag.Record ? VALUE_FLAG.RECORD : 0);
@@ -123,7 +127,7 @@ export function writeValue(store: Ref, ref: Ref, tag: number, bytes: Uint8Array,
   else u8.set(src === 0 && len === bytes.length ? bytes : bytes.subarray(src, src + len), off);
   // 3. Publication point: from here every reader that loads DATA gets the new block.
   const oldTtl = old > 0 && (i32[wordOf(old) + VALUE.HDR] & VALUE_FLAG.TTL) !== 0;
-  publish(store, ref, d, old === 0 ? 1 : 0, oldTtl === (expires !== 0) ? 0 : oldTtl ? -1 : 1);
+  publish(store, ref, d, old === 0 ? 1 : 0, oldTtl === (expires !== 0) ? 0 : oldTtl ? -1 : 1, len - valueLength(i32, old));
   i32 = arena.i32;
   // 4. Retire: a reader may still be copying `old`; it will see SEQ moved and retry. A record
   //    block may also be about to take a lock-free atomic op: wait those out first. An inline
@@ -170,9 +174,9 @@ function writeInline(store: Ref, ref: Ref, tag: number, bytes: Uint8Array, src: 
   const u8 = arena.u8;
   const off = (e + target) * 4;
   for (let i = 0; i < len; i++) u8[off + i] = bytes[src + i];
-  if (hint > 0) i32[e + ENTRY.MIN_BYTES] = hint;
+  if (hint > 0) setHint(e, hint);
   const meta = old > 0 ? i32[wordOf(old) + VALUE.HDR] : 0;
-  publish(store, ref, d, old === 0 ? 1 : 0, (meta & VALUE_FLAG.TTL) !== 0 ? -1 : 0);
+  publish(store, ref, d, old === 0 ? 1 : 0, (meta & VALUE_FLAG.TTL) !== 0 ? -1 : 0, len - valueLength(i32, old));
   i32 = arena.i32;
   if (old > 0) {
     if ((meta & VALUE_FLAG.RECORD) !== 0) waitForAtomicOps(ref);
@@ -195,9 +199,12 @@ function writeInline(store: Ref, ref: Ref, tag: number, bytes: Uint8Array, src: 
  * them from the index (repairCounts) — exactly, because no other thread can make such a change
  * meanwhile. Writes that change neither (the common overwrite) take no store lock.
  */
-function publish(store: Ref, ref: Ref, d: number, dValues: number, dTtl: number): void {
-  if ((dValues | dTtl) !== 0 && storeLockHeld !== store) {
-    withStoreLock(store, () => publish(store, ref, d, dValues, dTtl));
+function publish(store: Ref, ref: Ref, d: number, dValues: number, dTtl: number, dBytes: number): void {
+  // Only a bounded store counts its bytes (policy.ts, POLICY.BYTES): elsewhere a change of
+  // size must not cost a store lock.
+  const p = dBytes !== 0 ? policyOf(store) : 0;
+  if ((dValues | dTtl | p) !== 0 && storeLockHeld !== store) {
+    withStoreLock(store, () => publish(store, ref, d, dValues, dTtl, dBytes));
     return;
   }
   const i32 = arena.i32;
@@ -209,6 +216,24 @@ function publish(store: Ref, ref: Ref, d: number, dValues: number, dTtl: number)
   if ((dValues | dTtl) !== 0 && PUBLISH_DELAY_SPINS !== 0) spin(PUBLISH_DELAY_SPINS);
   if (dValues !== 0) Atomics.add(i32, s + STORE.VALUES, dValues);
   if (dTtl !== 0) Atomics.add(i32, s + STORE.TTL_COUNT, dTtl);
+  if (p !== 0) i32[p + POLICY.BYTES] += dBytes;
+}
+
+/** The encoded length of the value DATA word `d` names (0 for none). */
+function valueLength(i32: Int32Array, d: number): number {
+  return d > 0 ? i32[wordOf(d) + VALUE.LEN] : d < 0 ? inlineLength(d) : 0;
+}
+
+/**
+ * Records a minBufferSize hint in entry word `e`'s META word, keeping the policy's bits, which
+ * readers may set meanwhile (a CAS loop; hints are rare).
+ */
+function setHint(e: number, hint: number): void {
+  const i32 = arena.i32;
+  for (;;) {
+    const cur = Atomics.load(i32, e + ENTRY.MIN_BYTES);
+    if (Atomics.compareExchange(i32, e + ENTRY.MIN_BYTES, cur, (cur & ~META_HINT_MASK) | hint) === cur) return;
+  }
 }
 
 /**
@@ -238,7 +263,7 @@ export function clearValue(store: Ref, ref: Ref): boolean {
   i32[slot + THREAD.PENDING_NEW] = 0;
   const meta = old > 0 ? i32[wordOf(old) + VALUE.HDR] : 0;
   // Unpublish first, then free: a reader that loaded DATA before the publication sees SEQ move.
-  publish(store, ref, 0, -1, (meta & VALUE_FLAG.TTL) !== 0 ? -1 : 0);
+  publish(store, ref, 0, -1, (meta & VALUE_FLAG.TTL) !== 0 ? -1 : 0, -valueLength(i32, old));
   if (old > 0) {
     if (CLEAR_FREE_DELAY_MS !== 0) pause(CLEAR_FREE_DELAY_MS);
     if ((meta & VALUE_FLAG.RECORD) !== 0) waitForAtomicOps(ref);
@@ -310,6 +335,10 @@ export function insertEntry(store: Ref, key: string, tag: number, bytes: Uint8Ar
   const hash = hashKey(key);
   return withStoreLock(store, () => {
     if (lookup(store, key, hash) !== 0) return false;
+    // A bounded store makes room first, so that the new key takes the memory the evicted one
+    // gave back (a placeholder holds no value: it counts once it gets one, see settle).
+    const p = placeholder ? 0 : policyOf(store);
+    if (p !== 0) evictWhileOver(p, store, 1, len);
     reserveOne(store);
     // Limbo: until the bucket is published, recovery frees this entry (see threads.ts).
     arena.i32[myWord + THREAD.PENDING_STORE] = store;
@@ -354,6 +383,7 @@ export function insertEntry(store: Ref, key: string, tag: number, bytes: Uint8Ar
     Atomics.store(i32, e + ENTRY.GEN, gen + 1);
     insert(store, ref, hash);
     arena.i32[myWord + THREAD.PENDING_LIMBO] = 0;
+    if (p !== 0) admitNew(p, store, ref, gen + 1, hash);
     if (placeholder && !owned) return false;
     sink.admit(key, ref, gen + 1);
     return true;
@@ -379,6 +409,49 @@ export function removeEntry(store: Ref, ref: Ref, key: string, clear: boolean): 
     // GEN odd: every cached (ref, gen) for this key is now stale.
     Atomics.add(arena.i32, e + ENTRY.GEN, 1);
   });
+  release(arena.i32, e + ENTRY.LOCK);
+  free(ref, myWord + THREAD.PENDING_LIMBO);
+}
+
+/**
+ * Evicts from bounded store `store` (its lock held; policy area `p`) until `more` more values of
+ * `moreBytes` bytes fit, or no key can go (every key locked). Returns how many it evicted.
+ */
+export function evictWhileOver(p: Word, store: Ref, more: number, moreBytes: number): number {
+  let n = 0;
+  while (overBound(p, store, more, moreBytes)) {
+    const victim = nextVictim(p, store);
+    if (victim === 0) break;
+    evictLocked(store, victim);
+    n++;
+  }
+  if (n !== 0) add64(arena.i32, wordOf(store) + STORE.EVICTIONS, n);
+  return n;
+}
+
+/**
+ * After a write that may have passed a bounded store's bound without inserting (a lock
+ * placeholder given a value, a value grown in place of a smaller one): evicts until it holds.
+ * The caller may hold an entry lock (the policy passes over locked keys), never the store's.
+ */
+export function settle(store: Ref): void {
+  const p = policyOf(store);
+  if (p === 0 || !overBound(p, store, 0, 0)) return;
+  withStoreLock(store, () => evictWhileOver(p, store, 0, 0));
+}
+
+/**
+ * removeEntry with the store lock held and the entry's lock taken by the policy: the value is
+ * unpublished (readers see SEQ move, hot readers the write epoch), the key unlinked, GEN made
+ * odd, then the entry freed. Limbo-recorded as removeEntry does.
+ */
+function evictLocked(store: Ref, ref: Ref): void {
+  const e = wordOf(ref);
+  arena.i32[myWord + THREAD.PENDING_STORE] = store;
+  arena.i32[myWord + THREAD.PENDING_LIMBO] = ref;
+  clearValue(store, ref);
+  remove(store, ref, storedHash(ref));
+  Atomics.add(arena.i32, e + ENTRY.GEN, 1);
   release(arena.i32, e + ENTRY.LOCK);
   free(ref, myWord + THREAD.PENDING_LIMBO);
 }
@@ -507,6 +580,7 @@ function repairCounts(store: Ref): void {
   let values = 0;
   let ttl = 0;
   let tombstones = 0;
+  let bytes = 0;
   const i32 = arena.i32;
   const idx = i32[s + STORE.INDEX];
   const cap = i32[wordOf(idx) + INDEX.CAPACITY];
@@ -519,8 +593,15 @@ function repairCounts(store: Ref): void {
     const d = i32[wordOf(ref) + ENTRY.DATA];
     if (d !== 0) {
       values++;
+      bytes += valueLength(i32, d);
       if (d > 0 && (i32[wordOf(d) + VALUE.HDR] & VALUE_FLAG.TTL) !== 0) ttl++;
     }
+  }
+  const p = policyOf(store);
+  if (p !== 0) {
+    i32[p + POLICY.BYTES] = bytes;
+    // The dead holder may have been moving an entry in or out of the window.
+    resetWindow(p, store);
   }
   i32[s + STORE.COUNT] = count;
   Atomics.store(i32, s + STORE.VALUES, values);

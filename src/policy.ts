@@ -1,0 +1,406 @@
+/**
+ * The eviction policy of a bounded store (`max`, `maxSize`): which key goes when a write would
+ * pass the bound, shared by every thread. W-TinyLFU (Einziger, Friedman, Manes; Caffeine's
+ * policy), laid out for shared memory:
+ *
+ * - **Window.** A new key enters a small FIFO admission window (1 % of the bound): a ring of
+ *   `(ref, gen)` slots in the policy area, its entries flagged META_WINDOW. A key read again soon
+ *   after its write is still there to be read, whatever its frequency.
+ * - **Main area.** Every other entry of the index. Its victim is chosen by a CLOCK hand over the
+ *   index's buckets: an entry read since the hand last passed (META_REFERENCED) has its bit
+ *   cleared and counted in the sketch, and is passed over; the first one not read is the victim.
+ *   Reads thus cost one load of a word of the entry they already read, and one atomic OR the
+ *   first time a key is read after the hand passed (lookup-cache.ts, markReferenced): no hit
+ *   writes a shared line that a hit to another key writes, and frequency from every thread's
+ *   reads reaches the policy without per-thread buffers to drain.
+ * - **Admission.** When the store is full, the window's oldest key competes with the main
+ *   area's victim: it enters the main area only if the sketch (a count-min sketch of 4-bit
+ *   counters, halved every 10 × bound additions, so that it forgets) counts it more often than
+ *   the victim; otherwise it is the one evicted. A one-time scan of cold keys therefore passes
+ *   through the window and leaves the keys threads read often in place, and a loop larger than
+ *   the store keeps most of it resident instead of none (LRU's failure).
+ *
+ * Everything here runs under the store's structural lock, and only in bounded stores. Keys held
+ * by an entry lock (lock(), a writer, a fetch's loader) are passed over. A thread killed in here
+ * leaves the lock to its recovery, which resets the window (resetWindow: every entry goes to the
+ * main area) and recounts the bytes (write.ts, repairCounts): the policy's state is a hint, never
+ * needed for the store's integrity, so the repair only has to make it consistent again.
+ *
+ *  policy area (64-byte aligned, in the store's SCHEMA block after the schema text):
+ *  ┌ line 0: HAND WIN_HEAD WIN_COUNT WIN_CAP SKETCH_MASK SKETCH_ADDS SKETCH_PERIOD BYTES MAX
+ *  │         MAX_SIZE RING_EPOCH                                      (under the store lock)
+ *  ├ RING: WIN_CAP slots of [ref][gen], oldest at WIN_HEAD
+ *  └ SKETCH (64-byte aligned): SKETCH_MASK + 1 words, eight 4-bit counters each
+ */
+import { arena } from './arena';
+import { type CacheShape } from './cache-options';
+import { bucketRef, storedHash } from './keyindex';
+import { ENTRY, HEADER, INDEX, META_REFERENCED, META_WINDOW, SCHEMA, STORE, THREAD } from './layout';
+import { release, tryAcquire } from './locks';
+import { expiredAt } from './read';
+import { now } from './clock';
+import { type Ref, type Word, wordOf } from './ref';
+import { guardEntry, unguardEntry } from './seqlock';
+import { myToken, myWord } from './threads';
+
+/** Word offsets within the policy area. */
+export const POLICY = {
+  /** Next bucket the CLOCK hand looks at. */
+  HAND: 0,
+  /** Ring slot of the window's oldest entry, and how many slots from there are in use. */
+  WIN_HEAD: 1,
+  WIN_COUNT: 2,
+  /** Ring slots: the window's size. */
+  WIN_CAP: 3,
+  /** Sketch words - 1 (a power of two minus one). */
+  SKETCH_MASK: 4,
+  /** Additions since the sketch was last halved, and how many make it halve. */
+  SKETCH_ADDS: 5,
+  SKETCH_PERIOD: 6,
+  /** Encoded bytes of the store's values (maintained by write.ts, publish, under the store lock). */
+  BYTES: 7,
+  MAX: 8,
+  MAX_SIZE: 9,
+  /**
+   * HEADER.ENTRY_EPOCH when the ring's refs were taken: a slab retirement moves the epoch, after
+   * which a ref of the ring may name memory that is no longer an entry (reclaim.ts), so the
+   * window is emptied into the main area instead of followed (ringEntry).
+   */
+  RING_EPOCH: 10,
+  RING: 16,
+} as const;
+
+/** Fraction of the bound that the admission window holds (Caffeine's default, 1 %). */
+const WINDOW_FRACTION = 0.01;
+/** Sketch halving period in additions, per key of the bound (TinyLFU's W/C = 10). */
+const SAMPLE_FACTOR = 10;
+/** Entries the hand passes over, at most, before it settles for the least frequent it saw. */
+const HAND_LIMIT = 256;
+/** A store bounded by maxSize alone sizes its window and sketch for values of this many bytes. */
+const ASSUMED_VALUE_BYTES = 256;
+const MAX_SKETCH_WORDS = 1 << 20;
+
+/** Keys the policy's window and sketch are sized for. */
+function keysFor(shape: CacheShape): number {
+  if (shape.max !== 0) return shape.max;
+  return Math.max(64, Math.min(MAX_SKETCH_WORDS, Math.ceil(shape.maxSize / ASSUMED_VALUE_BYTES)));
+}
+
+function ringSlots(shape: CacheShape): number {
+  return Math.max(1, Math.ceil(keysFor(shape) * WINDOW_FRACTION));
+}
+
+function sketchWords(shape: CacheShape): number {
+  // One word (eight counters) per key: each key has four counters in four different words.
+  let n = 16;
+  while (n < keysFor(shape) && n < MAX_SKETCH_WORDS) n *= 2;
+  return n;
+}
+
+function sketchStart(winCap: number): number {
+  return (POLICY.RING + 2 * winCap + 15) & ~15;
+}
+
+/** Words of the policy area of a store of this shape (0 for an unbounded one). */
+export function policyWords(shape: CacheShape): number {
+  return sketchStart(ringSlots(shape)) + sketchWords(shape);
+}
+
+/** Fills a new policy area at word `p` (in a SCHEMA block not yet published). */
+export function initPolicy(p: Word, shape: CacheShape): void {
+  const i32 = arena.i32;
+  const winCap = ringSlots(shape);
+  const words = sketchWords(shape);
+  i32.fill(0, p, p + policyWords(shape));
+  i32[p + POLICY.WIN_CAP] = winCap;
+  i32[p + POLICY.SKETCH_MASK] = words - 1;
+  i32[p + POLICY.SKETCH_PERIOD] = Math.min(2 ** 30, SAMPLE_FACTOR * keysFor(shape));
+  i32[p + POLICY.MAX] = shape.max;
+  i32[p + POLICY.MAX_SIZE] = shape.maxSize;
+  i32[p + POLICY.RING_EPOCH] = Atomics.load(i32, HEADER.ENTRY_EPOCH);
+}
+
+/** Word index of store `store`'s policy area, or 0 when the store has no bound. */
+export function policyOf(store: Ref): Word {
+  const i32 = arena.i32;
+  const sch = i32[wordOf(store) + STORE.SCHEMA];
+  if (sch === 0) return 0 as Word;
+  const off = i32[wordOf(sch) + SCHEMA.POLICY];
+  return (off === 0 ? 0 : wordOf(sch) + off) as Word;
+}
+
+// ── The frequency sketch ─────────────────────────────────────────────────────────────────────
+
+/** The sketch's word and nibble of counter `i` (0..3) of hash `h`. */
+function spot(h: number, i: number): number {
+  let x = Math.imul(h ^ SEEDS[i], 0x9e3779b1);
+  x ^= x >>> 15;
+  return Math.imul(x, 0x85ebca6b);
+}
+const SEEDS = [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344];
+
+/** How often the sketch has counted `h` (0..15). */
+export function frequency(p: Word, h: number): number {
+  const i32 = arena.i32;
+  const mask = i32[p + POLICY.SKETCH_MASK];
+  const base = sketchStart(i32[p + POLICY.WIN_CAP]) + p;
+  let f = 15;
+  for (let i = 0; i < 4; i++) {
+    const x = spot(h, i);
+    const c = (i32[base + (x & mask)] >>> ((x >>> 29) << 2)) & 15;
+    if (c < f) f = c;
+  }
+  return f;
+}
+
+/** Counts `h` once more (conservative update: only its smallest counters grow). */
+function countKey(p: Word, h: number): void {
+  const i32 = arena.i32;
+  const mask = i32[p + POLICY.SKETCH_MASK];
+  const base = sketchStart(i32[p + POLICY.WIN_CAP]) + p;
+  const f = frequency(p, h);
+  if (f < 15) {
+    for (let i = 0; i < 4; i++) {
+      const x = spot(h, i);
+      const w = base + (x & mask);
+      const shift = (x >>> 29) << 2;
+      if (((i32[w] >>> shift) & 15) === f) i32[w] += 1 << shift;
+    }
+  }
+  if (++i32[p + POLICY.SKETCH_ADDS] >= i32[p + POLICY.SKETCH_PERIOD]) {
+    // Age: halve every counter, so that what was frequent long ago stops counting.
+    const end = base + mask + 1;
+    for (let w = base; w < end; w++) i32[w] = (i32[w] >>> 1) & 0x77777777;
+    i32[p + POLICY.SKETCH_ADDS] >>>= 1;
+  }
+}
+
+// ── The window ───────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Enters new entry `ref` (generation `gen`, key hash `h`), just published, in the window: it is
+ * counted once in the sketch, and a full window moves its oldest entry to the main area.
+ */
+export function admitNew(p: Word, store: Ref, ref: Ref, gen: number, h: number): void {
+  const i32 = arena.i32;
+  ringOwner = p;
+  currentStore = store;
+  countKey(p, h);
+  checkRing(p);
+  const cap = i32[p + POLICY.WIN_CAP];
+  while (i32[p + POLICY.WIN_COUNT] >= cap) {
+    const old = popWindow(p);
+    if (old !== 0) Atomics.and(i32, wordOf(old) + ENTRY.MIN_BYTES, ~META_WINDOW);
+  }
+  // Slot, then count, then the bit: a kill between leaves a slot or a bit the repair resets.
+  const slot = p + POLICY.RING + 2 * ((i32[p + POLICY.WIN_HEAD] + i32[p + POLICY.WIN_COUNT]) % cap);
+  i32[slot] = ref;
+  i32[slot + 1] = gen;
+  i32[p + POLICY.WIN_COUNT]++;
+  Atomics.or(i32, wordOf(ref) + ENTRY.MIN_BYTES, META_WINDOW);
+}
+
+/** Empties the ring if a slab retirement may have made its refs point at other memory. */
+function checkRing(p: Word): void {
+  const i32 = arena.i32;
+  if (Atomics.load(i32, HEADER.ENTRY_EPOCH) !== i32[p + POLICY.RING_EPOCH]) resetWindow(p, currentStore);
+}
+
+/**
+ * Takes the window's oldest slot off the ring and returns its entry if that still holds the key
+ * it held when it entered (else 0: deleted, expired or evicted since). Its WINDOW bit stays set
+ * for the caller to decide.
+ */
+function popWindow(p: Word): Ref {
+  const i32 = arena.i32;
+  const cap = i32[p + POLICY.WIN_CAP];
+  const head = i32[p + POLICY.WIN_HEAD];
+  const slot = p + POLICY.RING + 2 * head;
+  const ref = i32[slot] as Ref;
+  const gen = i32[slot + 1];
+  i32[p + POLICY.WIN_HEAD] = (head + 1) % cap;
+  i32[p + POLICY.WIN_COUNT]--;
+  return ringEntry(ref, gen);
+}
+
+/**
+ * `ref` if it is the live entry of generation `gen`, else 0. A ring ref may name an entry freed
+ * since; its slab may even have been retired and its memory reused for values. The hazard word
+ * holds the ref while GEN is read: a retirement that has not moved ENTRY_EPOCH by the time this
+ * thread loads it will see the hazard in its scan and keep the slab (Dekker's pattern, as
+ * lockEntry's; both sides seq-cst, so it holds on arm64 too).
+ */
+function ringEntry(ref: Ref, gen: number): Ref {
+  const i32 = arena.i32;
+  Atomics.store(i32, myWord + THREAD.LOCK_HAZARD, ref);
+  const same = Atomics.load(i32, HEADER.ENTRY_EPOCH) === i32[ringOwner + POLICY.RING_EPOCH] && Atomics.load(i32, wordOf(ref) + ENTRY.GEN) === gen;
+  Atomics.store(i32, myWord + THREAD.LOCK_HAZARD, 0);
+  // Under the store lock a live entry cannot be removed, so its slab cannot be retired either.
+  return same ? ref : (0 as Ref);
+}
+/** The policy area whose ring ringEntry reads (set by the callers that hold its store lock). */
+let ringOwner = 0 as Word;
+/** The store whose lock this thread holds around the policy's steps (for resetWindow). */
+let currentStore = 0 as Ref;
+
+/**
+ * Moves every window entry to the main area and empties the ring: after a slab retirement, and
+ * in the repair of a dead lock holder. Walks the index (under the store lock), O(capacity).
+ */
+export function resetWindow(p: Word, store: Ref): void {
+  const i32 = arena.i32;
+  const idx = i32[wordOf(store) + STORE.INDEX];
+  const cap = i32[wordOf(idx) + INDEX.CAPACITY];
+  const base = wordOf(idx) + INDEX.BUCKETS;
+  for (let b = 0; b < cap; b++) {
+    const ref = bucketRef(i32[base + b]);
+    if (ref !== 0) Atomics.and(i32, wordOf(ref) + ENTRY.MIN_BYTES, ~META_WINDOW);
+  }
+  i32[p + POLICY.WIN_HEAD] = 0;
+  i32[p + POLICY.WIN_COUNT] = 0;
+  i32[p + POLICY.RING_EPOCH] = Atomics.load(i32, HEADER.ENTRY_EPOCH);
+}
+
+// ── Choosing victims ─────────────────────────────────────────────────────────────────────────
+
+/** Whether the store is past its bound with `more` more values of `moreBytes` bytes. */
+export function overBound(p: Word, store: Ref, more: number, moreBytes: number): boolean {
+  const i32 = arena.i32;
+  const max = i32[p + POLICY.MAX];
+  if (max !== 0 && Atomics.load(i32, wordOf(store) + STORE.VALUES) + more > max) return true;
+  const maxSize = i32[p + POLICY.MAX_SIZE];
+  return maxSize !== 0 && i32[p + POLICY.BYTES] + moreBytes > maxSize;
+}
+
+/**
+ * The main area's victim: the first entry the hand reaches that is not in the window, holds a
+ * value, is not locked and was not read since the hand last passed; entries read since are
+ * counted in the sketch and passed over. After HAND_LIMIT of those, the least frequent of them
+ * (they were all read once since the last pass: the loop trace's case). Returns it with its
+ * entry lock taken by this thread, or 0 if every entry is locked or in the window.
+ */
+function mainVictim(p: Word, store: Ref): Ref {
+  const i32 = arena.i32;
+  const idx = i32[wordOf(store) + STORE.INDEX];
+  const cap = i32[wordOf(idx) + INDEX.CAPACITY];
+  const base = wordOf(idx) + INDEX.BUCKETS;
+  let hand = i32[p + POLICY.HAND] & (cap - 1);
+  let passed = 0;
+  let best = 0 as Ref;
+  let bestFreq = 16;
+  const t = Atomics.load(i32, wordOf(store) + STORE.TTL_COUNT) > 0 ? now() : 0;
+  // Two full turns at most: the first clears every bit it finds.
+  for (let n = 0; n < 2 * cap; n++, hand = (hand + 1) & (cap - 1)) {
+    const ref = bucketRef(i32[base + hand]) as Ref;
+    if (ref === 0) continue;
+    const e = wordOf(ref);
+    const meta = i32[e + ENTRY.MIN_BYTES];
+    if ((meta & META_WINDOW) !== 0 || i32[e + ENTRY.DATA] === 0 || Atomics.load(i32, e + ENTRY.LOCK) !== 0) continue;
+    // An expired value goes first, read or not.
+    if ((meta & META_REFERENCED) !== 0 && (t === 0 || !expiredAt(ref, t))) {
+      Atomics.and(i32, e + ENTRY.MIN_BYTES, ~META_REFERENCED);
+      const h = storedHash(ref);
+      countKey(p, h);
+      const f = frequency(p, h);
+      if (f < bestFreq) {
+        bestFreq = f;
+        best = ref;
+      }
+      if (++passed < HAND_LIMIT) continue;
+      if (tryAcquire(i32, wordOf(best) + ENTRY.LOCK, myToken)) {
+        i32[p + POLICY.HAND] = (hand + 1) & (cap - 1);
+        return best;
+      }
+      best = 0 as Ref;
+      bestFreq = 16;
+      passed = 0;
+      continue;
+    }
+    if (!tryAcquire(i32, e + ENTRY.LOCK, myToken)) continue;
+    i32[p + POLICY.HAND] = (hand + 1) & (cap - 1);
+    return ref;
+  }
+  i32[p + POLICY.HAND] = hand;
+  return 0 as Ref;
+}
+
+
+/**
+ * The next key to evict from store `store` (its lock held), with its entry lock taken, or 0 if
+ * none can be (every key locked). The window's oldest key competes with the main area's victim
+ * (admission); the loser is returned, the winner stays (a candidate that wins enters the main
+ * area).
+ */
+export function nextVictim(p: Word, store: Ref): Ref {
+  const i32 = arena.i32;
+  ringOwner = p;
+  currentStore = store;
+  checkRing(p);
+  for (;;) {
+    if (i32[p + POLICY.WIN_COUNT] === 0) return mainVictim(p, store);
+    const cand = popWindow(p);
+    if (cand === 0) continue;
+    const c = wordOf(cand);
+    Atomics.and(i32, c + ENTRY.MIN_BYTES, ~META_WINDOW);
+    const h = storedHash(cand);
+    if ((Atomics.and(i32, c + ENTRY.MIN_BYTES, ~META_REFERENCED) & META_REFERENCED) !== 0) countKey(p, h);
+    if (i32[c + ENTRY.DATA] === 0 || !tryAcquire(i32, c + ENTRY.LOCK, myToken)) continue; // locked: it enters the main area
+    if (Atomics.load(i32, wordOf(store) + STORE.TTL_COUNT) > 0 && expiredAt(cand, now())) return cand;
+    const victim = mainVictim(p, store);
+    if (victim === 0) return cand;
+    if (frequency(p, h) > frequency(p, storedHash(victim))) {
+      // Admitted: the candidate stays (in the main area), the victim goes.
+      releaseEntry(cand);
+      return victim;
+    }
+    releaseEntry(victim);
+    return cand;
+  }
+}
+
+function releaseEntry(ref: Ref): void {
+  release(arena.i32, wordOf(ref) + ENTRY.LOCK);
+}
+
+/**
+ * A get's mark on entry `ref` of a bounded store, whose REFERENCED bit it found clear: sets it,
+ * so that the hand passes the entry over once and counts the read in the sketch. The ref comes
+ * from this thread's lookups, so it is guarded as a lock is (lockEntry): named in LOCK_HAZARD
+ * and checked against ENTRY_EPOCH before the atomic OR, so that the OR never lands in a slab
+ * given back to the value memory. An entry freed and reused since the read gets a bit it did
+ * not earn: one second chance for its new key.
+ */
+export function markReferenced(ref: Ref): void {
+  if (!guardEntry(ref)) return;
+  Atomics.or(arena.i32, wordOf(ref) + ENTRY.MIN_BYTES, META_REFERENCED);
+  unguardEntry();
+}
+
+/**
+ * verify(): what is inconsistent in policy area `p`, given the value bytes and the entries
+ * flagged META_WINDOW that the caller found walking the store's index.
+ */
+export function policyProblems(p: Word, bytes: number, windowed: ReadonlySet<number>): string[] {
+  const i32 = arena.i32;
+  const out: string[] = [];
+  if (i32[p + POLICY.BYTES] !== bytes) out.push(`the policy counts ${i32[p + POLICY.BYTES]} value bytes but the values hold ${bytes}`);
+  const cap = i32[p + POLICY.WIN_CAP];
+  const head = i32[p + POLICY.WIN_HEAD];
+  const count = i32[p + POLICY.WIN_COUNT];
+  if (cap < 1 || head < 0 || head >= cap || count < 0 || count > cap) {
+    out.push(`the admission window's ring is out of range (head ${head}, count ${count}, capacity ${cap})`);
+    return out;
+  }
+  const inRing = new Set<number>();
+  for (let i = 0; i < count; i++) {
+    const slot = p + POLICY.RING + 2 * ((head + i) % cap);
+    const ref = i32[slot];
+    // A slot whose entry was deleted or evicted since is stale, and skipped when it comes up.
+    if (windowed.has(ref) && i32[wordOf(ref as Ref) + ENTRY.GEN] === i32[slot + 1]) {
+      if (inRing.has(ref)) out.push(`entry ${ref} is in the admission window twice`);
+      inRing.add(ref);
+    }
+  }
+  for (const ref of windowed) if (!inRing.has(ref)) out.push(`entry ${ref} is flagged as in the admission window but no slot of its ring holds it`);
+  return out;
+}

@@ -1,0 +1,219 @@
+// Bounded stores: `max` and `maxSize` hold under concurrent writers, eviction keeps what threads
+// read (W-TinyLFU admission, src/policy.ts), never hands a reader a torn or foreign value, passes
+// over locked keys, reuses memory, and composes with TTLs, records and verify(); the store-level
+// `ttl`; the use counters of stats().
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Worker } from 'node:worker_threads';
+import { arenaStats, createStore, layoutRecord, verify, InvalidOptionError, InvalidValueError } from 'native-keyshare';
+import { fixture, exited, until } from './util.mjs';
+
+function start(data) {
+  const w = new Worker(fixture('cache-worker.mjs'), { workerData: data });
+  const exit = exited(w);
+  const messages = [];
+  const waiters = [];
+  w.on('message', (m) => {
+    messages.push(m);
+    waiters.splice(0).forEach((f) => f());
+  });
+  w.on('error', (e) => {
+    throw e;
+  });
+  return {
+    w,
+    exit,
+    messages,
+    next: async (i) => {
+      while (messages.length <= i) await new Promise((r) => waiters.push(r));
+      return messages[i];
+    },
+  };
+}
+
+function checkVerify() {
+  const r = verify();
+  assert.ok(r.ok, JSON.stringify(r.problems.slice(0, 5)));
+}
+
+test('max: a write of a new key into a full store evicts one key; stats count it', () => {
+  const s = createStore('cache-max', { max: 100 });
+  for (let i = 0; i < 1000; i++) assert.is(s.set(`k${i}`, { i }), true);
+  assert.is(s.size, 100);
+  assert.is(s.stats().evictions, 900);
+  // The key just written is there to be read (it waits in the admission window).
+  assert.equal(s.get('k999'), { i: 999 });
+  checkVerify();
+});
+
+test('options: checked, part of the store shape, inherited by a handle that passes none', () => {
+  assert.throws(() => createStore('cache-bad', { max: 0 }), (e) => e instanceof InvalidOptionError && /options\.max/.test(e.message));
+  assert.throws(() => createStore('cache-bad', { max: 1.5 }), (e) => e instanceof InvalidOptionError);
+  assert.throws(() => createStore('cache-bad', { maxSize: 'lots' }), (e) => e instanceof InvalidOptionError && /maxSize/.test(e.message));
+  assert.throws(() => createStore('cache-bad', { ttl: -1 }), (e) => e instanceof InvalidOptionError && /seconds/.test(e.message));
+  assert.throws(() => createStore('cache-bad', { staleWhileRevalidate: 'soon' }), (e) => e instanceof InvalidOptionError);
+  assert.throws(() => createStore('cache-bad', { maxx: 3 }), (e) => e instanceof InvalidOptionError && /unknown option "maxx"/.test(e.message));
+  const a = createStore('cache-shape', { max: 10, ttl: 60 });
+  assert.throws(() => createStore('cache-shape', { max: 20, ttl: 60 }), (e) => e instanceof InvalidOptionError && /max: 10, ttl: 60 there, max: 20, ttl: 60 here/.test(e.message));
+  const b = createStore('cache-shape', { hotReads: true });
+  for (let i = 0; i < 50; i++) b.set(`k${i}`, i);
+  assert.is(a.size, 10, 'a handle without cache options bounds the store as its shape says');
+});
+
+test('maxSize: values fit in their encoded bytes; a value larger than maxSize is refused and stores nothing', () => {
+  const s = createStore('cache-bytes', { maxSize: '4kb' });
+  for (let i = 0; i < 500; i++) s.set(`k${i}`, 'x'.repeat(100 + (i % 50)));
+  const st = s.stats();
+  assert.ok(st.valueBytes <= 4096, `${st.valueBytes} bytes stored`);
+  assert.ok(st.valueBytes > 4096 - 300, `${st.valueBytes} bytes stored: eviction went further than the bound needs`);
+  s.set('small', 1);
+  assert.throws(() => s.set('small', 'y'.repeat(5000)), (e) => e instanceof InvalidValueError && /maxSize of 4096/.test(e.message) && /"small"/.test(e.message));
+  assert.is(s.get('small'), 1, 'the refused write left the old value');
+  // A value that grows in place of a smaller one evicts others to fit.
+  s.set('small', 'z'.repeat(3000));
+  assert.ok(s.stats().valueBytes <= 4096);
+  assert.is(s.get('small'), 'z'.repeat(3000));
+  checkVerify();
+});
+
+test('ttl: the store default applies to set(); a per-call ttl overrides it, ttl: 0 stores without one', () => {
+  const s = createStore('cache-ttl', { ttl: 60 });
+  s.set('a', 1);
+  s.set('b', 2, { ttl: 0 });
+  s.set('c', 3, { ttl: 1 });
+  const st = s.stats();
+  assert.is(st.ttlEntries, 2);
+  assert.throws(() => createStore('cache-ttl-rec', { ttl: 5, record: layoutRecord([{ name: 'n', type: 'int32' }]) }), (e) => e instanceof InvalidOptionError);
+});
+
+test('stats: hits and misses of every thread, peek-free; flushed by stats()', async () => {
+  const s = createStore('cache-stats', { max: 100 });
+  for (let i = 0; i < 10; i++) s.set(`s${i}`, i);
+  for (let i = 0; i < 20; i++) s.get(`s${i}`);
+  const ctl = new Int32Array(new SharedArrayBuffer(64));
+  const r = start({ mode: 'read', name: 'cache-stats', options: { max: 100 }, prefix: 's', keys: 20, ctl: ctl.buffer });
+  await r.next(0);
+  await new Promise((res) => setTimeout(res, 50));
+  Atomics.store(ctl, 0, 1);
+  const { found, reads } = await r.next(1);
+  await r.exit;
+  const st = s.stats();
+  assert.is(st.hits, 10 + found);
+  assert.is(st.misses, 10 + (reads - found));
+});
+
+test('the bound holds under 4 writers in 4 threads, memory is reused, verify() is clean', async () => {
+  const s = createStore('cache-4w', { max: 500 });
+  // Warm up so that the slabs and blocks a full store needs exist, then measure churn.
+  for (let i = 0; i < 2000; i++) s.set(`warm${i}`, { key: `warm${i}`, i });
+  const before = arenaStats().bytesInUse;
+  const ws = [0, 1, 2, 3].map((id) => start({ mode: 'insert', name: 'cache-4w', options: { max: 500 }, id, n: 5000 }));
+  await Promise.all(ws.map((w) => w.next(0)));
+  await Promise.all(ws.map((w) => w.exit));
+  assert.is(s.size, 500);
+  const st = s.stats();
+  assert.is(st.evictions, 2000 + 20000 - 500);
+  const grown = arenaStats().bytesInUse - before;
+  assert.ok(grown < 64 * 1024, `20,000 inserts through a full store grew the arena's use by ${grown} bytes`);
+  checkVerify();
+});
+
+test('reads in other threads protect keys: frequently read keys stay, unread ones are replaced', async () => {
+  const name = 'cache-freq';
+  const options = { max: 1000 };
+  const s = createStore(name, options);
+  // 500 keys that 3 workers read, 500 that nobody reads.
+  for (let i = 0; i < 500; i++) s.set(`hot${i}`, i);
+  for (let i = 0; i < 500; i++) s.set(`cold${i}`, i);
+  const ctl = new Int32Array(new SharedArrayBuffer(64));
+  const readers = [0, 1, 2].map((id) => start({ mode: 'read', name, options, id, prefix: 'hot', keys: 500, ctl: ctl.buffer }));
+  await Promise.all(readers.map((r) => r.next(0)));
+  // New keys seen twice (written, deleted, written again) outrank the unread keys, not the read ones.
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 1000; i++) {
+      s.set(`new${i}`, i);
+      if (round === 0) s.delete(`new${i}`);
+    }
+  }
+  Atomics.store(ctl, 0, 1);
+  await Promise.all(readers.map((r) => r.next(1)));
+  let hot = 0;
+  let cold = 0;
+  for (let i = 0; i < 500; i++) {
+    if (s.has(`hot${i}`)) hot++;
+    if (s.has(`cold${i}`)) cold++;
+  }
+  assert.ok(hot >= 425, `${hot} of 500 read keys stayed`);
+  assert.ok(cold <= 250, `${cold} of 500 unread keys stayed`);
+  checkVerify();
+});
+
+test('scan resistance: a pass of 3× the store of cold keys leaves the keys read before it', () => {
+  const s = createStore('cache-scan', { max: 1000 });
+  for (let i = 0; i < 800; i++) s.set(`hot${i}`, i);
+  for (let r = 0; r < 3; r++) for (let i = 0; i < 800; i++) s.get(`hot${i}`);
+  for (let i = 0; i < 3000; i++) s.set(`scan${i}`, i);
+  let hot = 0;
+  for (let i = 0; i < 800; i++) if (s.has(`hot${i}`)) hot++;
+  // An LRU cache of 1000 keeps none of them.
+  assert.ok(hot >= 760, `${hot} of 800 read keys survived the scan`);
+  assert.ok(s.has('scan2999'), 'the newest key is in the window');
+});
+
+test('eviction racing gets, sets and deletes in 4 threads: no foreign or torn value, plain and hot', async () => {
+  for (const hotReads of [false, true]) {
+    const name = `cache-race-${hotReads}`;
+    const options = hotReads ? { max: 64, hotReads: true } : { max: 64 };
+    createStore(name, options);
+    const ws = [0, 1, 2, 3].map((id) => start({ mode: 'churn', name, options, id, seed: 100 + id, keys: 400, n: 40000 }));
+    const results = await Promise.all(ws.map((w) => w.next(0)));
+    await Promise.all(ws.map((w) => w.exit));
+    for (const r of results) {
+      assert.is(r.foreign, 0, `${r.foreign} gets returned another key's value`);
+      assert.is(r.torn, 0, `${r.torn} gets returned a torn value`);
+    }
+    const s = createStore(name, options);
+    assert.ok(s.size <= 64, `size ${s.size}`);
+    assert.ok(s.stats().evictions > 1000, `only ${s.stats().evictions} evictions`);
+    checkVerify();
+  }
+});
+
+test('a key held by lock() in another thread is not evicted while held, and is after release', async () => {
+  const name = 'cache-lock';
+  const options = { max: 50 };
+  const s = createStore(name, options);
+  const ctl = new Int32Array(new SharedArrayBuffer(64));
+  const h = start({ mode: 'hold', name, options, prefix: 'held', ctl: ctl.buffer });
+  await h.next(0);
+  for (let i = 0; i < 2000; i++) s.set(`k${i}`, i);
+  assert.equal(s.get('held'), { key: 'held', held: true });
+  Atomics.store(ctl, 0, 1);
+  await h.next(1);
+  await h.exit;
+  for (let i = 0; i < 2000; i++) s.set(`m${i}`, i);
+  assert.is(s.has('held'), false, 'released, it is evicted like any other key');
+  assert.is(s.size, 50);
+  checkVerify();
+});
+
+test('expired keys are evicted first', () => {
+  const s = createStore('cache-expired', { max: 100 });
+  for (let i = 0; i < 100; i++) s.set(`k${i}`, i);
+  for (let i = 0; i < 100; i++) s.get(`k${i}`);
+  s.set('gone', 1, { ttl: 0.001 });
+  const t = Date.now();
+  while (Date.now() - t < 5);
+  for (let i = 0; i < 5; i++) s.set(`n${i}`, i);
+  assert.is(s.stats().ttlEntries, 0, 'the expired key went before any live one');
+});
+
+test('a bounded store of records', () => {
+  const s = createStore('cache-records', { max: 20, record: layoutRecord([{ name: 'n', type: 'int32' }, { name: 'x', type: 'float64' }]) });
+  for (let i = 0; i < 200; i++) s.set(`r${i}`, { n: i, x: i / 2 });
+  assert.is(s.size, 20);
+  assert.equal(s.get('r199'), { n: 199, x: 99.5 });
+  checkVerify();
+});
+
+test.run();
