@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Fault injection, the long run: workers are terminated at random moments inside set, update,
 // lock…release, setMany and pattern deletes, inserts and clears (slabs made, cut, retired and
-// given back), rewrites of a small value inline in its entry (and
+// given back), writes into a full bounded store (evictions), rewrites of a small value inline in its entry (and
 // its moves to a block and back), and inside every write path of a fixed-layout
 // record store (set, setFields and update in place, atomic ops, delete and re-create), and
 // inside createStore (a store's blocks and a record layout's schema, before and after their
@@ -9,7 +9,7 @@
 // handle that cached the keys in earlier rounds must read what a plain handle reads, and after
 // every 50 rounds (and at the end) the arena must pass verify().
 //
-//   node scripts/fault-injection.mjs [--rounds 500] [--seed N]
+//   node scripts/fault-injection.mjs [--rounds 500] [--seed N] [--only evict,churn]
 //
 // Prints progress and a summary; exits 1 at the first failure.
 import { Worker } from 'node:worker_threads';
@@ -26,7 +26,11 @@ const arg = (name, dflt) => {
 const ROUNDS = arg('rounds', 500);
 const SEED = arg('seed', Date.now() % 1e9);
 const rand = prng(SEED);
-const MODES = ['set', 'update', 'lock', 'setMany', 'delete-pattern', 'small', 'record-write', 'record-mixed', 'churn', 'create-store'];
+const ALL_MODES = ['set', 'update', 'lock', 'setMany', 'delete-pattern', 'small', 'record-write', 'record-mixed', 'churn', 'create-store', 'evict'];
+// --only evict (or a comma-separated list): only those modes.
+const only = process.argv.indexOf('--only');
+const MODES = only >= 0 ? process.argv[only + 1].split(',') : ALL_MODES;
+for (const m of MODES) if (!ALL_MODES.includes(m)) throw new Error(`unknown mode ${m} (modes: ${ALL_MODES.join(', ')})`);
 const busy = new URL('../test/fixtures/busy.mjs', import.meta.url);
 const recordsWorker = new URL('../test/fixtures/records-worker.mjs', import.meta.url);
 const storeCreator = new URL('../test/fixtures/store-creator.mjs', import.meta.url);
@@ -40,6 +44,8 @@ store.set('s', 0); // a number: its entry gets inline slots (mode 'small' rewrit
 const records = createStore('fault-injection-records', { record: LAYOUT });
 // Mode 'churn' inserts keys and clears them: slabs made, cut, retired and given back.
 const churn = createStore('fault-injection-churn');
+// Mode 'evict' writes into a full bounded store: kills land inside evictions.
+const bounded = createStore('fault-injection-bounded', { max: 64, maxSize: '8kb' });
 records.set('r', { ...recordOf(0), hits: 0, small: 0 });
 
 function fail(msg) {
@@ -98,6 +104,16 @@ for (let round = 1; round <= ROUNDS; round++) {
     }
     // Now and then this thread clears too, over whatever the killed one left.
     if (rand() < 0.2) churn.clear();
+  }
+  if (mode === 'evict') {
+    for (const key of bounded.listKeys()) {
+      const v = bounded.get(key);
+      if (v !== undefined && (typeof v !== 'string' || !v.startsWith(`${key}:`))) fail(`round ${round} (evict): ${key} reads ${JSON.stringify(v)?.slice(0, 100)}`);
+    }
+    // One more write settles the bound a killed writer may have left passed.
+    if (!bounded.set(`main${round}`, `main${round}:x`, { timeout: 1000 })) fail(`round ${round} (evict): bounded store not writable after recovery`);
+    const st = bounded.stats();
+    if (bounded.size > 64 || st.valueBytes > 8192) fail(`round ${round} (evict): ${bounded.size} keys, ${st.valueBytes} bytes: past the bound after a write`);
   }
   const rec = records.get('r');
   if (rec !== undefined && checkRecord(rec) !== '') fail(`round ${round} (${mode}): record ${checkRecord(rec)}`);
