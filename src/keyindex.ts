@@ -37,6 +37,7 @@ import {
   STORE,
   UNIT,
   readArenaText,
+  MAX_KEY_LENGTH,
 } from './layout';
 
 /** Module-local, so that V8 folds it: the validating loads below need a fence off x64 (ordering.ts). */
@@ -55,7 +56,8 @@ export function hashKey(key: string): number {
 /** hashKey of the key stored in entry `ref`, from its stored code units (store lock held). */
 export function storedHash(ref: number): number {
   const lenWord = arena.i32[ref * 2 + ENTRY.KEY_LEN];
-  const len = lenWord & KEY_LEN_MASK;
+  // Clamped: the eviction policy also hashes refs that may no longer name an entry (policy.ts).
+  const len = Math.min(lenWord & KEY_LEN_MASK, MAX_KEY_LENGTH);
   let h = 0x811c9dc5;
   if ((lenWord & KEY_ONE_BYTE) !== 0) {
     const u8 = arena.u8;

@@ -385,10 +385,11 @@ export const ENTRY = {
    */
   DATA: 5,
   /**
-   * META: the minBufferSize hint in bytes (low 30 bits, 0 when none) and, in a bounded store,
-   * the eviction policy's two bits (policy.ts): REFERENCED (bit 31), set by a get that finds it
-   * clear and cleared by the policy's hand, and WINDOW (bit 30), set while the entry waits in
-   * the admission window. Readers change only REFERENCED, with an atomic OR under a hazard
+   * META: the minBufferSize hint in bytes (low 29 bits, 0 when none) and, in a bounded store,
+   * the eviction policy's bits (policy.ts): REFERENCED (bit 31), set by a get that finds it
+   * clear and cleared by the policy's hand; WINDOW (bit 30), set while the entry waits in the
+   * admission window; PROTECTED (bit 29), set while it is in the main area's protected part.
+   * Readers change only REFERENCED, with an atomic OR under a hazard
    * (a set bit on an entry that was meanwhile reused only gives its new key a second chance);
    * everything else changes it under the store lock, or under the entry lock with a CAS.
    */
@@ -404,7 +405,8 @@ export const KEY_ONE_BYTE = 1 << 16;
 /** ENTRY.MIN_BYTES bits (see there). */
 export const META_REFERENCED = 1 << 31;
 export const META_WINDOW = 1 << 30;
-export const META_HINT_MASK = (1 << 30) - 1;
+export const META_PROTECTED = 1 << 29;
+export const META_HINT_MASK = (1 << 29) - 1;
 export const KEY_LEN_MASK = 0xffff;
 export const ENTRY_FIXED_BYTES = ENTRY.KEY * 4;
 /** Longest key, in UTF-16 code units. */

@@ -138,8 +138,8 @@ export function checkTimeout(t: unknown, what: string): number {
 }
 
 const SET_OPTIONS = new Set(['minBufferSize', 'immutable', 'ttl', 'skipLock', 'timeout']);
-/** The largest minBufferSize: the low 30 bits of the entry's META word (layout.ts). */
-const MAX_HINT_BYTES = 2 ** 30 - 1;
+/** The largest minBufferSize: the low 29 bits of the entry's META word (layout.ts). */
+const MAX_HINT_BYTES = 2 ** 29 - 1;
 /** The latest deadline, in epoch ms: deadlines are stored in two Int32 words (high word < 2^31). */
 const MAX_DEADLINE = 2 ** 62;
 

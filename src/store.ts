@@ -28,7 +28,7 @@ import { AtomicResult, type AtomicField, isRecordBlock, recordAtomic, writeRecor
 import { checkDelta, checkOperand, encodeFields, encodeRecord, fieldSpan, readFields, type RecordLayout } from './records';
 import { type Ref, type Word, wordOf } from './ref';
 import { type CacheShape, isBounded } from './cache-options';
-import { markReferenced, policyOf } from './policy';
+import { type HitBuffer, hitBufferOf, markReferenced, policyOf, recordHit } from './policy';
 import { StoreCodec, type StoreSchema } from './schema';
 import { currentEntryEpoch, entryRefsMoved } from './seqlock';
 import { FLUSH_EVERY, storeStats, type StoreStats, UseCounts } from './stats';
@@ -82,6 +82,8 @@ export class Store<T = unknown> extends LookupCache {
   private readonly pending: PendingWrite = { key: '', tag: 0, expires: 0, minBytes: 0, schema: null };
   /** The store's policy area when it is bounded (policy.ts), else 0; learned when a schema appears. */
   private policy: Word;
+  /** This thread's hits of a bounded store not yet counted by its policy (policy.ts, HitBuffer). */
+  private hitBuffer: HitBuffer | null;
   /** This handle's gets since it last added them to the store's counters (stats.ts, UseCounts). */
   private readonly uses: UseCounts;
 
@@ -90,6 +92,7 @@ export class Store<T = unknown> extends LookupCache {
     super(ref, hot, cacheLimit, new StoreCodec(name, ref, schema));
     this.name = name;
     this.policy = policyOf(ref);
+    this.hitBuffer = this.policy === 0 ? null : hitBufferOf(ref);
     this.uses = new UseCounts(ref);
   }
 
@@ -115,7 +118,11 @@ export class Store<T = unknown> extends LookupCache {
     }
     // A bounded store's policy hears of the read through the entry's REFERENCED bit: one load
     // of a word on a line the read just loaded, and an atomic OR only when the bit is clear.
-    if (this.policy !== 0 && (arena.i32[wordOf(this.hitRef) + ENTRY.MIN_BYTES] & META_REFERENCED) === 0) markReferenced(this.hitRef);
+    if (this.policy !== 0) {
+      const ref = this.hitRef;
+      if ((arena.i32[wordOf(ref) + ENTRY.MIN_BYTES] & META_REFERENCED) === 0) markReferenced(ref);
+      recordHit(this.hitBuffer!, ref);
+    }
     if (++uses.hits + uses.misses >= FLUSH) uses.flush();
     return v as T;
   }
@@ -270,7 +277,10 @@ export class Store<T = unknown> extends LookupCache {
     if (cache.maxSize !== 0 && len > cache.maxSize) {
       throw new InvalidValueError(`store "${this.name}": the value of key ${quote(key)} is ${len} bytes encoded, more than the store's maxSize of ${cache.maxSize} bytes; nothing was stored`);
     }
-    if (this.policy === 0 && isBounded(cache)) this.policy = policyOf(this.ref);
+    if (this.policy === 0 && isBounded(cache)) {
+      this.policy = policyOf(this.ref);
+      this.hitBuffer = hitBufferOf(this.ref);
+    }
   }
 
   /** set() of a key not in the index: a new entry, unless another thread inserts it first (RETRY). */

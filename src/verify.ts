@@ -69,6 +69,7 @@ import {
   RECORD_BYTES_OFFSET,
   SCHEMA,
   META_WINDOW,
+  META_PROTECTED,
   classUnits,
   inlineLength,
   inlineSlot,
@@ -366,6 +367,7 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
   let bytes = 0;
   /** Entries flagged META_WINDOW: each must be in a live slot of the policy's ring. */
   const windowed = new Set<number>();
+  let protectedEntries = 0;
   let values = 0;
   let ttl = 0;
   const keys = new Set<string>();
@@ -405,6 +407,7 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
     const key = readKey(ref);
     const where = { store, key };
     if ((i32[e + ENTRY.MIN_BYTES] & META_WINDOW) !== 0) windowed.add(ref);
+    if ((i32[e + ENTRY.MIN_BYTES] & META_PROTECTED) !== 0) protectedEntries++;
     if ((i32[e + ENTRY.GEN] & 1) !== 0) err('entry', ref, 'entry in the index has an odd GEN (it is marked free)', where);
     if ((i32[e + ENTRY.SEQ] & 1) !== 0) err('entry', ref, 'SEQ is odd: an in-place write never finished', where);
     const hash = hashKey(key);
@@ -464,7 +467,7 @@ function verifyStore(i32: Int32Array, s: number, store: string, ctx: Ctx): void 
   if (f(STORE.VALUES) !== values) counted('store', s, `VALUES is ${f(STORE.VALUES)} but ${values} entries hold a value`, at);
   if (f(STORE.TTL_COUNT) !== ttl) counted('store', s, `TTL_COUNT is ${f(STORE.TTL_COUNT)} but ${ttl} values have a TTL`, at);
   const p = policyOf(s as Ref);
-  if (p !== 0) for (const problem of policyProblems(p, bytes, windowed)) counted('store', s, problem, at);
+  if (p !== 0) for (const problem of policyProblems(p, bytes, windowed, protectedEntries)) counted('store', s, problem, at);
   else if (windowed.size > 0) err('store', s, `${windowed.size} entries are flagged as in the admission window of a store without a bound`, at);
 }
 

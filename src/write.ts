@@ -62,7 +62,7 @@ import { waitForAtomicOps } from './record-protocol';
 import { NEEDS_FENCE, readFence } from './ordering';
 import { type Ref, type Word, wordOf } from './ref';
 import { guardEntry, unguardEntry } from './seqlock';
-import { admitNew, nextVictim, overBound, POLICY, policyOf, resetWindow } from './policy';
+import { admitNew, nextVictim, overBound, POLICY, policyOf, resetWindow, unlinked } from './policy';
 import { add64 } from './stats';
 import { repairStructures } from './structures';
 import { myToken, myWord } from './threads';
@@ -406,6 +406,8 @@ export function removeEntry(store: Ref, ref: Ref, key: string, clear: boolean): 
     // A delete clears the value in the same store-lock section (its counters need the lock).
     if (clear) clearValue(store, ref);
     remove(store, ref, hash);
+    const p = policyOf(store);
+    if (p !== 0) unlinked(p, ref);
     // GEN odd: every cached (ref, gen) for this key is now stale.
     Atomics.add(arena.i32, e + ENTRY.GEN, 1);
   });
@@ -451,6 +453,7 @@ function evictLocked(store: Ref, ref: Ref): void {
   arena.i32[myWord + THREAD.PENDING_LIMBO] = ref;
   clearValue(store, ref);
   remove(store, ref, storedHash(ref));
+  unlinked(policyOf(store), ref);
   Atomics.add(arena.i32, e + ENTRY.GEN, 1);
   release(arena.i32, e + ENTRY.LOCK);
   free(ref, myWord + THREAD.PENDING_LIMBO);
