@@ -68,15 +68,15 @@ const STALE_REF = -2;
 
 /**
  * The deadline of entry `ref`'s value (generation `gen`) in epoch ms, 0 for a value without
- * one; NO_VALUE for no value or one expired by `t`; STALE_REF when the entry no longer holds
- * the key. readEntry's seqlock with the copy shrunk to the two deadline words: the block DATA
- * names is immutable while DATA names it, so the deadline read between two equal SEQ loads is
- * that of the value published at that SEQ. Inline values and records never have a deadline.
- * Bounds are checked before the block is followed (it may have been freed and reused under us;
- * the SEQ check then discards what was read). No lock: the loop only repeats when a write
- * republishes DATA within the few loads between the SEQ loads.
+ * one; NO_VALUE for no value; STALE_REF when the entry no longer holds the key. readEntry's
+ * seqlock with the copy shrunk to the two deadline words: the block DATA names is immutable
+ * while DATA names it, so the deadline read between two equal SEQ loads is that of the value
+ * published at that SEQ. Inline values and records never have a deadline. Bounds are checked
+ * before the block is followed (it may have been freed and reused under us; the SEQ check then
+ * discards what was read). No lock: the loop only repeats when a write republishes DATA within
+ * the few loads between the SEQ loads.
  */
-export function readExpiry(ref: Ref, gen: number, t: number): number {
+export function readExpiry(ref: Ref, gen: number): number {
   const e = wordOf(ref);
   for (let spins = 0; ; spins++) {
     const i32 = arena.i32;
@@ -96,10 +96,7 @@ export function readExpiry(ref: Ref, gen: number, t: number): number {
         }
         continue;
       }
-      if ((i32[v + VALUE.HDR] & VALUE_FLAG.TTL) !== 0) {
-        const at = readDeadline(i32, v);
-        deadline = at <= t ? NO_VALUE : at;
-      }
+      if ((i32[v + VALUE.HDR] & VALUE_FLAG.TTL) !== 0) deadline = readDeadline(i32, v);
     }
     if (validateRead(i32, e, s1)) {
       if (refsCurrent(i32)) return deadline;
@@ -114,14 +111,18 @@ export function readExpiry(ref: Ref, gen: number, t: number): number {
 /** Store.remainingTtl: seconds left, Infinity without a TTL, undefined when absent or expired. */
 export function remainingTtl(store: Ref, key: string): number | undefined {
   checkKey(key);
-  const t = now();
   for (;;) {
     const ref = lookup(store, key, hashKey(key));
     if (ref === 0) return undefined;
-    const at = readExpiry(ref, foundGen, t);
+    const at = readExpiry(ref, foundGen);
     // STALE_REF: the entry was removed (and maybe reused) between the lookup and the read.
     if (at === STALE_REF) continue;
-    return at === NO_VALUE ? undefined : at === 0 ? Infinity : (at - t) / 1000;
+    if (at === NO_VALUE) return undefined;
+    if (at === 0) return Infinity;
+    // The clock is read after the deadline: a value written during this call, after a clock
+    // read before it, would otherwise get more than its whole TTL left.
+    const left = at - now();
+    return left > 0 ? left / 1000 : undefined;
   }
 }
 
