@@ -181,7 +181,7 @@ test('load checks every entry before writing any; a bad one names its index and 
  */
 async function iterateUnderWriters(mode, workers) {
   const name = `iter-mw-${mode}`;
-  const STABLE = 2000, CHURN = 200, DOOMED = 400, EXPIRING = 200, INSERTS = 3000, PAUSE_AT = 300;
+  const STABLE = 1000, CHURN = 100, DOOMED = 200, EXPIRING = 100, INSERTS = 1500, PAUSE_AT = 200;
   const s = createStore(name);
   for (let i = 0; i < STABLE; i++) s.set(`stable:${i}`, valueOf(`stable:${i}`, i));
   for (let i = 0; i < CHURN; i++) s.set(`churn:${i}`, valueOf(`churn:${i}`, 0));
@@ -202,28 +202,36 @@ async function iterateUnderWriters(mode, workers) {
   let dups = 0, yielded = 0;
   const beforePhase = new Set();
   const it = mode === 'keys' ? s.keys() : s.entries();
-  for (const item of it) {
-    const [k, v] = mode === 'keys' ? [item, undefined] : item;
-    if (seen.has(k)) dups++;
-    seen.set(k, { v, afterPhase: yielded >= PAUSE_AT });
-    if (yielded < PAUSE_AT) beforePhase.add(k);
-    if (++yielded === PAUSE_AT) {
-      Atomics.store(ctl, 0, 1);
-      // Synchronous: no yield of the iteration happens until every writer finished its phase,
-      // and the expiring keys have expired (Atomics.wait as a sleep between the two checks).
-      while (Atomics.load(ctl, 1) < workers) Atomics.wait(ctl, 1, Atomics.load(ctl, 1), 50);
-      while (Date.now() <= expiresAt) Atomics.wait(ctl, 3, 0, 20);
-    }
+  try {
+    iterate(it);
+  } finally {
+    // Also when the iteration throws: the writers run until told to stop.
+    Atomics.store(ctl, 2, 1);
+    await Promise.all(ws.map(exited));
   }
   const cap1 = s.stats().indexCapacity;
-  Atomics.store(ctl, 2, 1);
-  await Promise.all(ws.map(exited));
   return { seen, dups, beforePhase, cap0, cap1, STABLE, CHURN, DOOMED, EXPIRING, PAUSE_AT };
+
+  function iterate(it) {
+    for (const item of it) {
+      const [k, v] = mode === 'keys' ? [item, undefined] : item;
+      if (seen.has(k)) dups++;
+      seen.set(k, { v, afterPhase: yielded >= PAUSE_AT });
+      if (yielded < PAUSE_AT) beforePhase.add(k);
+      if (++yielded === PAUSE_AT) {
+        Atomics.store(ctl, 0, 1);
+        // Synchronous: no yield of the iteration happens until every writer finished its phase,
+        // and the expiring keys have expired (Atomics.wait as a sleep between the two checks).
+        while (Atomics.load(ctl, 1) < workers) Atomics.wait(ctl, 1, Atomics.load(ctl, 1), 50);
+        while (Date.now() <= expiresAt) Atomics.wait(ctl, 3, 0, 20);
+      }
+    }
+  }
 }
 
-for (const mode of ['entries', 'keys']) {
-  test(`${mode}() under 3 writer workers and index resizes: live keys once, deleted and expired skipped, values whole`, async () => {
-    const r = await iterateUnderWriters(mode, 3);
+for (const [mode, workers] of [['entries', 3], ['keys', 2]]) {
+  test(`${mode}() under ${workers} writer workers and index resizes: live keys once, deleted and expired skipped, values whole`, async () => {
+    const r = await iterateUnderWriters(mode, workers);
     const { seen } = r;
     assert.ok(r.cap1 > r.cap0, `the index resized during the iteration (${r.cap0} -> ${r.cap1} buckets)`);
     assert.is(r.dups, 0, 'no key yielded twice');
@@ -256,58 +264,79 @@ test('peek from 2 reader threads (hot and plain) while 2 threads write: whole va
   const published = new Int32Array(new SharedArrayBuffer(KEYS * 4));
   const ctl = new Int32Array(new SharedArrayBuffer(16));
   const common = { store: name, ctl: ctl.buffer, published: published.buffer, keys: KEYS, workers: 2 };
-  const readers = [false, true].map((hot) => runWorker('cache-read-worker.mjs', { ...common, role: 'peek-reader', hot }));
-  const writers = [0, 1].map((id) => runWorker('cache-read-worker.mjs', { ...common, role: 'peek-writer', id, rounds: 1500 }));
-  await Promise.all(writers);
-  Atomics.store(ctl, 2, 1);
+  // Readers peek from before the first write to after the last (they answer 'ready', then results).
+  const readers = [];
+  const ready = [false, true].map((hot) => new Promise((resolve, reject) => {
+    const w = new Worker(fixture('cache-read-worker.mjs'), { workerData: { ...common, role: 'peek-reader', hot } });
+    w.once('error', reject);
+    readers.push(new Promise((r) => w.once('message', () => w.once('message', r))));
+    w.once('message', resolve);
+  }));
+  await Promise.all(ready);
+  const writers = [0, 1].map((id) => runWorker('cache-read-worker.mjs', { ...common, role: 'peek-writer', id, rounds: 400 }));
+  try {
+    await Promise.all(writers);
+  } finally {
+    Atomics.store(ctl, 2, 1);
+  }
   for (const r of await Promise.all(readers)) {
     assert.ok(r.peeks > KEYS, `peeks made: ${r.peeks}`);
     assert.is(r.bad, 0, `torn or another key's value: ${JSON.stringify(r.firstBad)}`);
     assert.is(r.stale, 0, `older than a completed write: ${JSON.stringify(r.firstBad)}`);
   }
   const s = createStore(name);
-  for (let i = 0; i < KEYS; i++) assert.is(s.peek(`key:${i}`).n, 1500);
+  for (let i = 0; i < KEYS; i++) assert.is(s.peek(`key:${i}`).n, 400);
 });
 
 test('dump and remainingTtl read a value and its own deadline while 2 threads flip keys between TTL and none', async () => {
   const name = 'flip-mw';
-  const KEYS = 200;
-  const ctl = new Int32Array(new SharedArrayBuffer(16));
+  const KEYS = 16; // few, so that each is rewritten often between the reads of a dump
+  const FLIPS = 40000;
+  const ctl = new Int32Array(new SharedArrayBuffer(32));
   const s = createStore(name);
   for (let i = 0; i < KEYS; i++) s.set(`flip:${i}`, { n: 0, ttl: false });
   const ws = [0, 1].map((id) => new Worker(fixture('cache-read-worker.mjs'), { workerData: { role: 'ttl-flipper', store: name, ctl: ctl.buffer, id, workers: 2, keys: KEYS } }));
   await Promise.all(ws.map((w) => new Promise((r) => w.once('message', r))));
   let mismatched = 0, outOfRange = 0, withTtl = 0, without = 0, first = null;
-  for (let round = 0; round < 150; round++) {
-    const d = s.dump();
-    if (d.length !== KEYS) {
-      outOfRange++;
-      first ??= `dump of ${d.length} keys`;
-    }
-    for (const [k, e] of d) {
-      if (e.value.ttl) withTtl++;
-      else without++;
-      if (e.value.ttl !== ('ttl' in e)) {
-        mismatched++;
-        first ??= [k, e];
-      } else if ('ttl' in e && !(e.ttl > 0 && e.ttl <= 100)) {
-        outOfRange++;
-        first ??= [k, e];
-      }
-    }
-    for (let i = 0; i < KEYS; i += 7) {
-      const t = s.remainingTtl(`flip:${i}`);
-      if (!(t === Infinity || (t > 0 && t <= 100))) {
-        outOfRange++;
-        first ??= `remainingTtl ${t}`;
-      }
-    }
+  try {
+    flip();
+  } finally {
+    Atomics.store(ctl, 2, 1);
+    await Promise.all(ws.map(exited));
   }
-  Atomics.store(ctl, 2, 1);
-  await Promise.all(ws.map(exited));
   assert.ok(withTtl > 0 && without > 0, `both kinds seen (${withTtl} with a TTL, ${without} without)`);
   assert.is(mismatched, 0, `a value dumped with another value's TTL: ${JSON.stringify(first)}`);
   assert.is(outOfRange, 0, JSON.stringify(first));
+
+  function flip() {
+    // Dumps until the flippers have made FLIPS rounds between them (and at least 200 dumps
+    // were made), so that enough dumps overlap rewrites however the threads are scheduled.
+    for (let round = 0; round < 200 || Atomics.load(ctl, 4) < FLIPS; round++) {
+      const d = s.dump();
+      if (d.length !== KEYS) {
+        outOfRange++;
+        first ??= `dump of ${d.length} keys`;
+      }
+      for (const [k, e] of d) {
+        if (e.value.ttl) withTtl++;
+        else without++;
+        if (e.value.ttl !== ('ttl' in e)) {
+          mismatched++;
+          first ??= [k, e];
+        } else if ('ttl' in e && !(e.ttl > 0 && e.ttl <= 100)) {
+          outOfRange++;
+          first ??= [k, e];
+        }
+      }
+      for (let i = 0; i < KEYS; i++) {
+        const t = s.remainingTtl(`flip:${i}`);
+        if (!(t === Infinity || (t > 0 && t <= 100))) {
+          outOfRange++;
+          first ??= `remainingTtl ${t}`;
+        }
+      }
+    }
+  }
 });
 
 test('a dump loads into another thread (structured clone) and into a fresh process (JSON) with values and TTLs', async () => {
