@@ -330,6 +330,42 @@ export abstract class LookupCache implements EntrySink {
     }
   }
 
+  // ── reads that are not uses (Store.peek; see cache-read.ts) ──
+
+  /**
+   * @internal What a get of `key` returns, read through a path of its own that no use-counting
+   * (a store policy's reference bits and hit counts, this thread's CLOCK marks) is added to:
+   * Store.peek. A hot handle returns its cached value under readHot's two tests and falls back
+   * to readHotSlow (which caches what it decodes, as a get would: the cache is this thread's
+   * copy, not a use of the key); a plain handle reads through the cache without the hit-rate
+   * sampling of readPlain.
+   */
+  peekValue(key: string): unknown {
+    if (!this.hot) {
+      for (;;) {
+        const entry = this.entryOf(key);
+        if (entry === undefined) return undefined;
+        const v = readEntry(entry.ref, entry.gen, this.codec, null);
+        if (v !== STALE) return v === MISSING ? undefined : v;
+        this.uncache(key);
+      }
+    }
+    const entry = this.cached.get(key);
+    if (entry !== undefined && entry.seq !== NO_VALUE) {
+      // readHot's tests, without its USED mark: see readHot for why each is sound.
+      const i32 = arena.i32;
+      const epoch = Atomics.load(i32, this.epochs + epochStripe(entry.ref));
+      let current = epoch === entry.epoch;
+      if (!current) {
+        const e = wordOf(entry.ref);
+        current = beginRead(i32, e) === entry.seq && i32[e + ENTRY.DATA] === entry.data && i32[e + ENTRY.GEN] === entry.gen && (!FENCE || fenced()) && !entryRefsMoved(i32);
+        if (current) entry.epoch = armEpoch(e, entry.seq, epoch);
+      }
+      if (current) return (entry.mark & DEADLINE) === 0 || now() < entry.expires! ? entry.value : undefined;
+    }
+    return this.readHotSlow(key, entry);
+  }
+
   // ── the cache ──
 
   /** Where `key`'s entry is: cached, or looked up in the shared index (and cached); undefined if absent. */

@@ -13,6 +13,7 @@
  */
 import { arena } from './arena';
 import { reclaim } from './allocator';
+import { dump, type DumpedEntry, iterate, load, type ReadSource, remainingTtl, Yield } from './cache-read';
 import { now } from './clock';
 import { encoded, Tag } from './codec';
 import { InvalidOptionError, InvalidValueError, KeyNotFoundError, LockTimeoutError, StoreClosedError, quote } from './errors';
@@ -37,6 +38,7 @@ import { clearValue, insertEntry, Lock, lockEntry, removeEntry, settle, sweepExp
 
 export type { SetOptions, DeleteOptions, StoreOptions, IntegerField } from './options';
 export type { StoreStats } from './stats';
+export type { DumpedEntry } from './cache-read';
 
 /** stats.ts's FLUSH_EVERY as a constant of this module (read on every get). */
 const FLUSH = FLUSH_EVERY;
@@ -190,6 +192,67 @@ export class Store<T = unknown> extends LookupCache {
       if (!forEachRef(this.ref, visit)) withStoreLock(this.ref, () => forEachRef(this.ref, visit, 0));
       if (!entryRefsMoved(arena.i32)) return [...keys];
     }
+  }
+
+  // ── the read side of a cache: reads that are not uses (cache-read.ts) ──
+
+  /** The value of `key` as get() returns it, without counting as a use (eviction, hits, misses). */
+  peek(key: string): T | undefined {
+    if (this.closed) throw new StoreClosedError(this.name);
+    return this.peekValue(key) as T | undefined;
+  }
+
+  /** Seconds (ms precision) before `key` expires; Infinity without a TTL; undefined if absent or expired. */
+  remainingTtl(key: string): number | undefined {
+    if (this.closed) throw new StoreClosedError(this.name);
+    return remainingTtl(this.ref, key);
+  }
+
+  /**
+   * The keys holding a value. Weakly consistent (cache-read.ts): listed at the first next() and
+   * checked again when reached, so a key live throughout comes exactly once, one deleted before
+   * it is reached not at all, one added meanwhile not at all, none twice. O(keys) memory.
+   */
+  keys(): IterableIterator<string> {
+    return this.iterate(Yield.Keys) as IterableIterator<string>;
+  }
+
+  /** The values of the keys keys() yields, each read whole when reached. */
+  values(): IterableIterator<T> {
+    return this.iterate(Yield.Values) as IterableIterator<T>;
+  }
+
+  /** `[key, value]` pairs, as keys() and values(); also `for (const [k, v] of store)`. */
+  entries(): IterableIterator<[string, T]> {
+    return this.iterate(Yield.Entries) as IterableIterator<[string, T]>;
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, T]> {
+    return this.entries();
+  }
+
+  private iterate(what: Yield): Generator<unknown, void, undefined> {
+    if (this.closed) throw new StoreClosedError(this.name);
+    return iterate(this.readSource(), what);
+  }
+
+  /** Every live key with its value and remaining TTL in seconds (absent: none), for {@link load}. */
+  dump(): Array<[string, DumpedEntry<T>]> {
+    if (this.closed) throw new StoreClosedError(this.name);
+    return dump(this.readSource()) as Array<[string, DumpedEntry<T>]>;
+  }
+
+  /**
+   * Sets each entry of a dump() with its remaining TTL (from now), skipping ttl <= 0: how a new
+   * process starts warm. Checks every entry before writing any (InvalidOptionError naming the
+   * bad one), then writes as setMany does. Returns how many were written.
+   */
+  load(entries: ReadonlyArray<readonly [string, DumpedEntry<T>]>): number {
+    return load(this.readSource(), entries);
+  }
+
+  private readSource(): ReadSource {
+    return { store: this as Store<unknown>, ref: this.ref, codec: this.codec, scan: () => this.scan(undefined) };
   }
 
   // ── writes ──
