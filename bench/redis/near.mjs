@@ -52,8 +52,9 @@ function runThreads(threads, data) {
 
 const fmt = (x) => Math.round(x).toLocaleString('en-US');
 console.log(`ops/s summed over threads (${KEYS} keys, ${SECONDS} s per case)`);
+const PARTS = process.env.BENCH_PARTS ?? 'speed,memory,latency';
 const rows = [];
-for (const threads of [1, 4]) {
+for (const threads of PARTS.includes('speed') ? [1, 4] : []) {
   const row = { threads };
   for (const kind of ['plain-store', 'learned-store', 'near', 'csc', 'get']) {
     const r = await runThreads(threads, { kind });
@@ -63,6 +64,7 @@ for (const threads of [1, 4]) {
   console.log(`  ${threads} thread(s): plain store get, same bytes ${fmt(row['plain-store'])}, plain store get, learned structures ${fmt(row['learned-store'])}, near hit ${fmt(row.near)}, clientSideCache hit ${fmt(row.csc)}, plain GET ${fmt(row.get)}; near/plain store ${(row['plain-store'] / row.near).toFixed(2)}x time, near/csc ${(row.near / row.csc).toFixed(1)}x ops`);
 }
 
+if (PARTS.includes('memory')) {
 console.log(`memory of ${MEM_KEYS} keys read by 4 threads`);
 const arenaBefore = arenaStats().bytesInUse;
 const nearHeaps = await runThreads(4, { kind: 'near-mem', n: MEM_KEYS });
@@ -73,9 +75,11 @@ const cscTotal = cscHeaps.reduce((a, b) => a + b, 0);
 const mb = (x) => (x / 1048576).toFixed(1);
 console.log(`  near cache: ${mb(arenaBytes)} MB shared + ${nearHeaps.map(mb).join(' + ')} MB thread heaps = ${mb(nearTotal)} MB`);
 console.log(`  node-redis clientSideCache, one client per thread: ${cscHeaps.map(mb).join(' + ')} MB = ${mb(cscTotal)} MB; ratio ${(nearTotal / cscTotal).toFixed(2)}`);
+}
 
 // Invalidation latency: a worker holds the tracking connection; this thread caches the key,
 // has another client SET it and polls shared memory until the key is gone.
+if (PARTS.includes('latency')) {
 const tracker = new Worker(new URL('./worker.mjs', import.meta.url), { workerData: { kind: 'near', url, prefix, keys: 1, seconds: 0.01 } });
 await new Promise((r) => tracker.once('message', r));
 tracker.postMessage('go');
@@ -97,7 +101,8 @@ lat.sort((a, b) => a - b);
 const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))].toFixed(3);
 console.log(`invalidation latency (SET issued -> key gone from shared memory), ${lat.length} samples: p50 ${q(0.5)} ms, p99 ${q(0.99)} ms`);
 await tracker.terminate();
-await writer.quit();
 s.close();
+}
+await bytesOf.quit();
 seed.close();
 await server.stop();

@@ -32,6 +32,8 @@ parentPort.once('message', async () => {
       for (let i = 0; i < keys; i++) await s.fetch(`k${i}`);
       out = await timed((k) => s.get(k), false);
     } else {
+      // Loads node-redis and connects first: the module's own heap is not the cache's.
+      await s.fetch('warm-up');
       gc();
       const before = process.memoryUsage().heapUsed;
       for (let i = 0; i < n; i++) sink = await s.fetch(`k${i}`);
@@ -48,6 +50,7 @@ parentPort.once('message', async () => {
     const c = createClient({ url, RESP: 3, ...(csc ? { clientSideCache: { ttl: 0, maxEntries: 0 } } : {}) });
     await c.connect();
     if (kind === 'csc-mem') {
+      await c.get('warm-up');
       gc();
       const before = process.memoryUsage().heapUsed;
       for (let i = 0; i < n; i++) sink = await c.get(`${prefix}k${i}`);
