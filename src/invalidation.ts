@@ -35,11 +35,15 @@ import { loadRedis, type RedisClient, type RedisConfig } from './redis-link';
 /** Stripe counters per store: two keys share one with probability 1/256. */
 const STRIPES = 256;
 const STRIPE_FIELDS = Array.from({ length: STRIPES }, (_, i) => `s${i}`);
-const EPOCH_LAYOUT: RecordLayout = layoutRecord([
-  { name: 'all', type: 'int32' },
-  { name: 'live', type: 'int32' },
-  ...STRIPE_FIELDS.map((name) => ({ name, type: 'int32' as const })),
-]);
+/** Made on first use, not at load: laying out 258 fields costs every thread ~1 ms (more under load). */
+let epochLayout: RecordLayout | null = null;
+function epochLayoutOf(): RecordLayout {
+  return (epochLayout ??= layoutRecord([
+    { name: 'all', type: 'int32' },
+    { name: 'live', type: 'int32' },
+    ...STRIPE_FIELDS.map((name) => ({ name, type: 'int32' as const })),
+  ]));
+}
 const EPOCH_STORE = '\u0000native-keyshare:redis-epochs';
 const TRACKER_STORE = '\u0000native-keyshare:redis-trackers';
 /** How often a thread that does not track looks whether the tracking thread is gone, in ms. */
@@ -51,7 +55,7 @@ let epochStore: Store<Record<string, number>> | null = null;
 let trackerStore: Store<string> | null = null;
 
 function epochs(): Store<Record<string, number>> {
-  return (epochStore ??= openInternalStore(EPOCH_STORE, { record: EPOCH_LAYOUT }));
+  return (epochStore ??= openInternalStore(EPOCH_STORE, { record: epochLayoutOf() }));
 }
 function trackers(): Store<string> {
   return (trackerStore ??= openInternalStore(TRACKER_STORE));
@@ -83,7 +87,7 @@ export class Epochs {
       try {
         if (!s.has(name)) {
           const zero: Record<string, number> = {};
-          for (const f of EPOCH_LAYOUT.fields) zero[f.name] = 0;
+          for (const f of epochLayoutOf().fields) zero[f.name] = 0;
           s.set(name, zero, { skipLock: true });
         }
       } finally {
