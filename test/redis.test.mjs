@@ -187,6 +187,36 @@ test('a value in Redis this library did not write is an error naming the key', a
   }
 });
 
+test('the tracking connection killed by the server: what it missed is not served after it is back', async () => {
+  const opts = fresh();
+  const ws = await openOnPool(opts);
+  try {
+    await until(async () => (await ws[0].call('state')).tracking, 'tracking');
+    await ws[0].call('put', 'k', 1);
+    for (const w of ws) assert.is(await w.call('fetch', 'k'), 1);
+    const idOf = async () => {
+      const list = await raw.sendCommand(['CLIENT', 'LIST']);
+      return list.split('\n').find((l) => l.includes(`name=native-keyshare:tracker:${opts.name} `))?.match(/^id=(\d+)/)?.[1];
+    };
+    const id = await idOf();
+    assert.ok(id);
+    // The write lands while no tracking connection is there to be told.
+    await raw.sendCommand(['CLIENT', 'KILL', 'ID', id]);
+    await raw.set(`${opts.redis.prefix}k`, framedNumber(2));
+    await until(async () => {
+      const now = await idOf();
+      return now !== undefined && now !== id && (await ws[0].call('state')).tracking;
+    }, 'tracking on a new connection');
+    for (const w of ws) {
+      const got = await w.call('get', 'k');
+      assert.ok(got === undefined || got === 2, `get returned ${got} after the reconnection`);
+      assert.is(await w.call('fetch', 'k'), 2);
+    }
+  } finally {
+    await closeAll(ws);
+  }
+});
+
 test('redis-server killed and restarted: flushed when the drop is seen, reads recover, verify clean', async () => {
   const opts = fresh();
   const ws = await openOnPool(opts);
