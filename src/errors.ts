@@ -21,7 +21,9 @@ export type ErrorCode =
   | 'ERR_KEYSHARE_INCOMPATIBLE_ARENA'
   | 'ERR_KEYSHARE_CODEC'
   | 'ERR_KEYSHARE_KEY_NOT_FOUND'
-  | 'ERR_KEYSHARE_CORRUPT_ARENA';
+  | 'ERR_KEYSHARE_CORRUPT_ARENA'
+  | 'ERR_KEYSHARE_SYNC_WRITE'
+  | 'ERR_KEYSHARE_REDIS';
 
 export class KeyshareError extends Error {
   readonly code: ErrorCode;
@@ -143,6 +145,28 @@ export class CorruptArenaError extends KeyshareError {
   constructor(ref: number) {
     super('ERR_KEYSHARE_CORRUPT_ARENA', `native-keyshare: entry at unit ${ref} points outside the arena (corrupted shared memory)`);
     this.ref = ref;
+  }
+}
+
+/**
+ * A synchronous write (`set`, `delete`, `clear`, `update`, ...) on a store backed by Redis: it
+ * would change the local tier only, and the next invalidation would undo it. The message names
+ * the awaited method that writes through (`put`, `del`).
+ */
+export class SyncWriteError extends KeyshareError {
+  constructor(storeName: string, method: string, instead: string) {
+    super('ERR_KEYSHARE_SYNC_WRITE', `store "${storeName}" is backed by Redis: ${method}() would change only this process's copy; use ${instead}, which writes Redis first`);
+  }
+}
+
+/**
+ * The Redis tier failed: the `redis` package is not installed, or a Redis command failed (the
+ * original error is `cause`).
+ */
+export class RedisError extends KeyshareError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_KEYSHARE_REDIS', message);
+    if (options !== undefined && 'cause' in options) (this as { cause?: unknown }).cause = options.cause;
   }
 }
 

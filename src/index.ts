@@ -15,7 +15,9 @@ import { liveThreadCount } from './threads';
 export { createStore, listStores } from './registry';
 export { Store } from './store';
 import { readRetryCount } from './seqlock';
-export type { SetOptions, DeleteOptions, StoreOptions, IntegerField } from './options';
+export type { SetOptions, DeleteOptions, StoreOptions, IntegerField, RedisOptions } from './options';
+export { RedisStore } from './near-cache';
+export type { PutOptions, Loader } from './near-cache';
 export type { StoreStats } from './stats';
 export type { DumpedEntry } from './cache-read';
 export type { Pattern } from './patterns';
@@ -54,6 +56,8 @@ export {
   CodecError,
   KeyNotFoundError,
   CorruptArenaError,
+  SyncWriteError,
+  RedisError,
 } from './errors';
 export type { ErrorCode } from './errors';
 export { MAX_KEY_LENGTH, MAX_THREADS } from './layout';

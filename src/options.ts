@@ -109,6 +109,26 @@ export interface StoreOptions {
    * refreshes it once, in the background, for every thread (`get` treats it as expired).
    */
   staleWhileRevalidate?: number;
+  /**
+   * Backs the store with Redis: this process's copy becomes a near cache of the Redis keys
+   * under `prefix`, kept coherent by Redis client tracking (see near-cache.ts and the README,
+   * "Scaling out"). Plain data, so that every thread can pass the same options. Needs the
+   * `redis` package (node-redis 5). Not with `record` or `structures`.
+   */
+  redis?: RedisOptions;
+}
+
+/** Options of a store backed by Redis ({@link StoreOptions.redis}). */
+export interface RedisOptions {
+  /** The Redis server, as node-redis takes it: `redis://[[user]:password@]host[:port][/db]`. */
+  url: string;
+  /** The prefix of this store's keys in Redis (`user:` stores key `42` as `user:42`). Non-empty. */
+  prefix: string;
+  /**
+   * The longest a value stays in the local tier, in seconds (default 300): a backstop should an
+   * invalidation be lost. Values are read from Redis again after it.
+   */
+  maxLocalTtl?: number;
 }
 
 /** How long a write waits for a key locked by another thread, in ms, unless told. (Exported apart, so that set()'s parseSetOptions reads a constant, not this module's exports object.) */
@@ -207,7 +227,7 @@ export function checkLiteralKeys(keys: readonly string[]): void {
   }
 }
 
-const STORE_OPTIONS = ['hotReads', 'record', 'structures', ...CACHE_OPTIONS];
+const STORE_OPTIONS = ['hotReads', 'record', 'structures', 'redis', ...CACHE_OPTIONS];
 
 /**
  * The store name and the options of createStore but the schema (schema.ts, schemaText): whether
@@ -218,6 +238,7 @@ export function parseStoreOptions(name: unknown, options: StoreOptions | undefin
   if (typeof name !== 'string' || name.length === 0 || name.length > MAX_STORE_NAME_LENGTH) {
     throw new InvalidOptionError(`store name must be a non-empty string of at most ${MAX_STORE_NAME_LENGTH} characters, got ${describe(name)}`);
   }
+  if (name.charCodeAt(0) === 0) throw new InvalidOptionError(`store names starting with "\\u0000" are reserved for the library's own stores, got ${describe(name)}`);
   let hot = false;
   let maxKeys: number | undefined;
   if (options !== undefined) {

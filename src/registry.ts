@@ -16,6 +16,9 @@ import { parseStoreOptions, type StoreOptions } from './options';
 import { type Ref, wordOf } from './ref';
 import { CREATE_DELAY_SPINS, openSchema, schemaText } from './schema';
 import { Store } from './store';
+import { RedisStore } from './near-cache';
+import { parseRedisOptions } from './redis-link';
+import type { RedisOptions } from './options';
 import { myToken, myWord, setRecoveryHooks } from './threads';
 import { recoverLimboEntry } from './write';
 import { InvalidOptionError } from './errors';
@@ -130,18 +133,37 @@ function recoverCreation(w: number): void {
  * Without a type argument the values are `any`, as in `new Map()`: an untyped store holds
  * whatever JavaScript code puts in it, and code written for the untyped API (the README's
  * examples: `store.get('counter') + 1`) compiles as it runs. `createStore<User>()` checks.
+ *
+ * With `options.redis` the store is a {@link RedisStore}: a near cache of a Redis key prefix.
  */
+export function createStore<T = any>(name: string, options: StoreOptions & { redis: RedisOptions }): RedisStore<T>;
+export function createStore<T = any>(name?: string, options?: StoreOptions): Store<T>;
 export function createStore<T = any>(name: string = 'default', options?: StoreOptions): Store<T> {
-  const { hot, maxKeys } = parseStoreOptions(name, options);
+  parseStoreOptions(name, options);
+  return openHandle<T>(name, options);
+}
+
+/**
+ * @internal A handle of one of the library's own stores (names starting with "\u0000", which
+ * createStore refuses), such as the Redis tier's epochs and tracker locks (invalidation.ts).
+ */
+export function openInternalStore<T = unknown>(name: string, options?: StoreOptions): Store<T> {
+  if (name.charCodeAt(0) !== 0) throw new InvalidOptionError(`internal store names start with "\\u0000", got ${JSON.stringify(name)}`);
+  return openHandle<T>(name, options);
+}
+
+function openHandle<T>(name: string, options: StoreOptions | undefined): Store<T> {
+  const { hot, maxKeys } = parseStoreOptions(name.charCodeAt(0) === 0 ? name.slice(1) || '_' : name, options);
   const cacheLimit = cacheLimitFor(hot, maxKeys);
   const text = options === undefined ? null : schemaText(options);
-  const k = instanceKey(name, hot, text, cacheLimit);
+  const redis = options?.redis === undefined ? null : parseRedisOptions(name, options.redis, text);
+  const k = instanceKey(name, hot, text, cacheLimit) + (redis === null ? '' : `\u0000${redis.text}`);
   const existing = instances.get(k);
   if (existing !== undefined) return existing as Store<T>;
   const ref = openStore(name);
   const schema = openSchema(ref, name, text);
   if (hot && schema !== null && schema.layout !== null) throw new InvalidOptionError(`store "${name}" holds fixed-layout records, which cannot be read with hotReads (atomic ops change a record without republishing it)`);
-  const store = new Store<T>(name, ref, hot, schema, cacheLimit);
+  const store = redis === null ? new Store<T>(name, ref, hot, schema, cacheLimit) : new RedisStore<T>(name, ref, hot, schema, cacheLimit, redis);
   instances.set(k, store as Store<unknown>);
   return store;
 }
@@ -152,6 +174,8 @@ export function listStores(): string[] {
   for (let s = Atomics.load(arena.i32, HEADER.STORE_HEAD); s !== 0; s = Atomics.load(arena.i32, wordOf(s) + STORE.NEXT)) {
     arena.covers((wordOf(s) + STORE.NAME) * 4 + MAX_STORE_NAME_LENGTH * 2);
     const len = arena.i32[wordOf(s) + STORE.NAME_LEN];
+    // The library's own stores (openInternalStore) are not the caller's.
+    if (arena.u16[(wordOf(s) + STORE.NAME) * 2] === 0) continue;
     names.push(readArenaText(arena.u16, (wordOf(s) + STORE.NAME) * 2, len));
   }
   return names;

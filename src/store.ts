@@ -361,6 +361,30 @@ export class Store<T = unknown> extends LookupCache {
   };
 
   /**
+   * @internal Stores bytes already encoded with the default codec (codec.ts: portable tags, no
+   * store schema), as set() would store them: for the Redis tier (near-cache.ts), which keeps
+   * the bytes it exchanges with Redis without decoding and encoding them again.
+   */
+  setEncoded(key: string, tag: number, bytes: Uint8Array, offset: number, length: number, options?: SetOptions): boolean {
+    if (this.closed) throw new StoreClosedError(this.name);
+    const o = parseSetOptions(options);
+    const w = this.pending;
+    w.key = key;
+    w.tag = tag;
+    w.expires = o.expires;
+    w.minBytes = 0;
+    w.schema = null;
+    // writePending and insertPending read the bytes from the encoder's slot; no encode runs
+    // between here and the write (the same invariant as set's).
+    encoded.bytes = bytes;
+    encoded.offset = offset;
+    encoded.length = length;
+    const written = this.withEntryLock(key, o.timeout, this.writePending, this.insertPending);
+    if (written && o.expires !== 0) scheduleSweep(this as Store<unknown>);
+    return written;
+  }
+
+  /**
    * Stores several values. Every key, value and option is checked and encoded before the first
    * write, so bad input writes nothing (the error names the entry and its key). The writes are
    * then made one by one, each atomic on its own, not as one transaction: a key locked by
