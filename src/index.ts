@@ -17,6 +17,7 @@ export { Store } from './store';
 import { readRetryCount } from './seqlock';
 export type { SetOptions, DeleteOptions, StoreOptions, IntegerField } from './options';
 export type { StoreStats } from './stats';
+export type { FetchOptions, Loader, LoaderContext } from './fetch';
 export type { Pattern } from './patterns';
 export { RecordView } from './view';
 export { layoutRecord } from './records';

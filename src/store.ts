@@ -24,6 +24,7 @@ import { CACHE_LIMIT, LookupCache } from './lookup-cache';
 import { badKey, checkKey, checkLiteralKeys, checkTimeout, DEFAULT_TIMEOUT_MS, describe, parseDeleteOptions, parseEntries, parseSetOptions, type DeleteOptions, type IntegerField, type SetOptions } from './options';
 import { compilePattern, type KeyPattern, type Pattern } from './patterns';
 import { expiredAt, expiredBlock, liveKey, peekEntry, STALE as READ_STALE } from './read';
+import { Fetcher, graceMs, type FetchOptions, type Loader } from './fetch';
 import { AtomicResult, type AtomicField, isRecordBlock, recordAtomic, writeRecordInPlace } from './record-protocol';
 import { checkDelta, checkOperand, encodeFields, encodeRecord, fieldSpan, readFields, type RecordLayout } from './records';
 import { type Ref, wordOf } from './ref';
@@ -35,6 +36,7 @@ import { clearValue, insertEntry, Lock, lockEntry, removeEntry, sweepExpired, un
 
 export type { SetOptions, DeleteOptions, StoreOptions, IntegerField } from './options';
 export type { StoreStats } from './stats';
+export type { FetchOptions, Loader, LoaderContext } from './fetch';
 
 /** Expired entries an insert looks for while a store has TTL entries. */
 const SWEEP_BUDGET = 16;
@@ -76,11 +78,14 @@ export class Store<T = unknown> extends LookupCache {
    * no other set can overwrite either.
    */
   private readonly pending: PendingWrite = { key: '', tag: 0, expires: 0, minBytes: 0, schema: null };
+  /** fetch's flow for this handle, made at its first miss. */
+  private fetcher: Fetcher<T> | null = null;
 
   /** @internal Use createStore(). */
   constructor(name: string, ref: Ref, hot: boolean, schema: StoreSchema | null, cacheLimit = CACHE_LIMIT) {
     super(ref, hot, cacheLimit, new StoreCodec(name, ref, schema));
     this.name = name;
+    this.grace = graceMs(name, this.codec);
   }
 
   /** The record layout of a store of fixed-layout records, else undefined. */
@@ -106,7 +111,7 @@ export class Store<T = unknown> extends LookupCache {
     for (;;) {
       const entry = this.entryOf(key);
       if (entry === undefined) return false;
-      const state = peekEntry(entry.ref, entry.gen);
+      const state = peekEntry(entry.ref, entry.gen, this.grace);
       if (state !== STALE) return state === true;
       this.uncache(key);
     }
@@ -128,7 +133,7 @@ export class Store<T = unknown> extends LookupCache {
     this.sweepExpired(Infinity);
     // What the sweep had to leave (keys locked by some thread) is expired all the same.
     let stillExpired = 0;
-    const t = now();
+    const t = now() + this.grace;
     if (Atomics.load(arena.i32, s + STORE.TTL_COUNT) > 0) forEachRef(this.ref, (ref) => {
       if (expiredAt(ref, t)) stillExpired++;
     });
@@ -157,12 +162,26 @@ export class Store<T = unknown> extends LookupCache {
       entryRefsMoved(arena.i32);
       const keys = new Set<string>();
       const visit = (ref: number): void => {
-        const key = liveKey(ref);
+        const key = liveKey(ref, this.grace);
         if (key !== undefined && (p === undefined || p.test(key))) keys.add(key);
       };
       if (!forEachRef(this.ref, visit)) withStoreLock(this.ref, () => forEachRef(this.ref, visit, 0));
       if (!entryRefsMoved(arena.i32)) return [...keys];
     }
+  }
+
+  /**
+   * The value of `key`; on a miss, `loader(key, { signal, staleValue })` runs **once in the
+   * process** while every caller in any thread awaits its result, which is stored with the
+   * fetch's `ttl` (else the store's). See fetch.ts for the flow, loader.ts for the protocol.
+   */
+  fetch(key: string, loader: Loader<T>, options?: FetchOptions): Promise<T | undefined> {
+    // A hit costs a get: no option to parse, nothing to register.
+    if (options === undefined && !this.closed && typeof loader === 'function') {
+      const v = this.get(key);
+      if (v !== undefined) return Promise.resolve(v);
+    }
+    return (this.fetcher ??= new Fetcher<T>(this, this.ref, this.codec)).fetch(key, loader, options);
   }
 
   // ── writes ──
@@ -211,7 +230,8 @@ export class Store<T = unknown> extends LookupCache {
     if (this.closed) throw new StoreClosedError(this.name);
     checkKey(key);
     const o = parseSetOptions(options);
-    const expires = o.expires;
+    // A store with staleWhileRevalidate keeps each value that much past its expiry (read.ts).
+    const expires = o.expires !== 0 ? o.expires + this.grace : 0;
     const minBytes = o.minBytes;
     const timeout = o.timeout;
     // Encode before any lock: a value that cannot be stored throws with nothing changed.
@@ -339,7 +359,7 @@ export class Store<T = unknown> extends LookupCache {
       (ref, lock) => {
         // An expired value is deleted too, but does not count as one: get() already said absent.
         const d = arena.i32[wordOf(ref) + ENTRY.DATA];
-        const live = d !== 0 && !expiredBlock(d, now());
+        const live = d !== 0 && !expiredBlock(d, now() + this.grace);
         if (lock === Lock.Held) {
           // This thread owns the key through lock(): keep the entry (it carries the lock) and
           // drop only the value; release() removes the empty entry.
@@ -573,13 +593,18 @@ export class Store<T = unknown> extends LookupCache {
     for (;;) {
       const entry = this.entryOf(key);
       if (entry === undefined) return undefined;
-      const state = peekEntry(entry.ref, entry.gen);
+      const state = peekEntry(entry.ref, entry.gen, this.grace);
       if (state === STALE) {
         this.uncache(key);
         continue;
       }
       return state === true ? { ref: entry.ref, gen: entry.gen, epoch: currentEntryEpoch() } : undefined;
     }
+  }
+
+  /** @internal Whether this thread holds `key`'s lock (fetch.ts stores under it). */
+  holdsLock(key: string): boolean {
+    return this.holds(key);
   }
 
   private holds(key: string): boolean {
