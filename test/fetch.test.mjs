@@ -7,8 +7,8 @@ import * as assert from 'uvu/assert';
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { createStore, arenaStats, verify, configure } from 'native-keyshare';
-import { fixture } from './util.mjs';
-import { W, makeLoader, runFetch, until } from './fixtures/fetch-worker.mjs';
+import { fixture, runWorker } from './util.mjs';
+import { W, makeLoader } from './fixtures/fetch-worker.mjs';
 
 const require = createRequire(import.meta.url);
 const { setCacheShapeForTests } = require('../dist/cjs/fetch.js');
@@ -63,6 +63,15 @@ async function replace(i) {
   workers[i] = await spawn();
 }
 test.after(() => Promise.all(workers.map((w) => w.worker.terminate())));
+
+/** Waits until `cond()` holds; a broken mechanism fails the test after 10 s instead of hanging it. */
+async function until(cond, what = String(cond)) {
+  const end = Date.now() + 10000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`still waiting after 10 s for ${what}`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
 
 /** Asserts that `fn()` rejects, with an error matching `check` (a RegExp for its message, or a predicate). */
 async function rejects(fn, check) {
@@ -148,6 +157,30 @@ test('a rejecting loader rejects all 5 callers with its name, message and code; 
     const second = await within(Promise.all(p.map((w) => w.ask({ key: 'bad', slot: again, mode: 'value', n: 5 }))), 10000, 'second fetch');
     assert.is(Atomics.load(words, at(again, W.CALLS)), 1);
     for (const r of second) assert.ok(r.ok && r.value.slot === again);
+
+    // A fetch that comes once the load has failed, while a waiter (blocked) still holds the
+    // failed record, must start a new load, not receive the old failure.
+    const third = slot();
+    const loading = p[0].ask({ key: 'bad3', slot: third, mode: 'reject', n: 3 });
+    await until(() => Atomics.load(words, at(third, W.LOADING)) === 1); // worker 0 runs the load
+    const blocked = p[1].ask({ key: 'bad3', slot: third, mode: 'value' });
+    await until(() => Atomics.load(words, at(third, W.ARRIVED)) === 2);
+    const unblocked = p[1].ask({ cmd: 'block', slot: third });
+    await until(() => Atomics.load(words, at(third, W.ABORT)) === 1);
+    Atomics.add(words, at(third, W.ARRIVED), 1); // now the loader fails, its waiter blocked
+    try {
+      const lr = await within(loading, 10000, 'failing load');
+      assert.not.ok(lr.ok);
+      const fresh = slot();
+      const after = await within(createStore('fetch-reject').fetch('bad3', makeLoader(words, fresh, 'value')), 10000, 'fetch after the failure');
+      assert.is(after.slot, fresh, 'a new load ran');
+    } finally {
+      Atomics.store(words, at(third, W.RELEASE), 1);
+      Atomics.notify(words, at(third, W.RELEASE));
+    }
+    await within(unblocked, 10000, 'blocked worker');
+    const br = await within(blocked, 10000, 'blocked waiter');
+    assert.is(br.error.name, 'LoadError');
   }
 });
 
@@ -179,6 +212,22 @@ for (const how of ['terminate', 'exit']) {
     }
   });
 }
+
+test('a worker whose only work is an awaited fetch stays alive until the load it waits for is done', async () => {
+  const s = createStore('fetch-lone');
+  const sl = slot();
+  const loading = s.fetch('k', makeLoader(words, sl, 'release'));
+  await until(() => Atomics.load(words, at(sl, W.LOADING)) === 1);
+  const lone = runWorker('fetch-lone.mjs', { words: words.buffer, store: 'fetch-lone', key: 'k', slot: sl }).catch((e) => ({ ok: false, error: String(e) }));
+  await until(() => Atomics.load(words, at(sl, W.ARRIVED)) === 1);
+  // Long enough for a worker with an empty event loop to have exited (not a timing assertion:
+  // a slower machine only makes the test weaker, never fail wrongly).
+  await new Promise((r) => setTimeout(r, 100));
+  Atomics.store(words, at(sl, W.RELEASE), 1);
+  const [mine, theirs] = await within(Promise.all([loading, lone]), 10000, 'lone waiter');
+  assert.ok(theirs.ok, theirs.error);
+  assert.equal(theirs.value, mine);
+});
 
 test('forceRefresh loads once for every caller even when the key holds a value, and passes the old value', async () => {
   const p = pool(5, 'fetch-force');
@@ -253,8 +302,11 @@ test('a fetch never returns a value older than one its thread already read (writ
     const stop = at(slot(), 0);
     const writer = p[0].ask({ cmd: 'write', keys, slots, stopAt: stop });
     const readers = p.slice(1).map((w) => w.ask({ cmd: 'history', keys, slots, stopAt: stop }));
-    await until(() => slots.every((s) => Atomics.load(words, at(s, W.CALLS)) >= 30) && Atomics.load(words, at(slots[0], W.SRC)) > 2000);
-    Atomics.store(words, stop, 1);
+    try {
+      await until(() => slots.every((s) => Atomics.load(words, at(s, W.CALLS)) >= 30) && Atomics.load(words, at(slots[0], W.SRC)) > 2000);
+    } finally {
+      Atomics.store(words, stop, 1);
+    }
     const [w, ...rs] = await within(Promise.all([writer, ...readers]), 20000, 'history');
     assert.ok(w.value > 0);
     for (const r of rs) {
