@@ -176,10 +176,11 @@ export class Store<T = unknown> extends LookupCache {
    * fetch's `ttl` (else the store's). See fetch.ts for the flow, loader.ts for the protocol.
    */
   fetch(key: string, loader: Loader<T>, options?: FetchOptions): Promise<T | undefined> {
-    // A hit costs a get: no option to parse, nothing to register.
-    if (options === undefined && !this.closed && typeof loader === 'function') {
-      const v = this.get(key);
-      if (v !== undefined) return Promise.resolve(v);
+    // A hit costs a get (inlined here) and a resolved promise: no option to parse, nothing to
+    // register. A bad loader or key goes on to the checks of the slow path.
+    if (options === undefined && !this.closed && typeof loader === 'function' && typeof key === 'string' && key.length !== 0 && key.length <= MAX_KEY_LENGTH) {
+      const v = this.hot ? this.readHot(key) : this.readPlain(key);
+      if (v !== undefined) return Promise.resolve(v as T);
     }
     return (this.fetcher ??= new Fetcher<T>(this, this.ref, this.codec)).fetch(key, loader, options);
   }
