@@ -60,6 +60,8 @@ export interface ReadSource {
   readonly codec: StoreCodec;
   /** The keys holding a value, from one walk of the index, each once (Store.scan). */
   scan(): string[];
+  /** The store's staleWhileRevalidate in ms: stored deadlines are that much past the logical ones. */
+  readonly grace: number;
 }
 
 /** readExpiry results that are not deadlines: no live value, and a ref to look up again. */
@@ -109,7 +111,7 @@ export function readExpiry(ref: Ref, gen: number): number {
 }
 
 /** Store.remainingTtl: seconds left, Infinity without a TTL, undefined when absent or expired. */
-export function remainingTtl(store: Ref, key: string): number | undefined {
+export function remainingTtl(store: Ref, key: string, grace: number): number | undefined {
   checkKey(key);
   for (;;) {
     const ref = lookup(store, key, hashKey(key));
@@ -121,7 +123,7 @@ export function remainingTtl(store: Ref, key: string): number | undefined {
     if (at === 0) return Infinity;
     // The clock is read after the deadline: a value written during this call, after a clock
     // read before it, would otherwise get more than its whole TTL left.
-    const left = at - now();
+    const left = at - grace - now();
     return left > 0 ? left / 1000 : undefined;
   }
 }
@@ -134,7 +136,7 @@ function readFresh(src: ReadSource, key: string, stamp: ReadStamp | null): unkno
   for (;;) {
     const ref = lookup(src.ref, key, hashKey(key));
     if (ref === 0) return MISSING;
-    const v = readEntry(ref, foundGen, src.codec, stamp);
+    const v = readEntry(ref, foundGen, src.codec, stamp, src.grace);
     if (v !== STALE) return v;
   }
 }
@@ -144,7 +146,7 @@ function holdsValue(src: ReadSource, key: string): boolean {
   for (;;) {
     const ref = lookup(src.ref, key, hashKey(key));
     if (ref === 0) return false;
-    const state = peekEntry(ref, foundGen);
+    const state = peekEntry(ref, foundGen, src.grace);
     if (state !== STALE) return state === true;
   }
 }
@@ -190,7 +192,7 @@ export function dump(src: ReadSource): [string, DumpedEntry<unknown>][] {
       continue;
     }
     // Unexpired when read; it may have expired since (then it is left out, as a later read would).
-    const left = stamp.expires - now();
+    const left = stamp.expires - src.grace - now();
     if (left > 0) out.push([key, { value, ttl: left / 1000 }]);
   }
   return out;

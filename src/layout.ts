@@ -107,6 +107,15 @@ export const HEADER = {
    */
   HEAP_REPAIR: 13,
   /**
+   * The loader table of `fetch` (loader.ts): LOAD_LOCK is the mutex of the table and of every
+   * LOAD record's NEXT and WAITERS words; LOAD_TABLE the ref of the LOADS block (0 until the
+   * first miss of the process); LOAD_TABLE_NEW the block being made into it (recorded by the
+   * allocator, cleared once LOAD_TABLE names it), for a thread killed in between.
+   */
+  LOAD_LOCK: 12,
+  LOAD_TABLE: 14,
+  LOAD_TABLE_NEW: 15,
+  /**
    * Moves each time slabs are retired (reclaim.ts): a thread that obtained an entry ref while
    * it read another value does not trust that ref. Alone on its 64-byte line (words 16..31),
    * which nothing else writes, so that every get can load it from its own L1 cache.
@@ -136,6 +145,8 @@ export const KIND = {
    * Word 1 holds the ENTRY_EPOCH value its retirement published.
    */
   RETIRED: 6,
+  /** The loader table of fetch, a LOAD record, or a load's result (loader.ts; see LOAD below). */
+  LOAD: 7,
 } as const;
 export type BlockKind = (typeof KIND)[keyof typeof KIND];
 
@@ -226,6 +237,13 @@ export const THREAD = {
    * entries here (reclaim.ts).
    */
   LOCK_HAZARD: 16,
+  /**
+   * fetch's loader table (loader.ts): LOAD_NEW is a LOAD record this thread allocated and has
+   * not linked into the table yet (filled in by the allocator); LOAD_FREE one it has begun to
+   * unlink and free. Recovery unlinks and frees either, under the table's lock.
+   */
+  LOAD_NEW: 17,
+  LOAD_FREE: 18,
 } as const;
 /**
  * Words per thread slot: 128 bytes, two cache lines, so that a thread's hazard and pending
@@ -529,6 +547,31 @@ export const STRUCTS = { HDR: 0, LEN: 1, COUNT: 2, TEXT: 3 } as const;
  * Ranges are byte ranges of the record; the bytes follow the range table, packed in order.
  */
 export const REDO = { HDR: 0, COUNT: 1, RANGES: 2 } as const;
+
+/**
+ * fetch's loader table (loader.ts), three uses of KIND.LOAD blocks:
+ *
+ * ```
+ *  HEADER.LOAD_TABLE ─► LOADS  [HDR][pad][ head of bucket 0 … LOAD_BUCKETS - 1 ]
+ *                                           │ (bucket: hash of key ^ store ref)
+ *                                           ▼
+ *  LOAD   [HDR][NEXT][STATE][STORE][HASH][RESULT][KEY_LEN][CLOSED][ WAITERS: 16 words, a bit per
+ *         thread slot ][ key: UTF-16 … ]
+ *  RESULT [HDR][LEN][TAG][ encoded value bytes … ]   or, TAG = RESULT_ERROR, UTF-8 JSON
+ *                                                     { name, message, code } of a failed load
+ * ```
+ * STATE: > 0 the token of the thread running the loader; LOAD_ORPHAN (0) loading, its thread
+ * died; LOAD_DONE / LOAD_FAILED final (RESULT names the outcome, 0 for `undefined`).
+ * CLOSED: 1 once the owner has begun to store its value; no fetch joins the load from then on.
+ */
+export const LOADS = { HDR: 0, HEADS: 2 } as const;
+export const LOAD_BUCKETS = 64;
+export const LOAD = { HDR: 0, NEXT: 1, STATE: 2, STORE: 3, HASH: 4, RESULT: 5, KEY_LEN: 6, CLOSED: 7, WAITERS: 8, KEY: 8 + MAX_THREADS / 32 } as const;
+export const LOAD_ORPHAN = 0;
+export const LOAD_DONE = -1;
+export const LOAD_FAILED = -2;
+export const RESULT = { HDR: 0, LEN: 1, TAG: 2, BYTES: 3 } as const;
+export const RESULT_ERROR = -1;
 
 // ── Size classes ─────────────────────────────────────────────────────────────────────────────
 // Block sizes in units: 2..8 exactly, then four classes per power of two (at most 25% slack).

@@ -31,6 +31,7 @@ function fenced(): boolean {
   return true;
 }
 import { type EntrySink } from './write';
+import type { FetchStamp } from './fetch';
 
 /**
  * Per-thread lookup-cache bound per store instance. When full, keys looked up afterwards are
@@ -167,6 +168,11 @@ export abstract class LookupCache implements EntrySink {
   private readonly cacheLimit: number;
   /** Encodes and decodes the store's values (its schema, its learned structures). */
   protected readonly codec: StoreCodec;
+  /**
+   * The store's staleWhileRevalidate in ms (0: none): its deadlines lie that far past the
+   * values' logical expiry, and reads count a value expired that much earlier (read.ts).
+   */
+  protected grace = 0;
   private readonly cached = new Map<string, CacheEntry>();
   /** hotReads: the cached entries in CLOCK order, their keys, and the hand (see cache). */
   private ring: CacheEntry[] = [];
@@ -204,7 +210,7 @@ export abstract class LookupCache implements EntrySink {
     const entry = this.cached.get(key);
     if (this.cached.size >= this.cacheLimit) this.sampleCache(entry !== undefined);
     if (entry !== undefined) {
-      const v = readEntry(entry.ref, entry.gen, this.codec, null);
+      const v = readEntry(entry.ref, entry.gen, this.codec, null, this.grace);
       this.hitRef = entry.ref;
       if (v !== STALE) return v === MISSING ? undefined : v;
       this.uncache(key);
@@ -227,7 +233,7 @@ export abstract class LookupCache implements EntrySink {
     for (;;) {
       const ref = lookup(this.ref, key, hashKey(key));
       if (ref === 0) return undefined;
-      const v = readEntry(ref, foundGen, this.codec, null);
+      const v = readEntry(ref, foundGen, this.codec, null, this.grace);
       this.hitRef = ref as Ref;
       // STALE: the entry was removed (and maybe reused) between the lookup and the read.
       if (v !== STALE) return v === MISSING ? undefined : v;
@@ -238,7 +244,7 @@ export abstract class LookupCache implements EntrySink {
     for (;;) {
       const entry = this.find(key);
       if (entry === undefined) return undefined;
-      const v = readEntry(entry.ref, entry.gen, this.codec, null);
+      const v = readEntry(entry.ref, entry.gen, this.codec, null, this.grace);
       this.hitRef = entry.ref;
       if (v !== STALE) return v === MISSING ? undefined : v;
       this.uncache(key);
@@ -281,7 +287,7 @@ export abstract class LookupCache implements EntrySink {
       if (epoch === entry.epoch) {
         if ((mark & USED) === 0) entry.mark = mark | USED;
         this.hitRef = entry.ref;
-        return (mark & DEADLINE) === 0 || now() < entry.expires! ? entry.value : undefined;
+        return (mark & DEADLINE) === 0 || now() + this.grace < entry.expires! ? entry.value : undefined;
       }
       const e = wordOf(entry.ref);
       // The seqlock with nothing to copy: SEQ, DATA and GEN as they were when the value was
@@ -292,7 +298,7 @@ export abstract class LookupCache implements EntrySink {
         entry.epoch = armEpoch(e, entry.seq, epoch);
         if ((mark & USED) === 0) entry.mark = mark | USED;
         this.hitRef = entry.ref;
-        return (mark & DEADLINE) === 0 || now() < entry.expires! ? entry.value : undefined;
+        return (mark & DEADLINE) === 0 || now() + this.grace < entry.expires! ? entry.value : undefined;
       }
     }
     return this.readHotSlow(key, entry);
@@ -307,7 +313,7 @@ export abstract class LookupCache implements EntrySink {
       }
       // Loaded before the entry is read: see readHot.
       const epoch = Atomics.load(arena.i32, this.epochs + epochStripe(entry.ref));
-      const v = readEntry(entry.ref, entry.gen, this.codec, stamp);
+      const v = readEntry(entry.ref, entry.gen, this.codec, stamp, this.grace);
       if (v === STALE) {
         this.uncache(key);
         entry = undefined;
@@ -345,7 +351,7 @@ export abstract class LookupCache implements EntrySink {
       for (;;) {
         const entry = this.entryOf(key);
         if (entry === undefined) return undefined;
-        const v = readEntry(entry.ref, entry.gen, this.codec, null);
+        const v = readEntry(entry.ref, entry.gen, this.codec, null, this.grace);
         if (v !== STALE) return v === MISSING ? undefined : v;
         this.uncache(key);
       }
@@ -361,9 +367,37 @@ export abstract class LookupCache implements EntrySink {
         current = beginRead(i32, e) === entry.seq && i32[e + ENTRY.DATA] === entry.data && i32[e + ENTRY.GEN] === entry.gen && (!FENCE || fenced()) && !entryRefsMoved(i32);
         if (current) entry.epoch = armEpoch(e, entry.seq, epoch);
       }
-      if (current) return (entry.mark & DEADLINE) === 0 || now() < entry.expires! ? entry.value : undefined;
+      if (current) return (entry.mark & DEADLINE) === 0 || now() + this.grace < entry.expires! ? entry.value : undefined;
     }
     return this.readHotSlow(key, entry);
+  }
+
+  /**
+   * @internal For fetch (fetch.ts): `key`'s value measured against its stored deadline, so that
+   * a value past its logical expiry but within staleWhileRevalidate is returned too; `out`
+   * receives the entry (ref 0: none), its GEN and its SEQ from before the read, and the
+   * deadline the value was read with (0: none or no value).
+   */
+  readForFetch(key: string, out: FetchStamp): unknown {
+    for (;;) {
+      const entry = this.entryOf(key);
+      if (entry === undefined) {
+        out.ref = out.gen = out.seq = out.expires = 0;
+        return undefined;
+      }
+      arena.covers((wordOf(entry.ref) + ENTRY.SEQ + 1) * 4);
+      const seq = Atomics.load(arena.i32, wordOf(entry.ref) + ENTRY.SEQ);
+      const v = readEntry(entry.ref, entry.gen, this.codec, stamp, 0);
+      if (v === STALE) {
+        this.uncache(key);
+        continue;
+      }
+      out.ref = entry.ref;
+      out.gen = entry.gen;
+      out.seq = seq;
+      out.expires = v === MISSING ? 0 : stamp.expires;
+      return v === MISSING ? undefined : v;
+    }
   }
 
   // ── the cache ──

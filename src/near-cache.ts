@@ -18,6 +18,7 @@
  * a failed check deletes the key locally instead, so that after `put` resolves no thread of the
  * process reads the value it replaced.
  */
+import type { FetchOptions, Loader } from './fetch';
 import { SyncWriteError, RedisError, InvalidOptionError, describeValue } from './errors';
 import { encode, encoded } from './codec';
 import { Epochs, joinTracker, stripeOf, type TrackedHandle, type Tracker } from './invalidation';
@@ -44,14 +45,15 @@ export interface PutOptions {
   ttl?: number;
 }
 
-/** Loads a key Redis does not have; `undefined` means absent (nothing is written). */
-export type Loader<T> = (key: string) => T | undefined | Promise<T | undefined>;
 
 /**
  * A store backed by Redis; `createStore(name, { redis: { url, prefix } })` returns one. Every
  * thread that opens it shares one local copy, kept coherent by one tracking connection per
  * process. See the README, "Scaling out".
  */
+/** The signal a Redis-backed fetch passes its loader: such a load is not aborted. */
+const NEVER_ABORTED = new AbortController().signal;
+
 export class RedisStore<T = unknown> extends Store<T> implements TrackedHandle {
   /** The Redis options the store was opened with. */
   readonly redis: { readonly url: string; readonly prefix: string; readonly maxLocalTtl: number };
@@ -91,10 +93,12 @@ export class RedisStore<T = unknown> extends Store<T> implements TrackedHandle {
    * runs and what it returns is written through (as `put`). Rejects with a CodecError naming the
    * key if Redis holds a value this library did not write, and a RedisError if Redis fails.
    */
-  fetch(key: string, loader?: Loader<T>): Promise<T | undefined> {
+  override fetch(key: string, loader?: Loader<T>, options?: FetchOptions): Promise<T | undefined> {
     const hit = this.get(key);
     if (hit !== undefined) return Promise.resolve(hit);
     if (loader !== undefined && typeof loader !== 'function') throw new InvalidOptionError(`fetch() loader must be a function, got ${describeValue(loader)}`);
+    // Not yet for a Redis-backed store: its reads are deduplicated per thread (loadOnce).
+    if (options !== undefined) throw new InvalidOptionError(`store "${this.name}" is backed by Redis: its fetch() takes no options yet (ttl comes from put, forceRefresh and signal are not supported)`);
     return loadOnce(this, key, () => this.readThrough(key, loader));
   }
 
@@ -112,7 +116,7 @@ export class RedisStore<T = unknown> extends Store<T> implements TrackedHandle {
     }
     if (buf === null) {
       if (loader === undefined) return undefined;
-      const loaded = await loader(key);
+      const loaded = await loader(key, { signal: NEVER_ABORTED, staleValue: undefined });
       if (loaded !== undefined) await this.put(key, loaded);
       return loaded;
     }

@@ -60,12 +60,12 @@ const RETRY: unknown = Symbol('retry');
  * moves SEQ, so the read validates at once (ordering.ts, lockForRead). Out of line: the hot
  * path only tests the retry count.
  */
-function readEntryLocked(ref: Ref, gen: number, schema: SchemaDecoder, stamp: ReadStamp | null): unknown {
+function readEntryLocked(ref: Ref, gen: number, schema: SchemaDecoder, stamp: ReadStamp | null, grace: number): unknown {
   const how = lockForRead(ref, gen, lockEntry);
   if (how === Lock.Stale) return STALE;
   if (how === Lock.TimedOut) return RETRY;
   try {
-    return readEntry(ref, gen, schema, stamp);
+    return readEntry(ref, gen, schema, stamp, grace);
   } finally {
     unlockAfterRead(ref, how);
   }
@@ -76,8 +76,12 @@ function readEntryLocked(ref: Ref, gen: number, schema: SchemaDecoder, stamp: Re
  * with `schema`; `stamp`, if given, receives where the value was published.
  * Returns the decoded value, MISSING (no value, or expired) or STALE (the entry no longer holds
  * the key: look it up again).
+ *
+ * `grace` is the store's staleWhileRevalidate in ms (0 for most stores): a store that has one
+ * stores each deadline that much past the value's logical expiry, so that fetch can still
+ * serve it stale, and its reads count a value expired from `grace` ms before that deadline.
  */
-export function readEntry(ref: Ref, gen: number, schema: SchemaDecoder, stamp: ReadStamp | null): unknown {
+export function readEntry(ref: Ref, gen: number, schema: SchemaDecoder, stamp: ReadStamp | null, grace: number): unknown {
   const a = arena;
   const e = wordOf(ref);
   for (let spins = 0; ; spins++) {
@@ -85,7 +89,7 @@ export function readEntry(ref: Ref, gen: number, schema: SchemaDecoder, stamp: R
       noteRetry();
       // Bounded optimism: every READ_RETRY_LIMIT failed attempts, one read under the entry lock.
       if ((spins & READ_RETRY_MASK) === 0) {
-        const v = readEntryLocked(ref, gen, schema, stamp);
+        const v = readEntryLocked(ref, gen, schema, stamp, grace);
         if (v !== RETRY) return v;
       }
     }
@@ -171,7 +175,7 @@ export function readEntry(ref: Ref, gen: number, schema: SchemaDecoder, stamp: R
       syncEntryEpoch();
       return STALE;
     }
-    if (expires !== 0 && now() >= expires) return MISSING;
+    if (expires !== 0 && now() + grace >= expires) return MISSING;
     if (stamp !== null) {
       stamp.seq = s1;
       stamp.data = d;
@@ -184,9 +188,9 @@ export function readEntry(ref: Ref, gen: number, schema: SchemaDecoder, stamp: R
 
 /**
  * Whether entry `ref` (generation `gen`) has a live value: true/false, or STALE. The seqlock of
- * readEntry with the copy shrunk to the value's deadline.
+ * readEntry with the copy shrunk to the value's deadline (`grace`: see readEntry).
  */
-export function peekEntry(ref: Ref, gen: number): unknown {
+export function peekEntry(ref: Ref, gen: number, grace: number): unknown {
   const e = wordOf(ref);
   for (let spins = 0; ; spins++) {
     const i32 = arena.i32;
@@ -194,7 +198,7 @@ export function peekEntry(ref: Ref, gen: number): unknown {
     if (s1 === Begin.Stale) return STALE;
     if (s1 === Begin.Retry) continue;
     const d = i32[e + ENTRY.DATA];
-    const live = d !== 0 && !expiredBlock(d, now());
+    const live = d !== 0 && !expiredBlock(d, now() + grace);
     if (validateRead(i32, e, s1)) {
       if (refsCurrent(i32)) return live;
       syncEntryEpoch();
@@ -209,14 +213,14 @@ export function peekEntry(ref: Ref, gen: number): unknown {
  * The key of entry `ref` (a ref from an index walk) if it is live with an unexpired value, read
  * consistently; else undefined. GEN brackets the key as SEQ brackets a value: the key changes
  * only when the entry is freed or reused, which moves GEN. The caller checks ENTRY_EPOCH around
- * the whole walk (Store.scan).
+ * the whole walk (Store.scan). `grace`: see readEntry.
  */
-export function liveKey(ref: Ref): string | undefined {
+export function liveKey(ref: Ref, grace: number): string | undefined {
   const e = wordOf(ref);
   const gen = Atomics.load(arena.i32, e + ENTRY.GEN);
   if ((gen & 1) !== 0) return undefined;
   const d = Atomics.load(arena.i32, e + ENTRY.DATA);
-  if (d === 0 || expiredBlock(d, now())) return undefined;
+  if (d === 0 || expiredBlock(d, now() + grace)) return undefined;
   const key = readKey(ref);
   return Atomics.load(arena.i32, e + ENTRY.GEN) === gen && key.length > 0 ? key : undefined;
 }

@@ -25,6 +25,7 @@ import { CACHE_LIMIT, LookupCache } from './lookup-cache';
 import { badKey, checkKey, checkLiteralKeys, checkTimeout, deadlineAfter, DEFAULT_TIMEOUT_MS, describe, parseDeleteOptions, parseEntries, parseSetOptions, type DeleteOptions, type IntegerField, type SetOptions } from './options';
 import { compilePattern, type KeyPattern, type Pattern } from './patterns';
 import { expiredAt, expiredBlock, liveKey, peekEntry, STALE as READ_STALE } from './read';
+import { Fetcher, graceMs, type FetchOptions, type Loader } from './fetch';
 import { AtomicResult, type AtomicField, isRecordBlock, recordAtomic, writeRecordInPlace } from './record-protocol';
 import { checkDelta, checkOperand, encodeFields, encodeRecord, fieldSpan, readFields, type RecordLayout } from './records';
 import { type Ref, type Word, wordOf } from './ref';
@@ -39,6 +40,7 @@ import { clearValue, insertEntry, Lock, lockEntry, removeEntry, settle, sweepExp
 export type { SetOptions, DeleteOptions, StoreOptions, IntegerField } from './options';
 export type { StoreStats } from './stats';
 export type { DumpedEntry } from './cache-read';
+export type { FetchOptions, Loader, LoaderContext } from './fetch';
 
 /** stats.ts's FLUSH_EVERY as a constant of this module (read on every get). */
 const FLUSH = FLUSH_EVERY;
@@ -88,6 +90,8 @@ export class Store<T = unknown> extends LookupCache {
   private hitBuffer: HitBuffer | null;
   /** This handle's gets since it last added them to the store's counters (stats.ts, UseCounts). */
   private readonly uses: UseCounts;
+  /** fetch's flow for this handle, made at its first miss. */
+  private fetcher: Fetcher<T> | null = null;
 
   /** @internal Use createStore(). */
   constructor(name: string, ref: Ref, hot: boolean, schema: StoreSchema | null, cacheLimit = CACHE_LIMIT) {
@@ -96,6 +100,7 @@ export class Store<T = unknown> extends LookupCache {
     this.policy = policyOf(ref);
     this.hitBuffer = this.policy === 0 ? null : hitBufferOf(ref);
     this.uses = new UseCounts(ref);
+    this.grace = graceMs(name, this.codec);
   }
 
   /** The record layout of a store of fixed-layout records, else undefined. */
@@ -135,7 +140,7 @@ export class Store<T = unknown> extends LookupCache {
     for (;;) {
       const entry = this.entryOf(key);
       if (entry === undefined) return false;
-      const state = peekEntry(entry.ref, entry.gen);
+      const state = peekEntry(entry.ref, entry.gen, this.grace);
       if (state !== STALE) return state === true;
       this.uncache(key);
     }
@@ -157,7 +162,7 @@ export class Store<T = unknown> extends LookupCache {
     this.sweepExpired(Infinity);
     // What the sweep had to leave (keys locked by some thread) is expired all the same.
     let stillExpired = 0;
-    const t = now();
+    const t = now() + this.grace;
     if (Atomics.load(arena.i32, s + STORE.TTL_COUNT) > 0) forEachRef(this.ref, (ref) => {
       if (expiredAt(ref, t)) stillExpired++;
     });
@@ -186,7 +191,7 @@ export class Store<T = unknown> extends LookupCache {
       entryRefsMoved(arena.i32);
       const keys = new Set<string>();
       const visit = (ref: number): void => {
-        const key = liveKey(ref);
+        const key = liveKey(ref, this.grace);
         if (key !== undefined && (p === undefined || p.test(key))) keys.add(key);
       };
       if (!forEachRef(this.ref, visit)) withStoreLock(this.ref, () => forEachRef(this.ref, visit, 0));
@@ -205,7 +210,7 @@ export class Store<T = unknown> extends LookupCache {
   /** Seconds (ms precision) before `key` expires; Infinity without a TTL; undefined if absent or expired. */
   remainingTtl(key: string): number | undefined {
     if (this.closed) throw new StoreClosedError(this.name);
-    return remainingTtl(this.ref, key);
+    return remainingTtl(this.ref, key, this.grace);
   }
 
   /**
@@ -252,7 +257,23 @@ export class Store<T = unknown> extends LookupCache {
   }
 
   private readSource(): ReadSource {
-    return { store: this as Store<unknown>, ref: this.ref, codec: this.codec, scan: () => this.scan(undefined) };
+    return { store: this as Store<unknown>, ref: this.ref, codec: this.codec, scan: () => this.scan(undefined), grace: this.grace };
+  }
+
+  /**
+   * The value of `key`; on a miss, `loader(key, { signal, staleValue })` runs **once in the
+   * process** while every caller in any thread awaits its result, which is stored with the
+   * fetch's `ttl` (else the store's). See fetch.ts for the flow, loader.ts for the protocol.
+   */
+  fetch(key: string, loader: Loader<T>, options?: FetchOptions): Promise<T | undefined> {
+    // A hit costs a get (inlined here) and a resolved promise: no option to parse, nothing to
+    // register. A bad loader or key goes on to the checks of the slow path.
+    if (options === undefined && !this.closed && typeof loader === 'function' && typeof key === 'string' && key.length !== 0 && key.length <= MAX_KEY_LENGTH) {
+      // A get: a hit (or a miss) counts for the store's stats and policy as any get does.
+      const v = this.get(key);
+      if (v !== undefined) return Promise.resolve(v);
+    }
+    return (this.fetcher ??= new Fetcher<T>(this, this.ref, this.codec)).fetch(key, loader, options);
   }
 
   // ── writes ──
@@ -303,7 +324,9 @@ export class Store<T = unknown> extends LookupCache {
     const o = parseSetOptions(options);
     const sc = this.codec.current();
     const cache = sc === null ? null : sc.cache;
-    const expires = o.ttlGiven || cache === null || cache.ttl === 0 ? o.expires : deadlineAfter(cache.ttl);
+    const deadline = o.ttlGiven || cache === null || cache.ttl === 0 ? o.expires : deadlineAfter(cache.ttl);
+    // A store with staleWhileRevalidate keeps each value that much past its expiry (read.ts).
+    const expires = deadline !== 0 ? deadline + this.grace : 0;
     const minBytes = o.minBytes;
     const timeout = o.timeout;
     // Encode before any lock: a value that cannot be stored throws with nothing changed.
@@ -472,7 +495,7 @@ export class Store<T = unknown> extends LookupCache {
       (ref, lock) => {
         // An expired value is deleted too, but does not count as one: get() already said absent.
         const d = arena.i32[wordOf(ref) + ENTRY.DATA];
-        const live = d !== 0 && !expiredBlock(d, now());
+        const live = d !== 0 && !expiredBlock(d, now() + this.grace);
         if (lock === Lock.Held) {
           // This thread owns the key through lock(): keep the entry (it carries the lock) and
           // drop only the value; release() removes the empty entry.
@@ -706,13 +729,18 @@ export class Store<T = unknown> extends LookupCache {
     for (;;) {
       const entry = this.entryOf(key);
       if (entry === undefined) return undefined;
-      const state = peekEntry(entry.ref, entry.gen);
+      const state = peekEntry(entry.ref, entry.gen, this.grace);
       if (state === STALE) {
         this.uncache(key);
         continue;
       }
       return state === true ? { ref: entry.ref, gen: entry.gen, epoch: currentEntryEpoch() } : undefined;
     }
+  }
+
+  /** @internal Whether this thread holds `key`'s lock (fetch.ts stores under it). */
+  holdsLock(key: string): boolean {
+    return this.holds(key);
   }
 
   private holds(key: string): boolean {

@@ -84,6 +84,8 @@ function claimSlot(): { slot: number; token: number } {
     i32[w + THREAD.CREATE_STORE] = 0;
     i32[w + THREAD.CREATE_BLOCK] = 0;
     i32[w + THREAD.LOCK_HAZARD] = 0;
+    i32[w + THREAD.LOAD_NEW] = 0;
+    i32[w + THREAD.LOAD_FREE] = 0;
     Atomics.store(i32, w + THREAD.TOKEN, token);
     return { slot, token };
   }
@@ -112,6 +114,16 @@ export const myWord = slotWord(mySlot);
 let freeBlock: (ref: number, recordWord?: number) => void = () => {};
 let recoverLimbo: (store: number, entry: number, lastNew: number, deadToken: number) => void = () => {};
 let recoverCreation: (slotWord: number) => void = () => {};
+let recoverLoads: (slotWord: number, slot: number, token: number) => void = () => {};
+/**
+ * The hook of fetch's loader table (loader.ts): drops the thread of slot `slot` (token `token`)
+ * from every load it waits for, hands over the loads it was running, and frees what it was
+ * linking or unlinking. Called by recovery once the slot is RECOVERING, and by a thread
+ * that exits cleanly for itself.
+ */
+export function setLoadRecoveryHook(hook: (slotWord: number, slot: number, token: number) => void): void {
+  recoverLoads = hook;
+}
 export function setRecoveryHooks(hooks: {
   /** Frees `ref`; with `recordWord`, clears that word in the same allocator critical section. */
   free(ref: number, recordWord?: number): void;
@@ -239,6 +251,8 @@ function recoverSlot(w: number): void {
   if (i32[w + THREAD.CREATE_STORE] !== 0 || i32[w + THREAD.CREATE_BLOCK] !== 0) recoverCreation(w);
   // Release as locks.release does (not imported: locks.ts depends on this module).
   if (entryLock >= 0 && (Atomics.exchange(arena.i32, entryLock, 0) & 1) !== 0) Atomics.notify(arena.i32, entryLock, 1);
+  // After the entry lock is released: the loader table's lock comes before entry locks.
+  recoverLoads(w, (w - slotWord(0)) / THREAD_SLOT_WORDS, dead);
   i32[w + THREAD.PENDING_ENTRY] = 0;
   i32[w + THREAD.PENDING_OLD] = 0;
   i32[w + THREAD.PENDING_NEW] = 0;
@@ -275,6 +289,7 @@ function replayRedo(redo: number, d: number): void {
  * section that frees it, so it is always either recorded or free, never leaked or freed twice.
  */
 function releaseOwnSlot(): void {
+  recoverLoads(myWord, mySlot, myToken);
   const i32 = arena.i32;
   const deferred = i32[myWord + THREAD.DEFERRED_FREE];
   if (deferred !== 0) freeBlock(deferred, myWord + THREAD.DEFERRED_FREE);

@@ -20,7 +20,10 @@
  *   the blocks of a store it is creating or of a schema it is installing, count as referenced);
  * - locks: entry, store, directory and allocator locks held by a thread that is no longer
  *   registered (they are taken over by the next thread that waits, so these are warnings);
- * - threads: slots stuck in RECOVERING.
+ * - threads: slots stuck in RECOVERING;
+ * - fetch's loader table (loader.ts, checkLoads): its chains reach LOAD blocks without a cycle,
+ *   and its records and their results count as referenced (a load in flight, or an outcome
+ *   some waiter has not read yet); a record in flight that no thread holds is a warning.
  *
  * It holds the allocator lock while it runs, so no block is allocated or freed under it: the
  * heap walk, the usage counters and the free lists are one snapshot, whatever other threads do
@@ -84,8 +87,9 @@ import { withAllocatorLock } from './allocator';
 import { hashKey, readKey } from './keyindex';
 import { isTable } from './structures';
 import { isAlive, slotWord } from './threads';
+import { checkLoads } from './loader';
 
-export type ProblemKind = 'header' | 'heap' | 'free-list' | 'store' | 'index' | 'entry' | 'value' | 'leak' | 'lock' | 'thread';
+export type ProblemKind = 'header' | 'heap' | 'free-list' | 'store' | 'index' | 'entry' | 'value' | 'leak' | 'lock' | 'thread' | 'load';
 
 /** One inconsistency. `ref` is the block's offset in 8-byte units (0 when not about a block). */
 export interface VerifyProblem {
@@ -110,7 +114,7 @@ export interface VerifyReport {
   leakedBytes: number;
 }
 
-const KIND_NAMES = ['FREE', 'ENTRY', 'VALUE', 'INDEX', 'STORE', 'SLAB', 'RETIRED'];
+const KIND_NAMES = ['FREE', 'ENTRY', 'VALUE', 'INDEX', 'STORE', 'SLAB', 'RETIRED', 'LOAD'];
 
 /** Walks the arena and reports what is wrong with it. */
 export function verify(): VerifyReport {
@@ -162,7 +166,7 @@ function walk(allocLock: number): VerifyReport {
     const hdr = i32[ref * 2 + BLOCK.HDR];
     const c = hdr & 0xff;
     const kind = (hdr >>> 8) & 0xff;
-    if (c >= SIZE_CLASSES || kind > KIND.RETIRED) {
+    if (c >= SIZE_CLASSES || kind > KIND.LOAD) {
       err('heap', ref, `block header ${hex(hdr)} has an unknown ${c >= SIZE_CLASSES ? 'size class' : 'kind'}; the heap cannot be walked past it`);
       break;
     }
@@ -283,7 +287,7 @@ function walk(allocLock: number): VerifyReport {
     const state = i32[w + THREAD.STATE];
     if (state === THREAD_STATE.FREE) continue;
     if (state === THREAD_STATE.RECOVERING) warn('thread', 0, `thread slot ${slot} (threadId ${i32[w + THREAD.THREAD_ID]}) is stuck in recovery`);
-    for (const f of [THREAD.PENDING_OLD, THREAD.PENDING_NEW, THREAD.DEFERRED_FREE, THREAD.REDO_BLOCK, THREAD.CREATE_STORE, THREAD.CREATE_BLOCK]) if (i32[w + f] > 0) inFlight.add(i32[w + f]);
+    for (const f of [THREAD.PENDING_OLD, THREAD.PENDING_NEW, THREAD.DEFERRED_FREE, THREAD.REDO_BLOCK, THREAD.CREATE_STORE, THREAD.CREATE_BLOCK, THREAD.LOAD_NEW, THREAD.LOAD_FREE]) if (i32[w + f] > 0) inFlight.add(i32[w + f]);
     // A store being created names its index in its STORE block once CREATE_BLOCK is cleared
     // (see layout.ts, THREAD.CREATE_STORE); read in that order, the INDEX word is then valid.
     const creating = Atomics.load(i32, w + THREAD.CREATE_STORE);
@@ -318,6 +322,10 @@ function walk(allocLock: number): VerifyReport {
     const name = storeName(i32, s);
     verifyStore(i32, s, name, { err, warn, isBlock, heapWalked, referenced, report });
   }
+
+  // ── fetch's loader table: loads in flight and outcomes not yet read by every waiter ──
+  lockCheck(i32[HEADER.LOAD_LOCK], 0, 'the loader table lock', warn);
+  checkLoads(i32, isBlock, (r, message) => warn('load', r, message), referenced);
 
   // ── leaks ──
   if (heapWalked) {
