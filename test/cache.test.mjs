@@ -225,6 +225,33 @@ test('a bounded store of records', () => {
   checkVerify();
 });
 
+test('fetch on a full bounded store: one load for 5 threads while 2 writers evict; stats count it', async () => {
+  const name = 'cache-fetch';
+  const options = { max: 32 };
+  const s = createStore(name, options);
+  const ctl = new Int32Array(new SharedArrayBuffer(64));
+  for (let round = 0; round < 5; round++) {
+    Atomics.store(ctl, 0, 0);
+    Atomics.store(ctl, 2, 0);
+    const key = `f${round}`;
+    const churn = [0, 1].map((id) => start({ mode: 'churn', name, options, id, seed: round * 10 + id, keys: 200, ctl: ctl.buffer }));
+    const fetchers = [0, 1, 2, 3, 4].map((id) => start({ mode: 'fetch', name, options, id, prefix: key, ctl: ctl.buffer }));
+    await Promise.all(fetchers.map((f) => f.next(0)));
+    Atomics.store(ctl, 0, 2);
+    const values = (await Promise.all(fetchers.map((f) => f.next(1)))).map((m) => m.value);
+    Atomics.store(ctl, 0, 1);
+    await Promise.all([...churn, ...fetchers].map((w) => w.exit));
+    assert.is(Atomics.load(ctl, 2), 1, `round ${round}: ${Atomics.load(ctl, 2)} loader calls`);
+    for (const v of values) assert.equal(v, values[0]);
+    assert.is(values[0].key, key);
+  }
+  const st = s.stats();
+  assert.is(st.loads, 5);
+  assert.is(st.loadFailures, 0);
+  assert.ok(s.size <= 32);
+  checkVerify();
+});
+
 test('a writer terminated mid-eviction leaves nothing leaked or half-linked (12 kills)', async () => {
   const s = createStore('cache-kill-bounded', { max: 64, maxSize: '8kb' });
   for (let round = 0; round < 12; round++) {
