@@ -65,7 +65,11 @@ export function parseRedisOptions(name: string, o: RedisOptions, schema: string 
   if (typeof o.prefix !== 'string' || o.prefix.length === 0) throw new InvalidOptionError(`options.redis.prefix must be a non-empty string (the store's keys in Redis start with it), got ${describeValue(o.prefix)}`);
   const ttl = o.maxLocalTtl ?? DEFAULT_MAX_LOCAL_TTL_S;
   if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0) throw new InvalidOptionError(`options.redis.maxLocalTtl must be a number of seconds > 0, got ${describeValue(ttl)}`);
-  if (schema !== null) throw new InvalidOptionError(`store "${name}": options.redis cannot be combined with options.record or options.structures (their bytes mean something only in this process)`);
+  // The cache options (max, maxSize, ttl) are part of the schema text too, and welcome.
+  const shape = schema === null ? null : (JSON.parse(schema) as { record: unknown; structures: unknown });
+  if (shape !== null && (shape.record !== null || shape.structures !== null)) {
+    throw new InvalidOptionError(`store "${name}": options.redis cannot be combined with options.record or options.structures (their bytes mean something only in this process)`);
+  }
   return { url: o.url, prefix: o.prefix, maxLocalTtl: ttl, text: JSON.stringify([o.url, o.prefix, ttl]) };
 }
 

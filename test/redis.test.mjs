@@ -163,6 +163,19 @@ test('a GET in flight while its key is invalidated does not cache the old value'
   }
 });
 
+test('a bounded near cache (max) keeps at most max keys locally; an evicted key is fetched from Redis again', async () => {
+  const o = fresh();
+  const s = createStore(o.name, { max: 20, redis: o.redis });
+  for (let i = 0; i < 100; i++) await s.put(`k${i}`, i);
+  for (let i = 0; i < 100; i++) assert.is(await s.fetch(`k${i}`), i);
+  assert.ok(s.size <= 20, `${s.size} keys held locally`);
+  assert.ok(s.stats().evictions >= 80, `${s.stats().evictions} evictions`);
+  assert.is(await s.fetch('k3'), 3, 'evicted locally, read from Redis');
+  s.close();
+  const r = verify();
+  assert.ok(r.ok, JSON.stringify(r.problems.slice(0, 3)));
+});
+
 test('a value in Redis this library did not write is an error naming the key', async () => {
   const opts = fresh();
   const s = createStore(opts.name, { redis: opts.redis });
