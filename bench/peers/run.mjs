@@ -164,6 +164,9 @@ class Case {
       for (const w of this.waiting.splice(0)) w.reject(err);
     });
     this.ready = this.next();
+    // Awaited later, in order: a case that dies before its turn must not end the run as an
+    // unhandled rejection (its failure is reported where it is awaited).
+    this.ready.catch(() => {});
   }
   next() {
     return new Promise((resolve, reject) => {
