@@ -8,33 +8,35 @@
  *   after its write is still there to be read, whatever its frequency.
  * - **Main area.** Every other entry of the index. Its victim is chosen by a CLOCK hand over the
  *   index's buckets: an entry read since the hand last passed (META_REFERENCED) has its bit
- *   cleared and counted in the sketch, and is passed over; the first one not read is the victim.
- *   Reads thus cost one load of a word of the entry they already read, and one atomic OR the
- *   first time a key is read after the hand passed (lookup-cache.ts, markReferenced): no hit
- *   writes a shared line that a hit to another key writes, and frequency from every thread's
- *   reads reaches the policy without per-thread buffers to drain.
+ *   cleared and is passed over (and protected while that part has room); of the first four
+ *   not read since, the least frequent is the victim. Reads thus cost one load of a word of the entry they already read, and one atomic OR the
+ *   first time a key is read after the hand passed (markReferenced): no hit writes a shared
+ *   line that a hit to another key writes. Protected entries (read again while in the main
+ *   area, up to 90 % of it) are passed over too, as Caffeine's protected segment is.
+ * - **Frequency.** A count-min sketch of 4-bit counters, halved every 10 × bound additions (so
+ *   that it forgets), counts each insert and one hit in 16 of every thread, recorded in a buffer
+ *   of the thread's own and counted under the store lock (HitBuffer; Caffeine's read buffers).
  * - **Admission.** When the store is full, the window's oldest key competes with the main
- *   area's victim: it enters the main area only if the sketch (a count-min sketch of 4-bit
- *   counters, halved every 10 × bound additions, so that it forgets) counts it more often than
- *   the victim; otherwise it is the one evicted. A one-time scan of cold keys therefore passes
+ *   area's victim: it enters the main area only if the sketch counts it more often than
+ *   the victim (ties keep the resident); otherwise it is the one evicted. A one-time scan of cold keys therefore passes
  *   through the window and leaves the keys threads read often in place, and a loop larger than
  *   the store keeps most of it resident instead of none (LRU's failure).
  *
  * Everything here runs under the store's structural lock, and only in bounded stores. Keys held
  * by an entry lock (lock(), a writer, a fetch's loader) are passed over. A thread killed in here
  * leaves the lock to its recovery, which resets the window (resetWindow: every entry goes to the
- * main area) and recounts the bytes (write.ts, repairCounts): the policy's state is a hint, never
+ * main area, and the protected entries are recounted) and recounts the bytes (write.ts, repairCounts): the policy's state is a hint, never
  * needed for the store's integrity, so the repair only has to make it consistent again.
  *
  *  policy area (64-byte aligned, in the store's SCHEMA block after the schema text):
  *  ┌ line 0: HAND WIN_HEAD WIN_COUNT WIN_CAP SKETCH_MASK SKETCH_ADDS SKETCH_PERIOD BYTES MAX
- *  │         MAX_SIZE RING_EPOCH                                      (under the store lock)
+ *  │         MAX_SIZE RING_EPOCH PROTECTED                            (under the store lock)
  *  ├ RING: WIN_CAP slots of [ref][gen], oldest at WIN_HEAD
  *  └ SKETCH (64-byte aligned): SKETCH_MASK + 1 words, eight 4-bit counters each
  */
 import { arena } from './arena';
 import { type CacheShape } from './cache-options';
-import { bucketRef, storedHash } from './keyindex';
+import { bucketRef, hashKey, storedHash } from './keyindex';
 import { ENTRY, HEADER, INDEX, META_PROTECTED, META_REFERENCED, META_WINDOW, SCHEMA, STORE, THREAD } from './layout';
 import { release, tryAcquire } from './locks';
 import { expiredAt } from './read';
@@ -76,8 +78,12 @@ export const POLICY = {
 const WINDOW_FRACTION = 0.01;
 /** Sketch halving period in additions, per key of the bound (TinyLFU's W/C = 10). */
 const SAMPLE_FACTOR = 10;
-/** Entries the hand passes over, at most, before it settles for the least frequent it saw. */
-const HAND_LIMIT = 256;
+/**
+ * Entries read since the hand last passed that one victim search passes over, at most, before it
+ * takes the one under the hand: a store whose keys are all read (a uniform workload) must not
+ * make every eviction walk it (each step is a miss to an entry).
+ */
+const HAND_LIMIT = 32;
 /**
  * Share of the main area that keys read again after they entered it may hold, protected from
  * eviction (Caffeine: 80 %; 90 % keeps more of a Zipf working set through scans, measured with
@@ -85,7 +91,7 @@ const HAND_LIMIT = 256;
  */
 const PROTECTED_SHARE = 0.9;
 /** Entries not read since the hand passed that a victim is chosen among (the least frequent). */
-const VICTIM_SAMPLE = 64;
+const VICTIM_SAMPLE = 4;
 /** A store bounded by maxSize alone sizes its window and sketch for values of this many bytes. */
 const ASSUMED_VALUE_BYTES = 256;
 const MAX_SKETCH_WORDS = 1 << 20;
@@ -301,8 +307,6 @@ function mainVictim(p: Word, store: Ref): Ref {
   const base = wordOf(idx) + INDEX.BUCKETS;
   let hand = i32[p + POLICY.HAND] & (cap - 1);
   let passed = 0;
-  let best = 0 as Ref;
-  let bestFreq = 16;
   let victim = 0 as Ref;
   let victimFreq = 16;
   let sampled = 0;
@@ -316,15 +320,14 @@ function mainVictim(p: Word, store: Ref): Ref {
     const meta = i32[e + ENTRY.MIN_BYTES];
     if ((meta & META_WINDOW) !== 0 || i32[e + ENTRY.DATA] === 0 || Atomics.load(i32, e + ENTRY.LOCK) !== 0) continue;
     const expired = t !== 0 && expiredAt(ref, t);
-    if ((meta & META_PROTECTED) !== 0 && !expired) {
-      if (i32[p + POLICY.PROTECTED] <= protectedCap) {
-        if ((meta & META_REFERENCED) !== 0) Atomics.and(i32, e + ENTRY.MIN_BYTES, ~META_REFERENCED);
-        continue;
-      }
-      // The protected part outgrew its share: the entry is demoted, and can be the victim now.
-      Atomics.and(i32, e + ENTRY.MIN_BYTES, ~(META_PROTECTED | META_REFERENCED));
-      i32[p + POLICY.PROTECTED]--;
-    } else if ((meta & META_REFERENCED) !== 0 && !expired) {
+    let settle = expired;
+    if (expired) {
+      victim = ref;
+      victimHash = storedHash(ref);
+    } else if ((meta & META_PROTECTED) !== 0 && i32[p + POLICY.PROTECTED] <= protectedCap) {
+      if ((meta & META_REFERENCED) !== 0) Atomics.and(i32, e + ENTRY.MIN_BYTES, ~META_REFERENCED);
+      continue;
+    } else if ((meta & META_PROTECTED) === 0 && (meta & META_REFERENCED) !== 0) {
       // Read since the hand last passed: a second chance, and a place in the protected part
       // while it has room (Caffeine's segmented main area: keys read twice are not victims).
       Atomics.and(i32, e + ENTRY.MIN_BYTES, ~META_REFERENCED);
@@ -333,34 +336,39 @@ function mainVictim(p: Word, store: Ref): Ref {
         i32[p + POLICY.PROTECTED]++;
         continue;
       }
-      const f = frequency(p, storedHash(ref));
-      if (f < bestFreq) {
-        bestFreq = f;
-        best = ref;
-      }
       if (++passed < HAND_LIMIT) continue;
+      // Everything near the hand was read lately: one of them goes (its frequency still decides
+      // the admission contest against the window's candidate).
       if (victim === 0) {
-        victim = best;
-        victimFreq = 0;
+        victim = ref;
+        victimHash = storedHash(ref);
       }
+      settle = true;
     } else {
-      // Not read since: of the first VICTIM_SAMPLE such entries, the least frequent goes (an
-      // expired one at once). CLOCK alone would take the first, however often it was read
-      // before; sampling a few approaches Caffeine's probation queue, whose oldest has been
-      // read least lately.
-      const f = expired ? -1 : frequency(p, storedHash(ref));
+      if ((meta & META_PROTECTED) !== 0) {
+        // The protected part outgrew its share: the entry is demoted, and may go now.
+        Atomics.and(i32, e + ENTRY.MIN_BYTES, ~(META_PROTECTED | META_REFERENCED));
+        i32[p + POLICY.PROTECTED]--;
+      }
+      // Not read since: of the first VICTIM_SAMPLE such entries, the least frequent goes.
+      // CLOCK alone would take the first, however often it was read before; sampling a few
+      // approaches Caffeine's probation queue, whose oldest has been read least lately.
+      const h = storedHash(ref);
+      const f = frequency(p, h);
       if (f < victimFreq) {
         victimFreq = f;
         victim = ref;
+        victimHash = h;
       }
-      if (++sampled < VICTIM_SAMPLE && !expired) continue;
+      settle = ++sampled >= VICTIM_SAMPLE;
     }
+    if (!settle) continue;
     if (tryAcquire(i32, wordOf(victim) + ENTRY.LOCK, myToken)) {
       i32[p + POLICY.HAND] = (hand + 1) & (cap - 1);
       return victim;
     }
-    victim = best = 0 as Ref;
-    victimFreq = bestFreq = 16;
+    victim = 0 as Ref;
+    victimFreq = 16;
     sampled = passed = 0;
   }
   i32[p + POLICY.HAND] = hand;
@@ -385,22 +393,31 @@ export function nextVictim(p: Word, store: Ref): Ref {
     const cand = popWindow(p);
     if (cand === 0) continue;
     const c = wordOf(cand);
-    Atomics.and(i32, c + ENTRY.MIN_BYTES, ~META_WINDOW);
-    const h = storedHash(cand);
-    Atomics.and(i32, c + ENTRY.MIN_BYTES, ~META_REFERENCED);
+    Atomics.and(i32, c + ENTRY.MIN_BYTES, ~(META_WINDOW | META_REFERENCED));
     if (i32[c + ENTRY.DATA] === 0 || !tryAcquire(i32, c + ENTRY.LOCK, myToken)) continue; // locked: it enters the main area
-    if (Atomics.load(i32, wordOf(store) + STORE.TTL_COUNT) > 0 && expiredAt(cand, now())) return cand;
+    const h = storedHash(cand);
+    if (Atomics.load(i32, wordOf(store) + STORE.TTL_COUNT) > 0 && expiredAt(cand, now())) {
+      victimHash = h;
+      return cand;
+    }
     const victim = mainVictim(p, store);
-    if (victim === 0) return cand;
-    if (frequency(p, h) > frequency(p, storedHash(victim))) {
+    if (victim === 0) {
+      victimHash = h;
+      return cand;
+    }
+    if (frequency(p, h) > frequency(p, victimHash)) {
       // Admitted: the candidate stays (in the main area), the victim goes.
       releaseEntry(cand);
       return victim;
     }
     releaseEntry(victim);
+    victimHash = h;
     return cand;
   }
 }
+
+/** The key hash of the entry nextVictim (or mainVictim) returned last, for its unlinking. */
+export let victimHash = 0;
 
 function releaseEntry(ref: Ref): void {
   release(arena.i32, wordOf(ref) + ENTRY.LOCK);
@@ -453,15 +470,16 @@ export function policyProblems(p: Word, bytes: number, windowed: ReadonlySet<num
 // ── Hits, counted in the sketch from per-thread buffers ───────────────────────────────────────
 
 /**
- * The hits this thread made in one bounded store, not yet counted in its sketch: entry refs in
- * a plain array of this thread, so that a hit writes nothing another thread reads (Caffeine's
- * read buffers). The thread counts them under the store lock: when it next inserts (it holds the
- * lock then anyway), or when the buffer fills and the lock is free at once; a full buffer whose
- * lock is busy is dropped, as Caffeine drops reads its buffers have no room for: frequency is an
- * estimate, and a lost sample only makes it coarser.
+ * The hits this thread made in one bounded store, not yet counted in its sketch: the keys, in a
+ * plain array of this thread, so that a hit writes nothing another thread reads (Caffeine's read
+ * buffers), and counting them later reads no shared memory but the sketch. The thread counts
+ * them under the store lock: when it next inserts (it holds the lock then anyway), or when the
+ * buffer fills and the lock is free at once; a full buffer whose lock is busy is dropped, as
+ * Caffeine drops reads its buffers have no room for: frequency is an estimate, and a lost
+ * sample only makes it coarser.
  */
 export class HitBuffer {
-  readonly refs = new Int32Array(HIT_BUFFER);
+  readonly keys: string[] = new Array<string>(HIT_BUFFER).fill('');
   n = 0;
   constructor(readonly store: Ref) {}
 }
@@ -475,9 +493,9 @@ export function hitBufferOf(store: Ref): HitBuffer {
   return b;
 }
 
-/** Records a hit on entry `ref`; a full buffer is counted now if the store lock is free. */
-export function recordHit(b: HitBuffer, ref: Ref): void {
-  b.refs[b.n++] = ref;
+/** Records a hit on `key`; a full buffer is counted now if the store lock is free. */
+export function recordHit(b: HitBuffer, key: string): void {
+  b.keys[b.n++] = key;
   if (b.n < HIT_BUFFER) return;
   const i32 = arena.i32;
   const w = wordOf(b.store) + STORE.LOCK;
@@ -492,14 +510,10 @@ export function recordHit(b: HitBuffer, ref: Ref): void {
   b.n = 0;
 }
 
-/**
- * Counts buffered hits in the sketch (store lock held). A ref may name an entry removed since,
- * even memory no longer an entry: its "key" then hashes to noise, which the sketch tolerates;
- * the length is clamped so that garbage cannot make the hash long.
- */
+/** Counts buffered hits in the sketch (store lock held). */
 function countHits(p: Word, b: HitBuffer): void {
-  const refs = b.refs;
-  for (let i = 0; i < b.n; i++) countKey(p, storedHash(refs[i] as Ref));
+  const keys = b.keys;
+  for (let i = 0; i < b.n; i++) countKey(p, hashKey(keys[i]!));
   b.n = 0;
 }
 

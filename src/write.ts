@@ -62,7 +62,7 @@ import { waitForAtomicOps } from './record-protocol';
 import { NEEDS_FENCE, readFence } from './ordering';
 import { type Ref, type Word, wordOf } from './ref';
 import { guardEntry, unguardEntry } from './seqlock';
-import { admitNew, nextVictim, overBound, POLICY, policyOf, resetWindow, unlinked } from './policy';
+import { admitNew, nextVictim, overBound, POLICY, policyOf, resetWindow, unlinked, victimHash } from './policy';
 import { add64 } from './stats';
 import { repairStructures } from './structures';
 import { myToken, myWord } from './threads';
@@ -424,7 +424,7 @@ export function evictWhileOver(p: Word, store: Ref, more: number, moreBytes: num
   while (overBound(p, store, more, moreBytes)) {
     const victim = nextVictim(p, store);
     if (victim === 0) break;
-    evictLocked(store, victim);
+    evictLocked(store, victim, victimHash);
     n++;
   }
   if (n !== 0) add64(arena.i32, wordOf(store) + STORE.EVICTIONS, n);
@@ -447,12 +447,12 @@ export function settle(store: Ref): void {
  * unpublished (readers see SEQ move, hot readers the write epoch), the key unlinked, GEN made
  * odd, then the entry freed. Limbo-recorded as removeEntry does.
  */
-function evictLocked(store: Ref, ref: Ref): void {
+function evictLocked(store: Ref, ref: Ref, hash: number): void {
   const e = wordOf(ref);
   arena.i32[myWord + THREAD.PENDING_STORE] = store;
   arena.i32[myWord + THREAD.PENDING_LIMBO] = ref;
   clearValue(store, ref);
-  remove(store, ref, storedHash(ref));
+  remove(store, ref, hash);
   unlinked(policyOf(store), ref);
   Atomics.add(arena.i32, e + ENTRY.GEN, 1);
   release(arena.i32, e + ENTRY.LOCK);

@@ -171,6 +171,7 @@ const summary = () => ({
   threadFillMs,
   threadPrimeMs,
   info: shared.info,
+  final: shared.final?.(),
   rssBytes: process.memoryUsage().rss,
 });
 

@@ -128,7 +128,20 @@ export const SYSTEMS = {
   lmdb: { label: 'lmdb', shared: true },
   map: { label: 'Map (copy per thread)', shared: false },
   lru: { label: 'lru-cache (copy per thread)', shared: false },
+  // Bounded stores (`max`, src/policy.ts): one whose bound holds every key (the policy runs,
+  // nothing is evicted), one of half the keys (evicts; its get is cache-aside, see systems.mjs),
+  // and lru-cache of half the keys per thread, read the same way.
+  'keyshare-max': { label: 'native-keyshare max = n', shared: true },
+  'keyshare-evict': { label: 'native-keyshare max = n/2 (evicts)', shared: true },
+  'lru-evict': { label: 'lru-cache max = n/2 (copy per thread)', shared: false },
 };
+
+/** The bound of a bounded system over n keys: every key, or half of them. */
+export function boundOf(system, n) {
+  if (system === 'keyshare-max') return n;
+  if (system === 'keyshare-evict' || system === 'lru-evict') return Math.max(1, n >> 1);
+  return 0;
+}
 
 /** Datasets (key count × value size) of a run: 100 KB values only with 1 K keys. */
 export function datasets(quick) {

@@ -55,7 +55,7 @@ const timing = {
   windowMs: Number(opts['window-ms'] ?? (quick ? 60 : 80)),
   reps: Number(opts.reps ?? (quick ? 3 : 4)),
 };
-const CASE_SYSTEMS = ['keyshare', 'keyshare-hot', 'sharedmap', 'lmdb', 'map', 'lru'];
+const CASE_SYSTEMS = ['keyshare', 'keyshare-hot', 'sharedmap', 'lmdb', 'map', 'lru', 'keyshare-max', 'keyshare-evict', 'lru-evict'];
 const systems = list(opts.systems) ?? CASE_SYSTEMS;
 for (const s of systems) if (!CASE_SYSTEMS.includes(s)) throw new Error(`unknown system ${s} (known: ${CASE_SYSTEMS.join(', ')})`);
 const workloads = list(opts.workloads) ?? Object.keys(WORKLOADS);
@@ -164,6 +164,9 @@ class Case {
       for (const w of this.waiting.splice(0)) w.reject(err);
     });
     this.ready = this.next();
+    // Awaited later, in order: a case that dies before its turn must not end the run as an
+    // unhandled rejection (its failure is reported where it is awaited).
+    this.ready.catch(() => {});
   }
   next() {
     return new Promise((resolve, reject) => {
@@ -213,7 +216,7 @@ for (const ds of sets) {
   // 1M values of ~1 KB: ~10 GB with every system resident at once (the Map and lru-cache
   // copies × threads, sharedmap's fixed-size slots): measure them in two groups instead.
   const big = n * (ds.value === '20B' ? 20 : ds.value === '1KB' ? 1000 : 100_000) >= 5e8;
-  const groups = big ? [systems.filter((s) => ['keyshare', 'keyshare-hot', 'sharedmap', 'lmdb'].includes(s)), systems.filter((s) => ['map', 'lru'].includes(s))] : [systems];
+  const groups = big ? [systems.filter((s) => ['keyshare', 'keyshare-hot', 'sharedmap', 'lmdb', 'keyshare-max', 'keyshare-evict'].includes(s)), systems.filter((s) => ['map', 'lru', 'lru-evict'].includes(s))] : [systems];
   for (const group of groups.filter((g) => g.length > 0)) {
     const t0 = performance.now();
     const load0 = loadavg()[0];
@@ -320,6 +323,18 @@ if (workloads.includes('get') && threads.includes(1)) {
     addTarget(`hotReads get / lru-cache get, ${ds.keys} keys, ${vlabel(ds.value)}, 1T`, pairedRatio(hot, [lru]), '<=', 3, `medians ${fmtNs(hot.nsPerOp)} vs ${fmtNs(lru.nsPerOp)} (${(hot.nsPerOp / lru.nsPerOp).toFixed(2)})`);
   }
 }
+// Issue 16: a bounded store's get costs at most 1.1× an unbounded one's (max = n: the policy
+// runs, nothing is evicted). Every thread count of the get workload.
+if (workloads.includes('get')) {
+  for (const ds of sets) {
+    for (const t of threads) {
+      const bounded = find('keyshare-max', ds.keys, ds.value, 'get', t);
+      const plain = find('keyshare', ds.keys, ds.value, 'get', t);
+      if (!bounded || !plain) continue;
+      addTarget(`get, bounded (max = n) / unbounded native-keyshare, ${ds.keys} keys, ${vlabel(ds.value)}, ${t}T`, pairedRatio(bounded, [plain]), '<=', 1.1, `medians ${fmtNs(bounded.nsPerOp)} vs ${fmtNs(plain.nsPerOp)} (${(bounded.nsPerOp / plain.nsPerOp).toFixed(2)})`);
+    }
+  }
+}
 for (const m of memory) {
   addTarget(`memory per entry (bytes), measured, ${m.keys.toLocaleString('en-US')} keys`, m.measuredBytesPerEntry, '<=', 64, 'arenaStats().bytesInUse delta − valueBytes, / N');
   addTarget(`memory per entry (bytes), from the layout, ${m.keys.toLocaleString('en-US')} keys`, m.layoutBytesPerEntry, '<=', 64, 'entry + value header/slack + index');
@@ -370,6 +385,18 @@ md.push('');
   md.push('Fill: the shared structure, by the main thread. Open/fill per thread: opening it, or filling this thread\'s own copy (Map, lru-cache). Priming: native-keyshare\'s per-thread caches (see the method). Process RSS: the case process at the end, all its threads (for native-keyshare hotReads it includes each thread\'s cache of decoded values).');
   md.push('');
   md.push(mdTable(['keys', 'value', 'system', 'fill (shared)', 'open/fill per thread', 'priming per thread', 'process RSS', 'data'], rows));
+}
+{
+  const bounded = setups.filter((x) => x.final);
+  if (bounded.length > 0) {
+    md.push('');
+    md.push('Bounded native-keyshare stores, counts over the whole case (fill, priming, reading pass, every workload and thread count; the evicting store\'s gets are cache-aside, so each miss is followed by a set that evicts):');
+    md.push('');
+    md.push(mdTable(['keys', 'value', 'system', 'max', 'evicted while filling', 'hits', 'misses', 'hit ratio', 'evictions'], bounded.map((x) => [
+      x.keys, vlabel(x.value), SYSTEMS[x.system].label, x.info.max.toLocaleString('en-US'), x.info.evictionsWhileFilling.toLocaleString('en-US'),
+      x.final.hits.toLocaleString('en-US'), x.final.misses.toLocaleString('en-US'), `${((100 * x.final.hits) / Math.max(1, x.final.hits + x.final.misses)).toFixed(1)}%`, x.final.evictions.toLocaleString('en-US'),
+    ])));
+  }
 }
 md.push('');
 md.push('### native-keyshare memory per entry (index and headers, not the value)');

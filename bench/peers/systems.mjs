@@ -23,10 +23,17 @@
 //    async put() queues the write for a background thread and returns before it is visible.)
 //  - native-keyshare: the main thread loads the library before starting the workers, which find
 //    the arena at load and open the store by name (plain, or with hotReads in its own process).
+//  - bounded native-keyshare (`keyshare-max`: `max: n`; `keyshare-evict`: `max: n / 2`) and
+//    lru-cache of half the keys per thread (`lru-evict`): filled with all n keys like the others
+//    (the evicting ones keep what their policy keeps). The evicting ones are read as a cache is,
+//    cache-aside: a get that misses sets the key (to a value of the same shape, built once: the
+//    loader's own cost is not measured) and returns it, so every get returns a value and its
+//    time includes the misses' writes and evictions. Keys are uniform, the worst case of any
+//    policy: about half the gets miss.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { makeKeys, makeValue } from './data.mjs';
+import { boundOf, makeKeys, makeValue } from './data.mjs';
 
 export const SCRATCH = process.env.PEERS_SCRATCH || '/tmp/peers-work';
 
@@ -66,12 +73,13 @@ function lmdbOptions(path) {
  */
 export async function setupShared(system, n, kind) {
   const keys = makeKeys(n);
-  if (system === 'keyshare' || system === 'keyshare-hot') {
+  if (system.startsWith('keyshare')) {
     const ks = await keyshareModule();
     // 1M values of ~1 KB take ~1.3 GB with the size-class slack: raise the default 1 GiB bound.
     ks.configure({ maxMemory: 4 * 2 ** 30 - 2 ** 20 });
     const name = `peers-${n}-${kind}`;
-    const store = ks.createStore(name);
+    const max = boundOf(system, n);
+    const store = ks.createStore(name, max > 0 ? { max } : undefined);
     const before = ks.arenaStats().bytesInUse;
     for (let i = 0; i < n; i++) store.set(keys[i], makeValue(kind, i));
     const st = store.stats();
@@ -82,8 +90,16 @@ export async function setupShared(system, n, kind) {
       indexCapacity: st.indexCapacity,
       entries: st.entries,
     };
-    if (st.entries !== n) throw new Error(`keyshare store has ${st.entries} entries, expected ${n}`);
-    return { handle: { name }, info, close() {} };
+    const expected = max > 0 ? Math.min(n, max) : n;
+    if (st.entries !== expected) throw new Error(`keyshare store has ${st.entries} entries, expected ${expected}`);
+    if (max > 0) Object.assign(info, { max, evictionsWhileFilling: st.evictions });
+    return {
+      handle: { name, max },
+      info,
+      // At the end: the store's counts over the whole run (every thread), for the hit ratio.
+      final: max > 0 ? () => { const f = store.stats(); return { hits: f.hits, misses: f.misses, evictions: f.evictions, entries: f.entries }; } : undefined,
+      close() {},
+    };
   }
   if (system === 'sharedmap') {
     const { default: SharedMap } = await import('sharedmap');
@@ -119,8 +135,27 @@ export async function setupShared(system, n, kind) {
       },
     };
   }
-  if (system === 'map' || system === 'lru') return { handle: {}, info: {}, close() {} };
+  if (system === 'map' || system === 'lru' || system === 'lru-evict') return { handle: {}, info: {}, close() {} };
   throw new Error(`unknown system ${system}`);
+}
+
+/**
+ * The adapter of an evicting cache, read cache-aside: get(k) returns the cached value or, on a
+ * miss, sets `fill` (one value of the dataset's shape, built once) and returns it. `fill` is
+ * exposed for the worker's first check, which accepts it for a key the cache no longer held.
+ */
+function cacheAside(get, set, kind) {
+  const fill = makeValue(kind, 0);
+  return {
+    fill,
+    get: (k) => {
+      const v = get(k);
+      if (v !== undefined) return v;
+      set(k, fill);
+      return fill;
+    },
+    set,
+  };
 }
 
 // ── In each worker ──────────────────────────────────────────────────────────────────────────
@@ -131,6 +166,14 @@ export async function setupShared(system, n, kind) {
  */
 export async function openInThread(system, handle, n, kind, keys) {
   const t0 = performance.now();
+  if (system === 'keyshare-max' || system === 'keyshare-evict') {
+    const { createStore } = await keyshareModule();
+    const store = createStore(handle.name, { max: handle.max });
+    const variant = system === 'keyshare-max'
+      ? { get: (k) => store.get(k), set: (k, v) => store.set(k, v) }
+      : cacheAside((k) => store.get(k), (k, v) => store.set(k, v), kind);
+    return { variants: { [system]: variant }, fillMs: performance.now() - t0, close() {} };
+  }
   if (system === 'keyshare' || system === 'keyshare-hot') {
     // Plain and hotReads handles are measured in separate processes: the hotReads cache keeps
     // decoded values alive in each thread's heap, and their GC cost must not be charged to the
@@ -187,6 +230,16 @@ export async function openInThread(system, handle, n, kind, keys) {
     for (let i = 0; i < n; i++) lru.set(keys[i], makeValue(kind, i));
     return {
       variants: { lru: { get: (k) => lru.get(k), set: (k, v) => { lru.set(k, v); } } },
+      fillMs: performance.now() - t0,
+      close() {},
+    };
+  }
+  if (system === 'lru-evict') {
+    const { LRUCache } = await import('lru-cache');
+    const lru = new LRUCache({ max: boundOf(system, n) });
+    for (let i = 0; i < n; i++) lru.set(keys[i], makeValue(kind, i));
+    return {
+      variants: { 'lru-evict': cacheAside((k) => lru.get(k), (k, v) => { lru.set(k, v); }, kind) },
       fillMs: performance.now() - t0,
       close() {},
     };
