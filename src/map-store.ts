@@ -47,7 +47,7 @@ import { clearValue, insertEntry, Lock, lockEntry, removeEntry, settle, sweepExp
  */
 const HIT_SAMPLE = 16;
 /** A hotReads handle looks at the entry of one hit in this many (see MapStore.refSample). */
-const REF_SAMPLE_HOT = 32;
+const REF_SAMPLE_HOT = 64;
 /** stats.ts's FLUSH_EVERY as a constant of this module (read on every get). */
 const FLUSH = FLUSH_EVERY;
 /** Expired entries an insert looks for while a store has TTL entries. */
@@ -96,7 +96,7 @@ export class MapStore<T = unknown> extends LookupCache {
    * Mask of the hits whose entry a get looks at for the policy (see get): every hit of a plain
    * handle, which has just read the entry's line; one in REF_SAMPLE_HOT of a hotReads handle,
    * whose hits otherwise read no entry at all (the entry's line is then a cache miss that cost
-   * a hot get 40 %; a key read 32 times between two passes of the policy's hand is still seen).
+   * a hot get 40 %; a key read 64 times between two passes of the policy's hand is still seen).
    */
   private readonly refSample: number;
   /** This thread's hits of a bounded store not yet counted by its policy (policy.ts, HitBuffer). */
