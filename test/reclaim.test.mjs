@@ -107,6 +107,9 @@ async function race({ workers, rounds, write, hot }) {
   const ws = [];
   for (let i = 0; i < workers; i++) ws.push(new Worker(fixture('reclaim-worker.mjs'), { workerData: { ctl, keys: KEYS, write, hot: hot && i === 0 } }));
   const answers = ws.map((w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); }));
+  // Listened for from the start: a worker may exit before its answer is awaited, and an 'exit'
+  // listener added after the event would wait for ever (the process then exits early).
+  const exits = ws.map(exited);
   const step = async (phase) => {
     Atomics.store(c, 1, 0);
     Atomics.store(c, 0, phase);
@@ -153,7 +156,7 @@ async function race({ workers, rounds, write, hot }) {
   Atomics.store(c, 0, -1);
   Atomics.notify(c, 0);
   const results = await Promise.all(answers);
-  await Promise.all(ws.map(exited));
+  await Promise.all(exits);
   const problems = results.flatMap((r) => r.problems);
   assert.equal(problems, [], problems.slice(0, 5).join('\n'));
   assert.ok(trapped > rounds * 10);
