@@ -33,6 +33,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createStore, arenaStats } from 'native-keyshare';
 import { CASE_OPTIONS, RESULTS_DIR, cycle, fmtNs, fmtRatio, keep, target } from './common.mjs';
+import { rng } from './peers/data.mjs';
 
 const loadBefore = loadavg();
 const started = new Date().toISOString();
@@ -102,16 +103,6 @@ function cpuNs(fn, n) {
   return ((c.user + c.system) * 1000) / n;
 }
 
-/** xorshift32 from `seed`. */
-function rng(seed) {
-  let x = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x;
-  };
-}
 
 const SEQ = 1 << 20;
 const MASK = SEQ - 1;

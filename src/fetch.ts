@@ -76,13 +76,12 @@ const MAX_TTL_SECONDS = 100 * 365 * 86400;
 // ── the store's cache shape and load counters ──
 
 /** The store's cache options (default ttl, staleWhileRevalidate): its schema's CacheShape. */
-export function cacheShape(name: string, codec: StoreCodec): CacheShape | null {
-  void name;
+export function cacheShape(codec: StoreCodec): CacheShape | null {
   return codec.current()?.cache ?? null;
 }
 /** staleWhileRevalidate of the store in ms: the grace read paths add to now (0: none). */
-export function graceMs(name: string, codec: StoreCodec): number {
-  return Math.round((cacheShape(name, codec)?.staleWhileRevalidate ?? 0) * 1000);
+export function graceMs(codec: StoreCodec): number {
+  return Math.round((cacheShape(codec)?.staleWhileRevalidate ?? 0) * 1000);
 }
 
 /** Counts a finished load of store `store` in its shared counters (stats().loads, loadFailures). */
@@ -167,9 +166,8 @@ export class Fetcher<T> {
     private readonly ref: number,
     private readonly codec: StoreCodec,
   ) {
-    const shape = cacheShape(store.name, codec);
-    this.grace = Math.round((shape?.staleWhileRevalidate ?? 0) * 1000);
-    this.defaultTtl = shape?.ttl ?? 0;
+    this.grace = graceMs(codec);
+    this.defaultTtl = cacheShape(codec)?.ttl ?? 0;
   }
 
   /** fetch() past its hit path (store.ts): every check, then a hit, a stale hit or a load. */

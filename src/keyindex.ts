@@ -56,7 +56,7 @@ export function hashKey(key: string): number {
 /** hashKey of the key stored in entry `ref`, from its stored code units (store lock held). */
 export function storedHash(ref: number): number {
   const lenWord = arena.i32[ref * 2 + ENTRY.KEY_LEN];
-  // Clamped: the eviction policy also hashes refs that may no longer name an entry (policy.ts).
+  // Clamped, defensively: a key is never longer, so a garbage length cannot make the loop long.
   const len = Math.min(lenWord & KEY_LEN_MASK, MAX_KEY_LENGTH);
   let h = 0x811c9dc5;
   if ((lenWord & KEY_ONE_BYTE) !== 0) {

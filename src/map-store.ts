@@ -112,7 +112,7 @@ export class MapStore<T = unknown> extends LookupCache {
     this.hitBuffer = this.policy === 0 ? null : hitBufferOf(ref);
     this.uses = new UseCounts(ref);
     this.refSample = hot ? REF_SAMPLE_HOT - 1 : 0;
-    this.grace = graceMs(name, this.codec);
+    this.grace = graceMs(this.codec);
   }
 
   // ── reads ──

@@ -203,11 +203,9 @@ function countKey(p: Word, h: number): void {
  */
 export function admitNew(p: Word, store: Ref, ref: Ref, gen: number, h: number): void {
   const i32 = arena.i32;
-  ringOwner = p;
-  currentStore = store;
   drainHits(p, store);
   countKey(p, h);
-  checkRing(p);
+  checkRing(p, store);
   const cap = i32[p + POLICY.WIN_CAP];
   while (i32[p + POLICY.WIN_COUNT] >= cap) {
     const old = popWindow(p);
@@ -222,9 +220,9 @@ export function admitNew(p: Word, store: Ref, ref: Ref, gen: number, h: number):
 }
 
 /** Empties the ring if a slab retirement may have made its refs point at other memory. */
-function checkRing(p: Word): void {
+function checkRing(p: Word, store: Ref): void {
   const i32 = arena.i32;
-  if (Atomics.load(i32, HEADER.ENTRY_EPOCH) !== i32[p + POLICY.RING_EPOCH]) resetWindow(p, currentStore);
+  if (Atomics.load(i32, HEADER.ENTRY_EPOCH) !== i32[p + POLICY.RING_EPOCH]) resetWindow(p, store);
 }
 
 /**
@@ -241,7 +239,7 @@ function popWindow(p: Word): Ref {
   const gen = i32[slot + 1];
   i32[p + POLICY.WIN_HEAD] = (head + 1) % cap;
   i32[p + POLICY.WIN_COUNT]--;
-  return ringEntry(ref, gen);
+  return ringEntry(p, ref, gen);
 }
 
 /**
@@ -251,18 +249,14 @@ function popWindow(p: Word): Ref {
  * thread loads it will see the hazard in its scan and keep the slab (Dekker's pattern, as
  * lockEntry's; both sides seq-cst, so it holds on arm64 too).
  */
-function ringEntry(ref: Ref, gen: number): Ref {
+function ringEntry(p: Word, ref: Ref, gen: number): Ref {
   const i32 = arena.i32;
   Atomics.store(i32, myWord + THREAD.LOCK_HAZARD, ref);
-  const same = Atomics.load(i32, HEADER.ENTRY_EPOCH) === i32[ringOwner + POLICY.RING_EPOCH] && Atomics.load(i32, wordOf(ref) + ENTRY.GEN) === gen;
+  const same = Atomics.load(i32, HEADER.ENTRY_EPOCH) === i32[p + POLICY.RING_EPOCH] && Atomics.load(i32, wordOf(ref) + ENTRY.GEN) === gen;
   Atomics.store(i32, myWord + THREAD.LOCK_HAZARD, 0);
   // Under the store lock a live entry cannot be removed, so its slab cannot be retired either.
   return same ? ref : (0 as Ref);
 }
-/** The policy area whose ring ringEntry reads (set by the callers that hold its store lock). */
-let ringOwner = 0 as Word;
-/** The store whose lock this thread holds around the policy's steps (for resetWindow). */
-let currentStore = 0 as Ref;
 
 /**
  * Moves every window entry to the main area and empties the ring, and recounts the protected
@@ -386,10 +380,8 @@ function mainVictim(p: Word, store: Ref): Ref {
  */
 export function nextVictim(p: Word, store: Ref): Ref {
   const i32 = arena.i32;
-  ringOwner = p;
-  currentStore = store;
   drainHits(p, store);
-  checkRing(p);
+  checkRing(p, store);
   for (;;) {
     if (i32[p + POLICY.WIN_COUNT] === 0) return mainVictim(p, store);
     const cand = popWindow(p);
