@@ -419,6 +419,8 @@ export abstract class LookupCache implements EntrySink {
 
   /** @internal An entry this thread just created for `key` (write.ts, insertEntry). */
   admit(key: string, ref: Ref, gen: number): void {
+    // A full plain cache takes no key (see cache()): no entry object for the collector then.
+    if (!this.hot && this.cached.size >= this.cacheLimit) return;
     this.cache(key, new CacheEntry(ref, gen));
   }
 

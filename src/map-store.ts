@@ -31,7 +31,7 @@ import { graceMs } from './fetch';
 import { isRecordBlock, writeRecordInPlace } from './record-protocol';
 import { encodeRecord, fieldSpan } from './records';
 import { type Ref, type Word, wordOf } from './ref';
-import { type CacheShape, isBounded } from './cache-options';
+import type { CacheShape } from './cache-options';
 import { type HitBuffer, hitBufferOf, markReferenced, policyOf, recordHit } from './policy';
 import { StoreCodec, type StoreSchema } from './schema';
 import { entryRefsMoved } from './seqlock';
@@ -113,7 +113,31 @@ export class MapStore<T = unknown> extends LookupCache {
     this.uses = new UseCounts(ref);
     this.refSample = hot ? REF_SAMPLE_HOT - 1 : 0;
     this.grace = graceMs(this.codec);
+    this.shapeKnown = this.codec.known !== null;
   }
+
+  /**
+   * Whether this handle has seen the store's schema, and so its cache shape. A handle opened
+   * before another thread gave the store its cache options (createStore with `max`, `ttl`, …
+   * on a store that had none) learns them here: at its next write, at the flush of its use
+   * counts (every FLUSH reads), at stats() and at fetch(). Until then its reads neither mark
+   * entries for the policy nor count staleWhileRevalidate's grace; polling on every read would
+   * put a shared load on the get path of every store that never gets a schema.
+   */
+  private shapeKnown: boolean;
+
+  /** Takes in a schema installed since this handle was opened (see shapeKnown). */
+  protected learnShape(): void {
+    if (this.shapeKnown || this.codec.current() === null) return;
+    this.shapeKnown = true;
+    this.grace = graceMs(this.codec);
+    this.policy = policyOf(this.ref);
+    this.hitBuffer = this.policy === 0 ? null : hitBufferOf(this.ref);
+    this.shapeLearned();
+  }
+
+  /** Called once a handle learns a schema installed after it opened (Store drops its fetcher). */
+  protected shapeLearned(): void {}
 
   // ── reads ──
 
@@ -127,7 +151,7 @@ export class MapStore<T = unknown> extends LookupCache {
     const v = this.hot ? this.readHot(key) : this.readPlain(key);
     const uses = this.uses;
     if (v === undefined) {
-      if (++uses.misses + uses.hits >= FLUSH) uses.flush();
+      if (++uses.misses + uses.hits >= FLUSH) this.flushUses();
       return undefined;
     }
     // A bounded store's policy hears of the read through the entry's REFERENCED bit: one load
@@ -138,8 +162,13 @@ export class MapStore<T = unknown> extends LookupCache {
       if ((arena.i32[wordOf(ref) + ENTRY.MIN_BYTES] & META_REFERENCED) === 0) markReferenced(ref);
       if ((hits & (HIT_SAMPLE - 1)) === 0) recordHit(this.hitBuffer!, key);
     }
-    if (hits + uses.misses >= FLUSH) uses.flush();
+    if (hits + uses.misses >= FLUSH) this.flushUses();
     return v as T;
+  }
+
+  private flushUses(): void {
+    this.uses.flush();
+    if (!this.shapeKnown) this.learnShape();
   }
 
   /** Whether `key` holds a value (that has not expired). */
@@ -253,6 +282,7 @@ export class MapStore<T = unknown> extends LookupCache {
     if (this.closed) throw new StoreClosedError(this.name);
     checkKey(key);
     const o = parseSetOptions(options);
+    if (!this.shapeKnown) this.learnShape();
     const sc = this.codec.current();
     const cache = sc === null ? null : sc.cache;
     const deadline = o.ttlGiven || cache === null || cache.ttl === 0 ? o.expires : deadlineAfter(cache.ttl);
@@ -285,18 +315,10 @@ export class MapStore<T = unknown> extends LookupCache {
     return true;
   };
 
-  /**
-   * A bounded store's checks before a write of a `len`-byte value: refuses a value larger than
-   * maxSize (no eviction could make it fit), and learns of a bound installed since this handle
-   * was opened.
-   */
+  /** A bounded store refuses a value larger than maxSize: no eviction could make it fit. */
   private checkBound(cache: CacheShape, len: number, key: string): void {
     if (cache.maxSize !== 0 && len > cache.maxSize) {
       throw new InvalidValueError(`store "${this.name}": the value of key ${quote(key)} is ${len} bytes encoded, more than the store's maxSize of ${cache.maxSize} bytes; nothing was stored`);
-    }
-    if (this.policy === 0 && isBounded(cache)) {
-      this.policy = policyOf(this.ref);
-      this.hitBuffer = hitBufferOf(this.ref);
     }
   }
 
@@ -574,7 +596,7 @@ export class MapStore<T = unknown> extends LookupCache {
   /** Counts and sizes; see {@link StoreStats}. */
   stats(): StoreStats {
     if (this.closed) throw new StoreClosedError(this.name);
-    this.uses.flush();
+    this.flushUses();
     return storeStats(this.name, this.ref);
   }
 

@@ -124,6 +124,12 @@ export function openSchema(store: Ref, name: string, text: string | null): Store
       if (sc.layout !== null && values > 0) {
         throw new InvalidOptionError(`store "${name}" already holds ${values} values written without a record layout; a store of records must be created with options.record before its first write`);
       }
+      // A bound counts the bytes of every value from the first write: a count begun now would
+      // race the writes in flight that saw no policy (they change a value's size without the
+      // store lock), so a bound comes before the first value, as a record layout does.
+      if (isBounded(sc.cache) && values > 0) {
+        throw new InvalidOptionError(`store "${name}" already holds ${values} values written without a bound; a bounded store (max, maxSize) must be created with its options before its first write: pass them to createStore in every thread, or open it with them before any thread writes`);
+      }
       // Recorded until published, as a store creation records its blocks (see recoverCreation).
       const storeWord = myWord + THREAD.CREATE_STORE;
       const blockWord = myWord + THREAD.CREATE_BLOCK;

@@ -118,7 +118,13 @@ export class Store<T = unknown> extends MapStore<T> {
       const v = this.get(key);
       if (v !== undefined) return Promise.resolve(v);
     }
+    this.learnShape();
     return (this.fetcher ??= new Fetcher<T>(this, this.ref, this.codec)).fetch(key, loader, options);
+  }
+
+  /** The fetcher read the store's ttl and grace when it was made: a new one reads them again. */
+  protected override shapeLearned(): void {
+    this.fetcher = null;
   }
 
 

@@ -28,6 +28,7 @@ import { Tag } from './codec';
 import { pause, spin, testKnob } from './faults';
 import { bucketRef, forEachRef, hashKey, indexHolds, insert, isOneByteKey, lookup, remove, repairIndex, reserveOne, storedHash } from './keyindex';
 import {
+  BLOCK,
   BLOCK_BITS,
   BUCKET_TOMBSTONE,
   ENTRY,
@@ -337,16 +338,26 @@ export function insertEntry(store: Ref, key: string, tag: number, bytes: Uint8Ar
     if (lookup(store, key, hash) !== 0) return false;
     // A bounded store makes room first, so that the new key takes the memory the evicted one
     // gave back (a placeholder holds no value: it counts once it gets one, see settle).
-    const p = placeholder ? 0 : policyOf(store);
-    if (p !== 0) evictWhileOver(p, store, 1, len);
-    reserveOne(store);
-    // Limbo: until the bucket is published, recovery frees this entry (see threads.ts).
-    arena.i32[myWord + THREAD.PENDING_STORE] = store;
     const oneByte = isOneByteKey(key);
     const slotWords = inlineSlotWords(tag, len, expires, minBytes, placeholder);
     const lenWord = key.length | (oneByte ? KEY_ONE_BYTE : 0) | (slotWords << INLINE_WORDS_SHIFT);
     // The block ends where the layout puts the end of the second inline slot (after the key).
-    const ref = alloc(KIND.ENTRY, Math.ceil(((inlineSlotA(lenWord) + 2 * slotWords) * 4) / UNIT), myWord + THREAD.PENDING_LIMBO);
+    const units = Math.ceil(((inlineSlotA(lenWord) + 2 * slotWords) * 4) / UNIT);
+    const p = placeholder ? 0 : policyOf(store);
+    // The last victim, when its block is of this entry's size class, is kept (in limbo) for it.
+    if (p !== 0) evictWhileOver(p, store, 1, len, sizeClassOf(units));
+    const kept = spare;
+    spare = 0 as Ref;
+    try {
+      reserveOne(store);
+    } catch (err) {
+      // The index could not grow (out of memory): the kept victim is freed, not left in limbo.
+      if (kept !== 0) free(kept, myWord + THREAD.PENDING_LIMBO);
+      throw err;
+    }
+    // Limbo: until the bucket is published, recovery frees this entry (see threads.ts).
+    arena.i32[myWord + THREAD.PENDING_STORE] = store;
+    const ref = kept !== 0 ? kept : (alloc(KIND.ENTRY, units, myWord + THREAD.PENDING_LIMBO) as Ref);
     let i32 = arena.i32;
     const e = wordOf(ref);
     i32[e + ENTRY.DATA] = 0;
@@ -416,16 +427,34 @@ export function removeEntry(store: Ref, ref: Ref, key: string, clear: boolean): 
 }
 
 /**
- * Evicts from bounded store `store` (its lock held; policy area `p`) until `more` more values of
- * `moreBytes` bytes fit, or no key can go (every key locked). Returns how many it evicted.
+ * An evicted entry kept for the insert that evicted it (evictWhileOver's `reuseClass`): unlinked,
+ * GEN odd, value cleared, lock released, and recorded in this thread's PENDING_LIMBO, exactly as
+ * a block alloc() just returned for an insert would be, so that recovery frees it the same way
+ * if the thread dies before the insert publishes it. Reusing it spares the allocator's lock
+ * twice (the free, then the alloc of a block of the same class).
  */
-export function evictWhileOver(p: Word, store: Ref, more: number, moreBytes: number): number {
+let spare = 0 as Ref;
+
+/**
+ * Evicts from bounded store `store` (its lock held; policy area `p`) until `more` more values of
+ * `moreBytes` bytes fit, or no key can go (every key locked). Returns how many it evicted. With
+ * `reuseClass` (an entry size class, for an insert), the last victim, if its block is of that
+ * class, is not freed but left in `spare` for the insert.
+ */
+export function evictWhileOver(p: Word, store: Ref, more: number, moreBytes: number, reuseClass = -1): number {
   let n = 0;
   while (overBound(p, store, more, moreBytes)) {
     const victim = nextVictim(p, store);
     if (victim === 0) break;
-    evictLocked(store, victim, victimHash);
+    evictLocked(p, store, victim, victimHash);
     n++;
+    // Kept only when it is the last one: PENDING_LIMBO records one entry, and the next eviction
+    // would write its own there.
+    if (reuseClass >= 0 && (arena.i32[wordOf(victim) + BLOCK.HDR] & 0xff) === reuseClass && !overBound(p, store, more, moreBytes)) {
+      spare = victim;
+      break;
+    }
+    free(victim, myWord + THREAD.PENDING_LIMBO);
   }
   if (n !== 0) add64(arena.i32, wordOf(store) + STORE.EVICTIONS, n);
   return n;
@@ -443,20 +472,19 @@ export function settle(store: Ref): void {
 }
 
 /**
- * removeEntry with the store lock held and the entry's lock taken by the policy: the value is
- * unpublished (readers see SEQ move, hot readers the write epoch), the key unlinked, GEN made
- * odd, then the entry freed. Limbo-recorded as removeEntry does.
+ * removeEntry with the store lock held and the entry's lock taken by the policy, up to the free
+ * (the caller frees or keeps it): the value is unpublished (readers see SEQ move, hot readers
+ * the write epoch), the key unlinked, GEN made odd. Limbo-recorded as removeEntry does.
  */
-function evictLocked(store: Ref, ref: Ref, hash: number): void {
+function evictLocked(p: Word, store: Ref, ref: Ref, hash: number): void {
   const e = wordOf(ref);
   arena.i32[myWord + THREAD.PENDING_STORE] = store;
   arena.i32[myWord + THREAD.PENDING_LIMBO] = ref;
   clearValue(store, ref);
   remove(store, ref, hash);
-  unlinked(policyOf(store), ref);
+  unlinked(p, ref);
   Atomics.add(arena.i32, e + ENTRY.GEN, 1);
   release(arena.i32, e + ENTRY.LOCK);
-  free(ref, myWord + THREAD.PENDING_LIMBO);
 }
 
 /**

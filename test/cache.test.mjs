@@ -217,6 +217,38 @@ test('expired keys are evicted first', () => {
   assert.is(s.stats().ttlEntries, 0, 'the expired key went before any live one');
 });
 
+test('a handle opened before the store got its cache options learns them at its next write', async () => {
+  const early = createStore('cache-late-shape');
+  const late = createStore('cache-late-shape', { max: 10, ttl: 0.3, staleWhileRevalidate: 60 });
+  late.set('k', 'v');
+  early.set('x', 1); // a write: the early handle takes the shape in
+  await new Promise((r) => setTimeout(r, 400));
+  // 'k' is past its ttl; its physical deadline is 60 s on (the stale-while-revalidate grace).
+  assert.is(late.get('k'), undefined);
+  assert.is(early.get('k'), undefined, 'the early handle serves a value past its ttl');
+  assert.is(early.has('k'), false);
+  assert.is(early.remainingTtl('x'), undefined, "the early handle's write got the store's ttl");
+  for (let i = 0; i < 30; i++) early.set(`n${i}`, i);
+  assert.ok(early.stats().entries <= 10, `the early handle's writes passed the bound: ${early.stats().entries} entries`);
+  // Within the grace, fetch serves the stale value (and refreshes it in the background).
+  late.set('s', 'old', { ttl: 0.05 });
+  await new Promise((r) => setTimeout(r, 100));
+  assert.is(await early.fetch('s', async () => 'new'), 'old');
+  await until(() => late.get('s') === 'new');
+  checkVerify();
+});
+
+test('a bound cannot be given to a store that already holds values (the byte count starts at the first write)', () => {
+  const s = createStore('cache-late-bound');
+  s.set('a', 1);
+  assert.throws(() => createStore('cache-late-bound', { max: 10 }), (e) => e instanceof InvalidOptionError && /already holds 1 values written without a bound/.test(e.message));
+  // A ttl alone counts nothing: it may come later.
+  const t = createStore('cache-late-bound', { ttl: 60 });
+  t.set('b', 1);
+  assert.ok(s.remainingTtl('b') > 59);
+  checkVerify();
+});
+
 test('a bounded store of records', () => {
   const s = createStore('cache-records', { max: 20, record: layoutRecord([{ name: 'n', type: 'int32' }, { name: 'x', type: 'float64' }]) });
   for (let i = 0; i < 200; i++) s.set(`r${i}`, { n: i, x: i / 2 });
