@@ -416,8 +416,11 @@ export function nextVictim(p: Word, store: Ref): Ref {
     const cand = popWindow(p);
     if (cand === 0) continue;
     const c = wordOf(cand);
-    Atomics.and(i32, c + ENTRY.MIN_BYTES, ~(META_WINDOW | META_REFERENCED));
-    if (i32[c + ENTRY.DATA] === 0 || !tryAcquire(i32, c + ENTRY.LOCK, myToken)) continue; // locked: it enters the main area
+    if (i32[c + ENTRY.DATA] === 0 || !tryAcquire(i32, c + ENTRY.LOCK, myToken)) {
+      // Locked (or a placeholder): it enters the main area.
+      Atomics.and(i32, c + ENTRY.MIN_BYTES, ~(META_WINDOW | META_REFERENCED));
+      continue;
+    }
     const h = storedHash(cand);
     if (Atomics.load(i32, wordOf(store) + STORE.TTL_COUNT) > 0 && expiredAt(cand, now())) {
       victimHash = h;
@@ -427,9 +430,12 @@ export function nextVictim(p: Word, store: Ref): Ref {
     // Admitted: the candidate stays (in the main area), the victim goes, if no thread locked it
     // since the hand saw it (else the candidate goes after all: a contest lost to a lock).
     if (victim !== 0 && frequency(p, h) > victimFreq && tryAcquire(i32, wordOf(victim) + ENTRY.LOCK, myToken)) {
+      Atomics.and(i32, c + ENTRY.MIN_BYTES, ~(META_WINDOW | META_REFERENCED));
       releaseEntry(cand);
       return victim;
     }
+    // The candidate goes with its WINDOW bit: an evicted entry's META is rewritten when the
+    // block holds a key again.
     victimHash = h;
     return cand;
   }
