@@ -335,12 +335,16 @@ export function remove(store: number, ref: number, hash: number): boolean {
 
 /**
  * Calls `visit` with every entry ref in the index, lock-free. If a resize replaces the array
- * during the walk, the walk restarts (`visit` must tolerate seeing a ref twice) — after
- * `maxRestarts` it reports false and the caller should walk under the store lock.
+ * during the walk, the walk restarts, and `restart` is called first: what the abandoned walk
+ * visited must be dropped, not merely deduplicated, because the old array may have been freed
+ * and reused by then, and the refs read from it may be garbage (a sum or a list kept across
+ * restarts would count them, or count a key twice). After `maxRestarts` it reports false and
+ * the caller should reset and walk under the store lock.
  */
-export function forEachRef(store: number, visit: (ref: number) => void, maxRestarts = 8): boolean {
+export function forEachRef(store: number, visit: (ref: number) => void, maxRestarts = 8, restart?: () => void): boolean {
   const s = store * 2;
   for (let attempt = 0; attempt <= maxRestarts; attempt++) {
+    if (attempt !== 0 && restart !== undefined) restart();
     const seq = Atomics.load(arena.i32, s + STORE.SEQ);
     const idx = Atomics.load(arena.i32, s + STORE.INDEX);
     if (!arena.covers(idx * UNIT + 16)) continue;

@@ -200,9 +200,11 @@ export class MapStore<T = unknown> extends LookupCache {
     // What the sweep had to leave (keys locked by some thread) is expired all the same.
     let stillExpired = 0;
     const t = now() + this.grace;
-    if (Atomics.load(arena.i32, s + STORE.TTL_COUNT) > 0) forEachRef(this.ref, (ref) => {
-      if (expiredAt(ref, t)) stillExpired++;
-    });
+    if (Atomics.load(arena.i32, s + STORE.TTL_COUNT) > 0) {
+      forEachRef(this.ref, (ref) => {
+        if (expiredAt(ref, t)) stillExpired++;
+      }, 8, () => (stillExpired = 0));
+    }
     return Atomics.load(arena.i32, s + STORE.VALUES) - stillExpired;
   }
 
@@ -231,7 +233,11 @@ export class MapStore<T = unknown> extends LookupCache {
         const key = liveKey(ref, this.grace);
         if (key !== undefined && (p === undefined || p.test(key))) keys.add(key);
       };
-      if (!forEachRef(this.ref, visit)) withStoreLock(this.ref, () => forEachRef(this.ref, visit, 0));
+      const restart = (): void => keys.clear();
+      if (!forEachRef(this.ref, visit, 8, restart)) {
+        restart();
+        withStoreLock(this.ref, () => forEachRef(this.ref, visit, 0));
+      }
       if (!entryRefsMoved(arena.i32)) return [...keys];
     }
   }

@@ -63,7 +63,7 @@ export function storeStats(name: string, store: Ref): StoreStats {
     const d = Atomics.load(arena.i32, wordOf(ref) + ENTRY.DATA);
     if (d < 0) valueBytes += inlineLength(d);
     else if (d !== 0 && arena.covers(d * UNIT + 8)) valueBytes += arena.i32[wordOf(d) + VALUE.LEN];
-  });
+  }, 8, () => (valueBytes = 0));
   const idx = Atomics.load(i32, s + STORE.INDEX);
   const u = usage();
   const values = Atomics.load(i32, s + STORE.VALUES);

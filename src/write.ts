@@ -526,9 +526,11 @@ export function sweepExpired(store: Ref, buckets: number, remove: (ref: Ref) => 
   const expired: Ref[] = [];
   const t = now();
   if (buckets === Infinity) {
-    forEachRef(store, (ref) => {
+    // Refs of an abandoned walk may be garbage: a lock taken through one would write into a value.
+    const complete = forEachRef(store, (ref) => {
       if (expiredAt(ref, t)) expired.push(ref);
-    });
+    }, 8, () => (expired.length = 0));
+    if (!complete) return 0;
   } else {
     // Threads share one cursor, so concurrent sweeps look at different buckets. The bucket
     // array is read as lookups read it (keyindex.ts): under the store's SEQ, which a resize

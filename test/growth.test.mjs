@@ -4,6 +4,8 @@ import { Worker } from 'node:worker_threads';
 import { createStore, arenaStats } from 'native-keyshare';
 import { fixture } from './util.mjs';
 
+const { forEachRef } = await import('../dist/cjs/keyindex.js');
+
 // A thread makes its views of the arena when it loads the library and refreshes them only when
 // it meets a ref beyond them. These tests grow the arena while a worker holds views of its old
 // size, then ask the worker for what was written beyond them: every read must refresh and find
@@ -51,6 +53,31 @@ test('entries and values beyond the reader\'s views, in an index it can see', as
   const got = await next();
   w.postMessage(null);
   assert.equal(got, [[19, true], [0, true], [`499:${big}`, true], [999, true], [undefined, false]]);
+});
+
+test('a walk of the index that a resize restarts drops what it visited before (the old array may be reused)', () => {
+  const s = createStore('walk-resized');
+  for (let i = 0; i < 100; i++) s.set(`w${i}`, i);
+  const before = s.stats().indexCapacity;
+  let grown = false;
+  let seen = 0;
+  let restarts = 0;
+  // The first visit grows the index: its array is replaced (and freed) under the walk.
+  const complete = forEachRef(s.ref, () => {
+    seen++;
+    if (!grown) {
+      grown = true;
+      for (let i = 100; i < 2000; i++) s.set(`w${i}`, i);
+    }
+  }, 8, () => {
+    restarts++;
+    seen = 0;
+  });
+  assert.ok(s.stats().indexCapacity > before, 'the index did not grow');
+  assert.ok(complete);
+  assert.is(restarts, 1);
+  assert.is(seen, 2000, `the walk counted ${seen} entries of 2000`);
+  assert.is(s.listKeys().length, 2000);
 });
 
 test.run();
