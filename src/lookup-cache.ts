@@ -94,10 +94,30 @@ export function cacheLimitFor(hot: boolean, maxKeys: number | undefined): number
 /** CacheEntry.seq of an entry without a cached value: odd, so never the SEQ of a published block. */
 const NO_VALUE = -1;
 
-/** What this thread remembers about one key: where its entry is, and (hot reads) its value. */
+/**
+ * What a thread remembers about one key: where its entry is. A plain handle's cache holds these,
+ * and nothing else: a plain get re-reads the entry anyway, so it needs only the ref and the GEN
+ * to check. Two fields, not HotCacheEntry's eight, because a plain handle caches up to
+ * CACHE_LIMIT keys in every thread and the object is most of a key's cost there: measured on
+ * Node 20, x64, a thread's heap grew 142 bytes per cached key with one eight-field class for
+ * both kinds, 81–94 with this one (besides the key string, when nobody else holds it). The
+ * Redis tier's memory target counts these bytes in each thread (bench/README.md, "Redis tier").
+ */
 export class CacheEntry {
   ref: Ref;
   gen: number;
+  constructor(ref: Ref, gen: number) {
+    this.ref = ref;
+    this.gen = gen;
+  }
+}
+
+/**
+ * What a hotReads handle remembers about one key: where its entry is, and its decoded value. Only
+ * hot handles make these, so a plain get's `entry.ref` loads see one object shape, and a hot
+ * get's another (each site monomorphic while a process uses one kind of handle).
+ */
+export class HotCacheEntry extends CacheEntry {
   /**
    * SEQ at which `value` was decoded; NO_VALUE when no value is cached. (A sentinel, not a sign
    * test: SEQ wraps into negatives.)
@@ -115,20 +135,16 @@ export class CacheEntry {
   value: unknown = undefined;
   /**
    * Its place in the cache's CLOCK ring << PLACE_SHIFT | DEADLINE | USED. USED is set by each hot
-   * cache hit and cleared by the hand (a second chance; see LookupCache.cache). Unused by plain
-   * handles. One field, not three: a hot get's cost is mostly the cache misses of reaching its
-   * entry, and every field makes entries bigger.
+   * cache hit and cleared by the hand (a second chance; see LookupCache.cache). One field, not
+   * three: a hot get's cost is mostly the cache misses of reaching its entry, and every field
+   * makes entries bigger.
    */
   mark = 0;
   /**
-   * hotReads: the write epoch of the entry's stripe at which `value` is known current, or one the
-   * stripe has passed (so that it cannot match) when that was not established (see readHot).
+   * The write epoch of the entry's stripe at which `value` is known current, or one the stripe
+   * has passed (so that it cannot match) when that was not established (see readHot).
    */
   epoch = 0;
-  constructor(ref: Ref, gen: number) {
-    this.ref = ref;
-    this.gen = gen;
-  }
 }
 
 /**
@@ -175,7 +191,7 @@ export abstract class LookupCache implements EntrySink {
   protected grace = 0;
   private readonly cached = new Map<string, CacheEntry>();
   /** hotReads: the cached entries in CLOCK order, their keys, and the hand (see cache). */
-  private ring: CacheEntry[] = [];
+  private ring: HotCacheEntry[] = [];
   private ringKeys: string[] = [];
   private hand = 0;
   /** hotReads: misses of the full cache so far (see HOT_ADMIT_EVERY). */
@@ -279,7 +295,7 @@ export abstract class LookupCache implements EntrySink {
    * check (a retired slab's entries were all deleted, and deletes move their stripes' epochs).
    */
   protected readHot(key: string): unknown {
-    const entry = this.cached.get(key);
+    const entry = this.cached.get(key) as HotCacheEntry | undefined;
     if (entry !== undefined && entry.seq !== NO_VALUE) {
       const i32 = arena.i32;
       const epoch = Atomics.load(i32, this.epochs + epochStripe(entry.ref));
@@ -305,10 +321,10 @@ export abstract class LookupCache implements EntrySink {
   }
 
   /** A hot get that reads the entry and decodes its value (see readHot). */
-  private readHotSlow(key: string, entry: CacheEntry | undefined): unknown {
+  private readHotSlow(key: string, entry: HotCacheEntry | undefined): unknown {
     for (;;) {
       if (entry === undefined) {
-        entry = this.find(key);
+        entry = this.find(key) as HotCacheEntry | undefined;
         if (entry === undefined) return undefined;
       }
       // Loaded before the entry is read: see readHot.
@@ -356,7 +372,7 @@ export abstract class LookupCache implements EntrySink {
         this.uncache(key);
       }
     }
-    const entry = this.cached.get(key);
+    const entry = this.cached.get(key) as HotCacheEntry | undefined;
     if (entry !== undefined && entry.seq !== NO_VALUE) {
       // readHot's tests, without its USED mark: see readHot for why each is sound.
       const i32 = arena.i32;
@@ -412,7 +428,7 @@ export abstract class LookupCache implements EntrySink {
     checkKey(key);
     const ref = lookup(this.ref, key, hashKey(key));
     if (ref === 0) return undefined;
-    const entry = new CacheEntry(ref, foundGen);
+    const entry = this.hot ? new HotCacheEntry(ref, foundGen) : new CacheEntry(ref, foundGen);
     this.cache(key, entry);
     return entry;
   }
@@ -421,7 +437,7 @@ export abstract class LookupCache implements EntrySink {
   admit(key: string, ref: Ref, gen: number): void {
     // A full plain cache takes no key (see cache()): no entry object for the collector then.
     if (!this.hot && this.cached.size >= this.cacheLimit) return;
-    this.cache(key, new CacheEntry(ref, gen));
+    this.cache(key, this.hot ? new HotCacheEntry(ref, gen) : new CacheEntry(ref, gen));
   }
 
   /**
@@ -447,7 +463,8 @@ export abstract class LookupCache implements EntrySink {
       return;
     }
     const ring = this.ring;
-    const prev = cached.get(key);
+    const hotEntry = entry as HotCacheEntry;
+    const prev = cached.get(key) as HotCacheEntry | undefined;
     let at: number;
     if (prev !== undefined) {
       at = prev.mark >>> PLACE_SHIFT;
@@ -465,8 +482,8 @@ export abstract class LookupCache implements EntrySink {
       cached.delete(this.ringKeys[at]!);
       this.hand = at + 1 === ring.length ? 0 : at + 1;
     }
-    entry.mark = at << PLACE_SHIFT;
-    ring[at] = entry;
+    hotEntry.mark = at << PLACE_SHIFT;
+    ring[at] = hotEntry;
     this.ringKeys[at] = key;
     cached.set(key, entry);
   }
@@ -477,7 +494,7 @@ export abstract class LookupCache implements EntrySink {
       this.cached.delete(key);
       return;
     }
-    const entry = this.cached.get(key);
+    const entry = this.cached.get(key) as HotCacheEntry | undefined;
     if (entry === undefined) return;
     this.cached.delete(key);
     const ring = this.ring;
