@@ -139,7 +139,7 @@ for (const [label, bound, extra] of [
 ]) {
   test(`bounded store (${label}), 3 workers for ${MS} ms: evictions all along, no anomaly`, async () => {
     const t0 = Date.now();
-    const { history, evictions } = await recordHistory({ seed: SEED, workers: 3, durationMs: MS, maxRecords: 30_000, storeName: `history-evict-${bound.max ?? 'size'}`, keys: 200, hotKeys: 8, bound, ...extra });
+    const { history, evictions } = await recordHistory({ seed: SEED, workers: 3, durationMs: MS, maxRecords: 30_000, minOps: 8000, storeName: `history-evict-${bound.max ?? 'size'}`, keys: 200, hotKeys: 8, bound, ...extra });
     history.formatId = formatId;
     const t1 = Date.now();
     const r = checkHistory(history);
