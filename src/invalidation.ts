@@ -4,8 +4,8 @@
  * invalidations to shared memory.
  *
  * Epochs. Each Redis-backed store has a record in the internal store EPOCH_STORE: `all` (the
- * flush epoch), `live` (1 while invalidations flow), and 256 stripe counters `s0`…`s255` (a key
- * maps to one by hash). Every change of a key's value that this process learns of bumps the
+ * flush epoch), `live` (1 while invalidations flow), 256 stripe counters `s0`…`s255` (a key
+ * maps to one by hash), and 256 own-write marks `m0`…`m255` (see Tracker.apply). Every change of a key's value that this process learns of bumps the
  * key's stripe *before* it removes the key locally; a flush or a drop of the tracking connection
  * sets `live` to 0 and bumps `all` before it clears the local tier. A reader that fetched from
  * Redis stores what it read only if, under the key's entry lock, the stripe and `all` still hold
@@ -25,16 +25,25 @@
  * drops (node-redis 'error'/'reconnecting'/'end'), and again once tracking is on after a
  * reconnect: between a drop and its re-establishment Redis keeps no record of what it should
  * have told us, so nothing cached before the drop can be trusted, and nothing is cached during.
+ *
+ * Order. The holder applies invalidations one at a time in the order Redis sent them (a queue):
+ * a refresh of a key this process wrote (apply) holds the later ones back until its GET is
+ * answered, so that what a thread may read is always as if the invalidations had arrived in
+ * order, only later.
  */
 import { RedisError } from './errors';
+import type { FetchStamp } from './fetch';
 import { layoutRecord, type RecordLayout } from './records';
 import { openInternalStore } from './registry';
 import type { Store } from './store';
 import { loadRedis, type RedisClient, type RedisConfig } from './redis-link';
+import { testKnob } from './faults';
 
 /** Stripe counters per store: two keys share one with probability 1/256. */
 const STRIPES = 256;
 const STRIPE_FIELDS = Array.from({ length: STRIPES }, (_, i) => `s${i}`);
+/** Own-write marks, one per stripe: the tag (ownTag) of the key a put of this process stored last. */
+const MARK_FIELDS = Array.from({ length: STRIPES }, (_, i) => `m${i}`);
 /** Made on first use, not at load: laying out 258 fields costs every thread ~1 ms (more under load). */
 let epochLayout: RecordLayout | null = null;
 function epochLayoutOf(): RecordLayout {
@@ -42,6 +51,7 @@ function epochLayoutOf(): RecordLayout {
     { name: 'all', type: 'int32' },
     { name: 'live', type: 'int32' },
     ...STRIPE_FIELDS.map((name) => ({ name, type: 'int32' as const })),
+    ...MARK_FIELDS.map((name) => ({ name, type: 'int32' as const })),
   ]));
 }
 const EPOCH_STORE = '\u0000native-keyshare:redis-epochs';
@@ -50,6 +60,14 @@ const TRACKER_STORE = '\u0000native-keyshare:redis-trackers';
 const POLL_MS = 100;
 /** How long an invalidation waits for the key's lock (a reader storing, a writer writing). */
 const INVALIDATE_LOCK_MS = 10_000;
+/** How long a refresh (Tracker.apply) waits for its GET before it drops the key instead. */
+const REFRESH_MS = 1000;
+/**
+ * Test-only (NATIVE_KEYSHARE_TEST_REDIS_APPLY_DELAY, see faults.ts): milliseconds the tracker
+ * waits before it applies what it received, so that a test's put stores (and marks) its value
+ * before its own invalidation is applied.
+ */
+const APPLY_DELAY_MS = testKnob('REDIS_APPLY_DELAY');
 
 let epochStore: Store<Record<string, number>> | null = null;
 let trackerStore: Store<string> | null = null;
@@ -66,6 +84,13 @@ export function stripeOf(key: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
   return (h >>> 0) & (STRIPES - 1);
+}
+
+/** A key's own-write tag: a second hash (djb2-xor, not the stripe's FNV), never 0 (no mark). */
+export function ownTag(key: string): number {
+  let h = 5381;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h, 33) ^ key.charCodeAt(i);
+  return h === 0 ? 1 : h | 0;
 }
 
 /** What a reader notes before its GET, to compare before it stores. */
@@ -110,6 +135,31 @@ export class Epochs {
     return snap.live && s.add(this.name, 'all', 0) === snap.all && s.add(this.name, STRIPE_FIELDS[stripe], 0) === snap.stripe;
   }
 
+  /**
+   * Whether no flush, drop and change of the stripe happened since the snapshot, whatever
+   * `live` was: a value read after it is as new as every change this process has learned of.
+   */
+  same(snap: EpochSnapshot, stripe: number): boolean {
+    const s = this.store;
+    return s.add(this.name, 'all', 0) === snap.all && s.add(this.name, STRIPE_FIELDS[stripe], 0) === snap.stripe;
+  }
+
+  /** Marks key tag `tag` (ownTag) as written by a put of this process: see Tracker.apply. */
+  markOwn(stripe: number, tag: number): void {
+    const s = this.store;
+    const f = MARK_FIELDS[stripe];
+    for (let cur = s.add(this.name, f, 0); ; ) {
+      const seen = s.compareExchange(this.name, f, cur, tag);
+      if (seen === cur) return;
+      cur = seen;
+    }
+  }
+
+  /** Clears the stripe's mark if it is `tag`; true if it was. */
+  takeMark(stripe: number, tag: number): boolean {
+    return this.store.compareExchange(this.name, MARK_FIELDS[stripe], tag, 0) === tag;
+  }
+
   /** Bumps the stripe of a key whose value changed; returns the new epoch. */
   bump(stripe: number): number {
     return (this.store.add(this.name, STRIPE_FIELDS[stripe], 1) + 1) | 0;
@@ -139,6 +189,12 @@ export interface TrackedHandle {
   dropLocal(key: string, timeout: number): void;
   /** Removes every key from the local tier. */
   flushLocal(): void;
+  /** Under `key`'s entry lock: `takeMark()`, and if true where its local value is (none: undefined). */
+  ownedLocal(key: string, timeout: number, takeMark: () => boolean): FetchStamp | undefined;
+  /** `key`'s bytes in Redis (null: absent). */
+  readRemote(key: string): Promise<Buffer | null>;
+  /** Replaces the local value seen at `at` with `buf` (see RedisStore.refreshLocal). */
+  refreshLocal(key: string, at: FetchStamp, buf: Buffer | null, timeout: number): void;
 }
 
 /** This thread's tracker of each Redis-backed store it has open, by store name. */
@@ -175,6 +231,10 @@ export class Tracker {
   holding = false;
   /** Invalidations applied by this thread (tests and benches read it through the store). */
   invalidations = 0;
+  /** Invalidations received and not yet applied, in Redis's order (null: a flush). */
+  private readonly queue: (string | null)[] = [];
+  /** A refresh is in flight (see apply): the queue waits for it. */
+  private refreshing = false;
 
   constructor(
     private readonly name: string,
@@ -267,24 +327,83 @@ export class Tracker {
   }
 
   private invalidate(key: string | Buffer | null): void {
-    if (key === null) {
-      // FLUSHALL, FLUSHDB: everything may be gone. `all` moves, as for a drop, but reads may cache again at once.
-      this.epochs.setLive(0);
-      this.flush();
-      this.epochs.setLive(1);
-      this.invalidations++;
-      return;
+    this.queue.push(key === null || typeof key === 'string' ? key : key.toString());
+    if (APPLY_DELAY_MS !== 0) setTimeout(() => this.drain(), APPLY_DELAY_MS);
+    else this.drain();
+  }
+
+  /** Applies the queued invalidations in order, pausing while a refresh is in flight. */
+  private drain(): void {
+    while (!this.refreshing && this.queue.length > 0) {
+      const k = this.queue.shift()!;
+      if (k === null) {
+        // FLUSHALL, FLUSHDB: everything may be gone. `all` moves, as for a drop, but reads may cache again at once.
+        this.epochs.setLive(0);
+        this.flush();
+        this.epochs.setLive(1);
+        this.invalidations++;
+      } else this.apply(k);
     }
-    const k = typeof key === 'string' ? key : key.toString();
+  }
+
+  /**
+   * One key's invalidation: bump its stripe, then drop it locally; or, when a put of this
+   * process marked the key (Epochs.markOwn) and it is held locally, *refresh* it: keep the
+   * entry, GET the key, and put what Redis returns in its place. The GET is sent after this
+   * invalidation arrived, so it reads every write the invalidation stands for, including
+   * another client's SET that Redis folded into it (BCAST sends a key once per event-loop turn
+   * however often it changed, so "skip our own invalidation" could skip someone else's). Until
+   * the GET returns, the invalidation counts as not yet arrived: later ones wait in the queue,
+   * so they still apply in Redis's order, and nothing newer than the kept value has been
+   * applied. The mark is a hint (a tag per stripe: two keys may clear each other's, costing a
+   * miss or a needless GET), never a reason to keep a value unchecked.
+   */
+  private apply(k: string): void {
     const prefix = this.config.prefix;
     if (!k.startsWith(prefix) || k.length === prefix.length) return;
     const local = k.slice(prefix.length);
-    this.epochs.bump(stripeOf(local));
+    const stripe = stripeOf(local);
+    this.epochs.bump(stripe);
+    let handle: TrackedHandle | undefined;
     for (const h of this.handles) {
-      h.dropLocal(local, INVALIDATE_LOCK_MS);
-      break;
+      handle = h;
+      break; // every handle of the store shares one tier
     }
+    if (handle !== undefined) {
+      const tag = ownTag(local);
+      const at = handle.ownedLocal(local, INVALIDATE_LOCK_MS, () => this.epochs.takeMark(stripe, tag));
+      if (at !== undefined) {
+        this.refreshing = true;
+        void this.refresh(handle, local, at);
+        return;
+      }
+    }
+    handle?.dropLocal(local, INVALIDATE_LOCK_MS);
     this.invalidations++;
+  }
+
+  private async refresh(h: TrackedHandle, key: string, at: FetchStamp): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const late = new Promise<undefined>((resolve) => {
+        timer = setTimeout(resolve, REFRESH_MS, undefined);
+        timer.unref();
+      });
+      const buf = await Promise.race([h.readRemote(key), late]);
+      if (buf === undefined) h.dropLocal(key, INVALIDATE_LOCK_MS);
+      else h.refreshLocal(key, at, buf, INVALIDATE_LOCK_MS);
+    } catch {
+      try {
+        h.dropLocal(key, INVALIDATE_LOCK_MS);
+      } catch {
+        // the handle closed meanwhile
+      }
+    } finally {
+      clearTimeout(timer);
+      this.invalidations++;
+      this.refreshing = false;
+      this.drain();
+    }
   }
 
   /** A handle closed: the last one of the thread gives the tracking connection up. */
