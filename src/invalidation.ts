@@ -26,10 +26,11 @@
  * reconnect: between a drop and its re-establishment Redis keeps no record of what it should
  * have told us, so nothing cached before the drop can be trusted, and nothing is cached during.
  *
- * Order. The holder applies invalidations one at a time in the order Redis sent them (a queue):
- * a refresh of a key this process wrote (apply) holds the later ones back until its GET is
- * answered, so that what a thread may read is always as if the invalidations had arrived in
- * order, only later.
+ * Order. The holder bumps each invalidated key's stripe as it arrives, and applies (drops, or
+ * replaces: a refresh, see receive) in the order Redis sent them, from a queue: a refresh of a
+ * key this process wrote holds the later ones back until its GET is answered, so that what a
+ * thread may read is always as if the invalidations had arrived in order, only later. The GETs
+ * of several refreshes are in flight together: the wait is one round trip, not one per refresh.
  */
 import { RedisError } from './errors';
 import type { FetchStamp } from './fetch';
@@ -62,12 +63,16 @@ const POLL_MS = 100;
 const INVALIDATE_LOCK_MS = 10_000;
 /** How long a refresh (Tracker.apply) waits for its GET before it drops the key instead. */
 const REFRESH_MS = 1000;
+/** After a refresh failed or timed out, how long invalidations drop instead of refreshing, in ms. */
+const REFRESH_BACKOFF_MS = 5000;
 /**
  * Test-only (NATIVE_KEYSHARE_TEST_REDIS_APPLY_DELAY, see faults.ts): milliseconds the tracker
- * waits before it applies what it received, so that a test's put stores (and marks) its value
- * before its own invalidation is applied.
+ * waits before it handles what it received, so that a test's put stores (and marks) its value
+ * before its own invalidation is handled.
  */
 const APPLY_DELAY_MS = testKnob('REDIS_APPLY_DELAY');
+/** Test-only (NATIVE_KEYSHARE_TEST_REDIS_REFRESH_DELAY): milliseconds added to a refresh's GET. */
+const REFRESH_DELAY_MS = testKnob('REDIS_REFRESH_DELAY');
 
 let epochStore: Store<Record<string, number>> | null = null;
 let trackerStore: Store<string> | null = null;
@@ -197,6 +202,14 @@ export interface TrackedHandle {
   refreshLocal(key: string, at: FetchStamp, buf: Buffer | null, timeout: number): void;
 }
 
+/** An invalidation received (see Tracker.receive): key null for a flush; `reply` for a refresh. */
+interface Received {
+  key: string | null;
+  handle: TrackedHandle | undefined;
+  at: FetchStamp | undefined;
+  reply: Promise<Buffer | null | undefined> | undefined;
+}
+
 /** This thread's tracker of each Redis-backed store it has open, by store name. */
 const trackersByName = new Map<string, Tracker>();
 
@@ -231,10 +244,12 @@ export class Tracker {
   holding = false;
   /** Invalidations applied by this thread (tests and benches read it through the store). */
   invalidations = 0;
-  /** Invalidations received and not yet applied, in Redis's order (null: a flush). */
-  private readonly queue: (string | null)[] = [];
-  /** A refresh is in flight (see apply): the queue waits for it. */
-  private refreshing = false;
+  /** Invalidations received and not yet applied, in Redis's order. */
+  private readonly queue: Received[] = [];
+  /** drain() is running (awaiting a refresh's GET). */
+  private draining = false;
+  /** Until when (Date.now) invalidations drop rather than refresh: a refresh failed recently. */
+  private noRefreshUntil = 0;
 
   constructor(
     private readonly name: string,
@@ -327,40 +342,34 @@ export class Tracker {
   }
 
   private invalidate(key: string | Buffer | null): void {
-    this.queue.push(key === null || typeof key === 'string' ? key : key.toString());
-    if (APPLY_DELAY_MS !== 0) setTimeout(() => this.drain(), APPLY_DELAY_MS);
-    else this.drain();
+    const k = key === null || typeof key === 'string' ? key : key.toString();
+    if (APPLY_DELAY_MS !== 0) setTimeout(() => this.enqueue(k), APPLY_DELAY_MS);
+    else this.enqueue(k);
   }
 
-  /** Applies the queued invalidations in order, pausing while a refresh is in flight. */
-  private drain(): void {
-    while (!this.refreshing && this.queue.length > 0) {
-      const k = this.queue.shift()!;
-      if (k === null) {
-        // FLUSHALL, FLUSHDB: everything may be gone. `all` moves, as for a drop, but reads may cache again at once.
-        this.epochs.setLive(0);
-        this.flush();
-        this.epochs.setLive(1);
-        this.invalidations++;
-      } else this.apply(k);
-    }
+  private enqueue(k: string | null): void {
+    const r = this.receive(k);
+    if (r === null) return;
+    this.queue.push(r);
+    if (!this.draining) void this.drain();
   }
 
   /**
-   * One key's invalidation: bump its stripe, then drop it locally; or, when a put of this
-   * process marked the key (Epochs.markOwn) and it is held locally, *refresh* it: keep the
-   * entry, GET the key, and put what Redis returns in its place. The GET is sent after this
-   * invalidation arrived, so it reads every write the invalidation stands for, including
-   * another client's SET that Redis folded into it (BCAST sends a key once per event-loop turn
-   * however often it changed, so "skip our own invalidation" could skip someone else's). Until
-   * the GET returns, the invalidation counts as not yet arrived: later ones wait in the queue,
-   * so they still apply in Redis's order, and nothing newer than the kept value has been
-   * applied. The mark is a hint (a tag per stripe: two keys may clear each other's, costing a
-   * miss or a needless GET), never a reason to keep a value unchecked.
+   * One invalidation as it arrives (null: not under the prefix). A key's stripe is bumped at
+   * once, then, under the key's entry lock (so that a put that stored has also marked, and one
+   * that has not will see the bump), the own-write mark is taken if it is the key's (ownTag).
+   * Marked and held locally: a *refresh* — the entry is kept and the key is read again, the GET
+   * sent now, after the invalidation arrived, so that its answer includes every write the
+   * invalidation stands for, another client's SET that Redis folded into it included (BCAST
+   * sends a key once per event-loop turn however often it changed, so "skip our own
+   * invalidation" could skip someone else's). Until the answer is applied the invalidation
+   * counts as not yet arrived. The mark is a hint (a tag per stripe: two keys may clear each
+   * other's, costing a miss or a needless GET), never a reason to keep a value unchecked.
    */
-  private apply(k: string): void {
+  private receive(k: string | null): Received | null {
+    if (k === null) return { key: null, handle: undefined, at: undefined, reply: undefined };
     const prefix = this.config.prefix;
-    if (!k.startsWith(prefix) || k.length === prefix.length) return;
+    if (!k.startsWith(prefix) || k.length === prefix.length) return null;
     const local = k.slice(prefix.length);
     const stripe = stripeOf(local);
     this.epochs.bump(stripe);
@@ -369,40 +378,59 @@ export class Tracker {
       handle = h;
       break; // every handle of the store shares one tier
     }
-    if (handle !== undefined) {
-      const tag = ownTag(local);
-      const at = handle.ownedLocal(local, INVALIDATE_LOCK_MS, () => this.epochs.takeMark(stripe, tag));
-      if (at !== undefined) {
-        this.refreshing = true;
-        void this.refresh(handle, local, at);
-        return;
-      }
-    }
-    handle?.dropLocal(local, INVALIDATE_LOCK_MS);
-    this.invalidations++;
+    if (handle === undefined || Date.now() < this.noRefreshUntil) return { key: local, handle, at: undefined, reply: undefined };
+    const tag = ownTag(local);
+    const at = handle.ownedLocal(local, INVALIDATE_LOCK_MS, () => this.epochs.takeMark(stripe, tag));
+    return { key: local, handle, at, reply: at === undefined ? undefined : this.readBack(handle, local) };
   }
 
-  private async refresh(h: TrackedHandle, key: string, at: FetchStamp): Promise<void> {
+  /** A refresh's GET: the bytes (null: absent), or undefined if it failed or took REFRESH_MS. */
+  private readBack(h: TrackedHandle, key: string): Promise<Buffer | null | undefined> {
     let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(resolve, REFRESH_MS, undefined);
+      timer.unref();
+    });
+    const read = REFRESH_DELAY_MS === 0 ? h.readRemote(key) : h.readRemote(key).then((b) => new Promise<Buffer | null>((r) => setTimeout(r, REFRESH_DELAY_MS, b)));
+    return Promise.race([read, late]).then(
+      (buf) => {
+        clearTimeout(timer);
+        if (buf === undefined) this.noRefreshUntil = Date.now() + REFRESH_BACKOFF_MS;
+        return buf;
+      },
+      () => {
+        clearTimeout(timer);
+        this.noRefreshUntil = Date.now() + REFRESH_BACKOFF_MS;
+        return undefined;
+      },
+    );
+  }
+
+  /** Applies the queued invalidations in order; synchronous until it meets a refresh in flight. */
+  private async drain(): Promise<void> {
+    this.draining = true;
     try {
-      const late = new Promise<undefined>((resolve) => {
-        timer = setTimeout(resolve, REFRESH_MS, undefined);
-        timer.unref();
-      });
-      const buf = await Promise.race([h.readRemote(key), late]);
-      if (buf === undefined) h.dropLocal(key, INVALIDATE_LOCK_MS);
-      else h.refreshLocal(key, at, buf, INVALIDATE_LOCK_MS);
-    } catch {
-      try {
-        h.dropLocal(key, INVALIDATE_LOCK_MS);
-      } catch {
-        // the handle closed meanwhile
+      while (this.queue.length > 0) {
+        const r = this.queue[0];
+        if (r.key === null) {
+          // FLUSHALL, FLUSHDB: everything may be gone. `all` moves, as for a drop, but reads may cache again at once.
+          this.epochs.setLive(0);
+          this.flush();
+          this.epochs.setLive(1);
+        } else if (r.reply !== undefined) {
+          const buf = await r.reply;
+          try {
+            if (buf === undefined) r.handle!.dropLocal(r.key, INVALIDATE_LOCK_MS);
+            else r.handle!.refreshLocal(r.key, r.at!, buf, INVALIDATE_LOCK_MS);
+          } catch {
+            // the handle closed meanwhile
+          }
+        } else r.handle?.dropLocal(r.key, INVALIDATE_LOCK_MS);
+        this.queue.shift();
+        this.invalidations++;
       }
     } finally {
-      clearTimeout(timer);
-      this.invalidations++;
-      this.refreshing = false;
-      this.drain();
+      this.draining = false;
     }
   }
 

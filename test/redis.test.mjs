@@ -224,9 +224,11 @@ test("a put's own invalidation refreshes the copy: every thread reads the write 
 
 test('our put and another client\'s SET in one Redis event-loop turn: no thread keeps the older one', async () => {
   const opts = fresh();
-  // Two threads whose tracker applies invalidations 20 ms late: each put has stored and marked
-  // its value by then, so every round where ours runs first takes the refresh path.
-  const env = { ...process.env, NATIVE_KEYSHARE_TEST_REDIS_APPLY_DELAY: '20' };
+  // Two threads whose tracker handles invalidations 20 ms late: each put has stored and marked
+  // its value by then, so every round where ours runs first takes the refresh path; and whose
+  // refreshes take 50 ms more, so that the sentinel's invalidation, if it were applied before
+  // the refresh it follows, would let the older value be read.
+  const env = { ...process.env, NATIVE_KEYSHARE_TEST_REDIS_APPLY_DELAY: '20', NATIVE_KEYSHARE_TEST_REDIS_REFRESH_DELAY: '50' };
   const ws = [await startWorker({ ...opts, env }), await startWorker({ ...opts, env })];
   const other = createClient({ url: server.url });
   other.on('error', () => {});
