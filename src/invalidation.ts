@@ -351,7 +351,8 @@ export class Tracker {
     const r = this.receive(k);
     if (r === null) return;
     this.queue.push(r);
-    if (!this.draining) void this.drain();
+    // A failure (a closed arena) leaves the item at the head: the next arrival tries it again.
+    if (!this.draining) this.drain().catch(() => {});
   }
 
   /**
