@@ -16,6 +16,12 @@
  * (the thread that started the dead worker sees its 'exit' event; the recovery hook marks the
  * load LOAD_ORPHAN and notifies), and otherwise within one WAIT_SLICE_MS slice after recovery.
  * A thread that ends with process.exit() hands its loads over from its own exit handler.
+ *
+ * Tiers. A store whose values also live elsewhere (a RedisStore, redis-load.ts) passes a
+ * LoadTier: the owner hands its loaded value to the tier (keep) instead of storeLoaded, and may
+ * be told to run the loader again (RELOAD) when the value may be stale; a waiter takes the key's
+ * stored value once the load is done, else the published one only if the tier accepts it, else
+ * fetches again. The table, the waiting and the takeover are the same.
  */
 import { arena } from './arena';
 import { type CacheShape } from './cache-options';
@@ -63,6 +69,31 @@ export interface FetchStamp {
   expires: number;
 }
 export const newStamp = (): FetchStamp => ({ ref: 0, gen: 0, seq: 0, expires: 0 });
+
+/** What a LoadTier returns to have the load run again: what was loaded may be stale. */
+export const RELOAD: unique symbol = Symbol('reload');
+
+/**
+ * A store whose values are not only its own, and so need more than storeLoaded's conditional
+ * store: the Redis tier (redis-load.ts), whose loaded values pass its invalidation epochs.
+ * Without a tier the flow is the base one: storeLoaded, and waiters take the published value.
+ */
+export interface LoadTier<T> {
+  /**
+   * The owner, after its loader returned `value` and the load was closed, synchronously before
+   * it publishes: stores what it should, and returns what the load hands out, or RELOAD when
+   * `value` may be older than something a caller could have read (the loader then runs again;
+   * `attempt` counts the runs, from 0, and the tier bounds them by throwing: the load fails).
+   */
+  keep(key: string, value: T | undefined, ttl: number, attempt: number): T | undefined | typeof RELOAD;
+  /** A waiter, just before it registers: a token that accept() compares against. */
+  watch(key: string): unknown;
+  /**
+   * A waiter of a finished load that found no value of the key stored: whether its callers may
+   * take the published value (`late`: it joined after the close). False: it fetches again.
+   */
+  accept(key: string, watched: unknown, late: boolean): boolean;
+}
 
 /**
  * How long a waiter sleeps before it checks again whether the load's owner is alive. A notify
@@ -165,6 +196,7 @@ export class Fetcher<T> {
     private readonly store: Store<T>,
     private readonly ref: number,
     private readonly codec: StoreCodec,
+    private readonly tier: LoadTier<T> | null = null,
   ) {
     this.grace = graceMs(codec);
     this.defaultTtl = cacheShape(codec)?.ttl ?? 0;
@@ -234,6 +266,7 @@ export class Fetcher<T> {
       }
       return true;
     };
+    const watched = this.tier === null ? undefined : this.tier.watch(key);
     const joined = register(this.ref, key, hashKey(key), !background, recheck);
     if (joined === Joined.None) return undefined;
     const f = new Flight(id);
@@ -244,7 +277,7 @@ export class Fetcher<T> {
       f.loading = true;
       void this.run(f, key, loader, ttl, st, stale);
     } else {
-      void this.wait(f, key, loader, ttl, stale, joined === Joined.LateWaiter);
+      void this.wait(f, key, loader, ttl, stale, joined === Joined.LateWaiter, force, watched);
     }
     return f;
   }
@@ -297,31 +330,42 @@ export class Fetcher<T> {
 
   /** This thread owns the load: run the loader, store its value, publish the outcome. */
   private async run(f: Flight, key: string, loader: Loader<T>, ttl: number, st: FetchStamp, stale: T | undefined): Promise<void> {
-    let value: T | undefined;
-    try {
-      value = await loader(key, { signal: f.controller.signal, staleValue: stale });
-    } catch (error) {
-      this.fail(f, error);
-      return;
-    }
-    let out: T | undefined = value;
-    try {
-      if (value === undefined) {
-        publishValue(f.load, 0, null, 0, -1);
-      } else {
-        closeLoad(f.load);
-        out = this.storeLoaded(key, value, ttl, st);
-        const sc = this.codec.current();
-        const tag = this.codec.encode(out, sc, `${this.store.name}: value`);
-        if (tag === Tag.Record) publishValue(f.load, tag, sc!.rec, 0, sc!.layout!.size);
-        else publishValue(f.load, tag, encoded.bytes, encoded.offset, encoded.length);
+    for (let attempt = 0; ; attempt++) {
+      let value: T | undefined;
+      try {
+        value = await loader(key, { signal: f.controller.signal, staleValue: stale });
+      } catch (error) {
+        this.fail(f, error);
+        return;
       }
-    } catch (error) {
-      this.fail(f, error);
+      let out: T | undefined = value;
+      try {
+        if (this.tier !== null) {
+          // Closed first, so that accept() can tell the waiters that joined after keep's check.
+          closeLoad(f.load);
+          const kept = this.tier.keep(key, value, ttl, attempt);
+          if (kept === RELOAD) continue;
+          out = kept;
+        } else if (value !== undefined) {
+          closeLoad(f.load);
+          out = this.storeLoaded(key, value, ttl, st);
+        }
+        if (out === undefined) {
+          publishValue(f.load, 0, null, 0, -1);
+        } else {
+          const sc = this.codec.current();
+          const tag = this.codec.encode(out, sc, `${this.store.name}: value`);
+          if (tag === Tag.Record) publishValue(f.load, tag, sc!.rec, 0, sc!.layout!.size);
+          else publishValue(f.load, tag, encoded.bytes, encoded.offset, encoded.length);
+        }
+      } catch (error) {
+        this.fail(f, error);
+        return;
+      }
+      countLoad(this.ref, true);
+      this.settle(f, true, out);
       return;
     }
-    countLoad(this.ref, true);
-    this.settle(f, true, out);
   }
 
   private fail(f: Flight, error: unknown): void {
@@ -353,11 +397,15 @@ export class Fetcher<T> {
   }
 
   /** This thread waits for the load another thread runs (see the module header). */
-  private async wait(f: Flight, key: string, loader: Loader<T>, ttl: number, stale: T | undefined, late: boolean): Promise<void> {
+  private async wait(f: Flight, key: string, loader: Loader<T>, ttl: number, stale: T | undefined, late: boolean, force: boolean, watched: unknown): Promise<void> {
     const load = f.load;
     for (;;) {
       if (f.cancelled) return;
       const s = loadState(load);
+      if (s === LOAD_DONE && this.tier !== null) {
+        this.takeTiered(f, key, loader, ttl, late, force, watched);
+        return;
+      }
       if (s === LOAD_DONE) {
         let v: unknown;
         try {
@@ -387,6 +435,32 @@ export class Fetcher<T> {
       const r = Atomics.waitAsync(arena.i32, stateWord(load), s, WAIT_SLICE_MS);
       if (r.async) await r.value;
     }
+  }
+
+  /**
+   * A tier's waiter whose load is done: the key's stored value (a tier stores only values that
+   * are current, so one stored now is), else the published value if the tier accepts it for
+   * this waiter, else a fetch of its own (a new load, which this thread may run or join).
+   */
+  private takeTiered(f: Flight, key: string, loader: Loader<T>, ttl: number, late: boolean, force: boolean, watched: unknown): void {
+    let v: unknown;
+    try {
+      const st = newStamp();
+      v = this.store.readForFetch(key, st);
+      if (v === undefined || !this.fresh(st)) {
+        if (!this.tier!.accept(key, watched, late)) {
+          // Out of the map first: the new fetch must start a flight, not join this one.
+          if (flights.get(f.id) === f) flights.delete(f.id);
+          this.settle(f, true, this.fetch(key, loader, { ttl, forceRefresh: force }));
+          return;
+        }
+        v = this.decodeResult(f.load);
+      }
+    } catch (error) {
+      this.settle(f, false, error);
+      return;
+    }
+    this.settle(f, true, v);
   }
 
   private decodeResult(load: number): unknown {

@@ -4,8 +4,8 @@
  * invalidations to shared memory.
  *
  * Epochs. Each Redis-backed store has a record in the internal store EPOCH_STORE: `all` (the
- * flush epoch), `live` (1 while invalidations flow), and 256 stripe counters `s0`…`s255` (a key
- * maps to one by hash). Every change of a key's value that this process learns of bumps the
+ * flush epoch), `live` (1 while invalidations flow), 256 stripe counters `s0`…`s255` (a key
+ * maps to one by hash), and 256 own-write marks `m0`…`m255` (see Tracker.apply). Every change of a key's value that this process learns of bumps the
  * key's stripe *before* it removes the key locally; a flush or a drop of the tracking connection
  * sets `live` to 0 and bumps `all` before it clears the local tier. A reader that fetched from
  * Redis stores what it read only if, under the key's entry lock, the stripe and `all` still hold
@@ -25,16 +25,26 @@
  * drops (node-redis 'error'/'reconnecting'/'end'), and again once tracking is on after a
  * reconnect: between a drop and its re-establishment Redis keeps no record of what it should
  * have told us, so nothing cached before the drop can be trusted, and nothing is cached during.
+ *
+ * Order. The holder bumps each invalidated key's stripe as it arrives, and applies (drops, or
+ * replaces: a refresh, see receive) in the order Redis sent them, from a queue: a refresh of a
+ * key this process wrote holds the later ones back until its GET is answered, so that what a
+ * thread may read is always as if the invalidations had arrived in order, only later. The GETs
+ * of several refreshes are in flight together: the wait is one round trip, not one per refresh.
  */
 import { RedisError } from './errors';
+import type { FetchStamp } from './fetch';
 import { layoutRecord, type RecordLayout } from './records';
 import { openInternalStore } from './registry';
 import type { Store } from './store';
 import { loadRedis, type RedisClient, type RedisConfig } from './redis-link';
+import { testKnob } from './faults';
 
 /** Stripe counters per store: two keys share one with probability 1/256. */
 const STRIPES = 256;
 const STRIPE_FIELDS = Array.from({ length: STRIPES }, (_, i) => `s${i}`);
+/** Own-write marks, one per stripe: the tag (ownTag) of the key a put of this process stored last. */
+const MARK_FIELDS = Array.from({ length: STRIPES }, (_, i) => `m${i}`);
 /** Made on first use, not at load: laying out 258 fields costs every thread ~1 ms (more under load). */
 let epochLayout: RecordLayout | null = null;
 function epochLayoutOf(): RecordLayout {
@@ -42,6 +52,7 @@ function epochLayoutOf(): RecordLayout {
     { name: 'all', type: 'int32' },
     { name: 'live', type: 'int32' },
     ...STRIPE_FIELDS.map((name) => ({ name, type: 'int32' as const })),
+    ...MARK_FIELDS.map((name) => ({ name, type: 'int32' as const })),
   ]));
 }
 const EPOCH_STORE = '\u0000native-keyshare:redis-epochs';
@@ -50,6 +61,18 @@ const TRACKER_STORE = '\u0000native-keyshare:redis-trackers';
 const POLL_MS = 100;
 /** How long an invalidation waits for the key's lock (a reader storing, a writer writing). */
 const INVALIDATE_LOCK_MS = 10_000;
+/** How long a refresh (Tracker.apply) waits for its GET before it drops the key instead. */
+const REFRESH_MS = 1000;
+/** After a refresh failed or timed out, how long invalidations drop instead of refreshing, in ms. */
+const REFRESH_BACKOFF_MS = 5000;
+/**
+ * Test-only (NATIVE_KEYSHARE_TEST_REDIS_APPLY_DELAY, see faults.ts): milliseconds the tracker
+ * waits before it handles what it received, so that a test's put stores (and marks) its value
+ * before its own invalidation is handled.
+ */
+const APPLY_DELAY_MS = testKnob('REDIS_APPLY_DELAY');
+/** Test-only (NATIVE_KEYSHARE_TEST_REDIS_REFRESH_DELAY): milliseconds added to a refresh's GET. */
+const REFRESH_DELAY_MS = testKnob('REDIS_REFRESH_DELAY');
 
 let epochStore: Store<Record<string, number>> | null = null;
 let trackerStore: Store<string> | null = null;
@@ -66,6 +89,13 @@ export function stripeOf(key: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
   return (h >>> 0) & (STRIPES - 1);
+}
+
+/** A key's own-write tag: a second hash (djb2-xor, not the stripe's FNV), never 0 (no mark). */
+export function ownTag(key: string): number {
+  let h = 5381;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h, 33) ^ key.charCodeAt(i);
+  return h === 0 ? 1 : h | 0;
 }
 
 /** What a reader notes before its GET, to compare before it stores. */
@@ -110,6 +140,31 @@ export class Epochs {
     return snap.live && s.add(this.name, 'all', 0) === snap.all && s.add(this.name, STRIPE_FIELDS[stripe], 0) === snap.stripe;
   }
 
+  /**
+   * Whether no flush, drop and change of the stripe happened since the snapshot, whatever
+   * `live` was: a value read after it is as new as every change this process has learned of.
+   */
+  same(snap: EpochSnapshot, stripe: number): boolean {
+    const s = this.store;
+    return s.add(this.name, 'all', 0) === snap.all && s.add(this.name, STRIPE_FIELDS[stripe], 0) === snap.stripe;
+  }
+
+  /** Marks key tag `tag` (ownTag) as written by a put of this process: see Tracker.apply. */
+  markOwn(stripe: number, tag: number): void {
+    const s = this.store;
+    const f = MARK_FIELDS[stripe];
+    for (let cur = s.add(this.name, f, 0); ; ) {
+      const seen = s.compareExchange(this.name, f, cur, tag);
+      if (seen === cur) return;
+      cur = seen;
+    }
+  }
+
+  /** Clears the stripe's mark if it is `tag`; true if it was. */
+  takeMark(stripe: number, tag: number): boolean {
+    return this.store.compareExchange(this.name, MARK_FIELDS[stripe], tag, 0) === tag;
+  }
+
   /** Bumps the stripe of a key whose value changed; returns the new epoch. */
   bump(stripe: number): number {
     return (this.store.add(this.name, STRIPE_FIELDS[stripe], 1) + 1) | 0;
@@ -139,6 +194,20 @@ export interface TrackedHandle {
   dropLocal(key: string, timeout: number): void;
   /** Removes every key from the local tier. */
   flushLocal(): void;
+  /** Under `key`'s entry lock: `takeMark()`, and if true where its local value is (none: undefined). */
+  ownedLocal(key: string, timeout: number, takeMark: () => boolean): FetchStamp | undefined;
+  /** `key`'s bytes in Redis (null: absent). */
+  readRemote(key: string): Promise<Buffer | null>;
+  /** Replaces the local value seen at `at` with `buf` (see RedisStore.refreshLocal). */
+  refreshLocal(key: string, at: FetchStamp, buf: Buffer | null, timeout: number): void;
+}
+
+/** An invalidation received (see Tracker.receive): key null for a flush; `reply` for a refresh. */
+interface Received {
+  key: string | null;
+  handle: TrackedHandle | undefined;
+  at: FetchStamp | undefined;
+  reply: Promise<Buffer | null | undefined> | undefined;
 }
 
 /** This thread's tracker of each Redis-backed store it has open, by store name. */
@@ -175,6 +244,12 @@ export class Tracker {
   holding = false;
   /** Invalidations applied by this thread (tests and benches read it through the store). */
   invalidations = 0;
+  /** Invalidations received and not yet applied, in Redis's order. */
+  private readonly queue: Received[] = [];
+  /** drain() is running (awaiting a refresh's GET). */
+  private draining = false;
+  /** Until when (Date.now) invalidations drop rather than refresh: a refresh failed recently. */
+  private noRefreshUntil = 0;
 
   constructor(
     private readonly name: string,
@@ -267,24 +342,97 @@ export class Tracker {
   }
 
   private invalidate(key: string | Buffer | null): void {
-    if (key === null) {
-      // FLUSHALL, FLUSHDB: everything may be gone. `all` moves, as for a drop, but reads may cache again at once.
-      this.epochs.setLive(0);
-      this.flush();
-      this.epochs.setLive(1);
-      this.invalidations++;
-      return;
-    }
-    const k = typeof key === 'string' ? key : key.toString();
+    const k = key === null || typeof key === 'string' ? key : key.toString();
+    if (APPLY_DELAY_MS !== 0) setTimeout(() => this.enqueue(k), APPLY_DELAY_MS);
+    else this.enqueue(k);
+  }
+
+  private enqueue(k: string | null): void {
+    const r = this.receive(k);
+    if (r === null) return;
+    this.queue.push(r);
+    // A failure (a closed arena) leaves the item at the head: the next arrival tries it again.
+    if (!this.draining) this.drain().catch(() => {});
+  }
+
+  /**
+   * One invalidation as it arrives (null: not under the prefix). A key's stripe is bumped at
+   * once, then, under the key's entry lock (so that a put that stored has also marked, and one
+   * that has not will see the bump), the own-write mark is taken if it is the key's (ownTag).
+   * Marked and held locally: a *refresh* — the entry is kept and the key is read again, the GET
+   * sent now, after the invalidation arrived, so that its answer includes every write the
+   * invalidation stands for, another client's SET that Redis folded into it included (BCAST
+   * sends a key once per event-loop turn however often it changed, so "skip our own
+   * invalidation" could skip someone else's). Until the answer is applied the invalidation
+   * counts as not yet arrived. The mark is a hint (a tag per stripe: two keys may clear each
+   * other's, costing a miss or a needless GET), never a reason to keep a value unchecked.
+   */
+  private receive(k: string | null): Received | null {
+    if (k === null) return { key: null, handle: undefined, at: undefined, reply: undefined };
     const prefix = this.config.prefix;
-    if (!k.startsWith(prefix) || k.length === prefix.length) return;
+    if (!k.startsWith(prefix) || k.length === prefix.length) return null;
     const local = k.slice(prefix.length);
-    this.epochs.bump(stripeOf(local));
+    const stripe = stripeOf(local);
+    this.epochs.bump(stripe);
+    let handle: TrackedHandle | undefined;
     for (const h of this.handles) {
-      h.dropLocal(local, INVALIDATE_LOCK_MS);
-      break;
+      handle = h;
+      break; // every handle of the store shares one tier
     }
-    this.invalidations++;
+    if (handle === undefined || Date.now() < this.noRefreshUntil) return { key: local, handle, at: undefined, reply: undefined };
+    const tag = ownTag(local);
+    const at = handle.ownedLocal(local, INVALIDATE_LOCK_MS, () => this.epochs.takeMark(stripe, tag));
+    return { key: local, handle, at, reply: at === undefined ? undefined : this.readBack(handle, local) };
+  }
+
+  /** A refresh's GET: the bytes (null: absent), or undefined if it failed or took REFRESH_MS. */
+  private readBack(h: TrackedHandle, key: string): Promise<Buffer | null | undefined> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(resolve, REFRESH_MS, undefined);
+      timer.unref();
+    });
+    const read = REFRESH_DELAY_MS === 0 ? h.readRemote(key) : h.readRemote(key).then((b) => new Promise<Buffer | null>((r) => setTimeout(r, REFRESH_DELAY_MS, b)));
+    return Promise.race([read, late]).then(
+      (buf) => {
+        clearTimeout(timer);
+        if (buf === undefined) this.noRefreshUntil = Date.now() + REFRESH_BACKOFF_MS;
+        return buf;
+      },
+      () => {
+        clearTimeout(timer);
+        this.noRefreshUntil = Date.now() + REFRESH_BACKOFF_MS;
+        return undefined;
+      },
+    );
+  }
+
+  /** Applies the queued invalidations in order; synchronous until it meets a refresh in flight. */
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) {
+        const r = this.queue[0];
+        if (r.key === null) {
+          // FLUSHALL, FLUSHDB: everything may be gone. `all` moves, as for a drop, but reads may cache again at once.
+          this.epochs.setLive(0);
+          this.flush();
+          this.epochs.setLive(1);
+        } else if (r.reply !== undefined) {
+          const buf = await r.reply;
+          try {
+            if (buf === undefined) r.handle!.dropLocal(r.key, INVALIDATE_LOCK_MS);
+            else r.handle!.refreshLocal(r.key, r.at!, buf, INVALIDATE_LOCK_MS);
+          } catch {
+            // the handle closed meanwhile
+          }
+        } else r.handle?.dropLocal(r.key, INVALIDATE_LOCK_MS);
+        this.queue.shift();
+        this.invalidations++;
+      }
+    } finally {
+      this.draining = false;
+    }
   }
 
   /** A handle closed: the last one of the thread gives the tracking connection up. */

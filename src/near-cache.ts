@@ -2,9 +2,10 @@
  * The Redis tier: {@link RedisStore}, a store whose shared memory is a near cache of the Redis
  * keys under a prefix, for every thread of the process at once.
  *
- * - Reads: `get` is the plain store read (a local hit costs what any get costs); `fetch` reads
- *   Redis on a miss, once per thread and key at a time (loadOnce), and caches what it read unless
- *   an invalidation overtook the GET (the epochs of invalidation.ts).
+ * - Reads: `get` is the plain store read (a local hit costs what any get costs); `fetch` is
+ *   Store.fetch with the Redis tier's loader and LoadTier (redis-load.ts): a miss reads Redis
+ *   once for the whole process, and caches what it read unless an invalidation overtook the GET
+ *   (the epochs of invalidation.ts).
  * - Writes: `put` and `del` are awaited write-throughs: Redis first, then the local tier under
  *   the key's entry lock. The synchronous writes of Store throw SyncWriteError naming them: a
  *   local-only write would be undone by the next invalidation, and a queued one would let a
@@ -16,28 +17,25 @@
  * concurrent fetch of the old value (its GET may run before the SET) unable to store it; the
  * second, made under the entry lock, does the same for a fetch that snapshotted after the first;
  * a failed check deletes the key locally instead, so that after `put` resolves no thread of the
- * process reads the value it replaced.
+ * process reads the value it replaced, and then reads the key back (RedisLoads.refill).
+ *
+ * Own writes: a stored put marks its key (Epochs.markOwn), so that the tracker answers the
+ * SET's own invalidation by reading the key again rather than dropping it (Tracker.apply): the
+ * writer's process keeps reading its write, and never a value another client wrote after it.
  */
-import type { FetchOptions, Loader } from './fetch';
+import { cacheShape, newStamp, type FetchOptions, type FetchStamp, type Loader, type LoadTier } from './fetch';
 import { SyncWriteError, RedisError, InvalidOptionError, describeValue } from './errors';
 import { encode, encoded } from './codec';
-import { Epochs, joinTracker, stripeOf, type TrackedHandle, type Tracker } from './invalidation';
+import { now } from './clock';
+import { Epochs, joinTracker, ownTag, stripeOf, type TrackedHandle, type Tracker } from './invalidation';
 import { MAX_KEY_LENGTH } from './layout';
 import { checkKey } from './options';
 import type { Pattern } from './patterns';
 import type { Ref } from './ref';
-import { closeDataClients, dataClient, frame, FRAME_HEADER, unframe, type RedisConfig } from './redis-link';
+import { closeDataClients, dataClient, frame, FRAME_HEADER, isFrame, readRemote, type RedisConfig } from './redis-link';
+import { LOCAL_LOCK_MS, RedisLoads } from './redis-load';
 import type { StoreSchema } from './schema';
 import { Store, type DeleteOptions, type SetOptions } from './store';
-import { testKnob } from './faults';
-
-/** How long a reader or writer waits for the key's entry lock before it gives up caching. */
-const LOCAL_LOCK_MS = 1000;
-/**
- * Test-only (NATIVE_KEYSHARE_TEST_REDIS_STORE_DELAY, see faults.ts): milliseconds a fetch waits
- * between its GET's reply and storing the value, so that a test can land an invalidation there.
- */
-const STORE_DELAY_MS = testKnob('REDIS_STORE_DELAY');
 
 /** Options of {@link RedisStore.put}. */
 export interface PutOptions {
@@ -51,14 +49,12 @@ export interface PutOptions {
  * thread that opens it shares one local copy, kept coherent by one tracking connection per
  * process. See the README, "Scaling out".
  */
-/** The signal a Redis-backed fetch passes its loader: such a load is not aborted. */
-const NEVER_ABORTED = new AbortController().signal;
-
 export class RedisStore<T = unknown> extends Store<T> implements TrackedHandle {
   /** The Redis options the store was opened with. */
   readonly redis: { readonly url: string; readonly prefix: string; readonly maxLocalTtl: number };
   private readonly versions: Epochs;
   private readonly tracker: Tracker;
+  private readonly loads: RedisLoads<T>;
 
   /** @internal Use createStore(). */
   constructor(name: string, ref: Ref, hot: boolean, schema: StoreSchema | null, cacheLimit: number, config: RedisConfig) {
@@ -66,6 +62,7 @@ export class RedisStore<T = unknown> extends Store<T> implements TrackedHandle {
     this.redis = { url: config.url, prefix: config.prefix, maxLocalTtl: config.maxLocalTtl };
     this.versions = new Epochs(name);
     this.tracker = joinTracker(this, config, this.versions);
+    this.loads = new RedisLoads<T>(this, this.versions);
     openRedisHandles.add(this as unknown as RedisStore<unknown>);
   }
 
@@ -88,51 +85,24 @@ export class RedisStore<T = unknown> extends Store<T> implements TrackedHandle {
   }
 
   /**
-   * The value of `key`: from the local tier when it is there (as `get`), else from Redis, which
-   * is then cached locally for every thread. For a key Redis does not hold, `loader` (if any)
-   * runs and what it returns is written through (as `put`). Rejects with a CodecError naming the
-   * key if Redis holds a value this library did not write, and a RedisError if Redis fails.
+   * The value of `key`: from the local tier when it is there (as `get`), else from Redis, read
+   * once for every thread of the process and cached locally. For a key Redis does not hold,
+   * `loader` (if any) runs, once in the process, and what it returns is written through (as
+   * `put`, with `options.ttl` as PX). Options as Store.fetch: `ttl` (of what the fetch caches
+   * locally, at most `maxLocalTtl`, and of a loaded value in Redis), `forceRefresh` (read Redis
+   * even on a local hit), `signal`. Rejects with a CodecError naming the key if Redis holds a
+   * value this library did not write, and a RedisError if Redis fails.
    */
   override fetch(key: string, loader?: Loader<T>, options?: FetchOptions): Promise<T | undefined> {
-    const hit = this.get(key);
-    if (hit !== undefined) return Promise.resolve(hit);
-    if (loader !== undefined && typeof loader !== 'function') throw new InvalidOptionError(`fetch() loader must be a function, got ${describeValue(loader)}`);
-    // Not yet for a Redis-backed store: its reads are deduplicated per thread (loadOnce).
-    if (options !== undefined) throw new InvalidOptionError(`store "${this.name}" is backed by Redis: its fetch() takes no options yet (ttl comes from put, forceRefresh and signal are not supported)`);
-    return loadOnce(this, key, () => this.readThrough(key, loader));
+    if (loader !== undefined && typeof loader !== 'function') return Promise.reject(new InvalidOptionError(`fetch() loader must be a function, got ${describeValue(loader)}`));
+    // Checked by Store.fetch before any load runs; read here only for the loader's put.
+    const ttl = typeof options === 'object' && options !== null && typeof options.ttl === 'number' ? options.ttl : (cacheShape(this.codec)?.ttl ?? 0);
+    return super.fetch(key, this.loads.loaderFor(loader, ttl), options);
   }
 
-  /** The Redis read of fetch(): the loader the cross-thread load-once will take (see loadOnce). */
-  private async readThrough(key: string, loader: Loader<T> | undefined): Promise<T | undefined> {
-    const client = await dataClient(this.redis.url);
-    const rkey = this.redis.prefix + key;
-    const stripe = stripeOf(key);
-    const snap = this.versions.snapshot(stripe);
-    let buf: Buffer | null;
-    try {
-      buf = (await (client as unknown as { get(k: string): Promise<Buffer | null> }).get(rkey)) ?? null;
-    } catch (error) {
-      throw new RedisError(`store "${this.name}": GET ${rkey} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
-    }
-    if (buf === null) {
-      if (loader === undefined) return undefined;
-      const loaded = await loader(key, { signal: NEVER_ABORTED, staleValue: undefined });
-      if (loaded !== undefined) await this.put(key, loaded);
-      return loaded;
-    }
-    const value = unframe(buf, this.name, key, rkey) as T;
-    if (STORE_DELAY_MS !== 0) await new Promise((r) => setTimeout(r, STORE_DELAY_MS));
-    if (snap.live && super.lock(key, LOCAL_LOCK_MS)) {
-      try {
-        // Under the entry lock: an invalidation of the key bumps first and then waits here.
-        if (this.versions.unchanged(snap, stripe)) {
-          super.setEncoded(key, buf[2], buf, FRAME_HEADER, buf.length - FRAME_HEADER, { ttl: this.redis.maxLocalTtl, skipLock: true });
-        }
-      } finally {
-        super.release(key);
-      }
-    }
-    return value;
+  /** @internal fetch's tier: the epochs decide what is cached and handed out (redis-load.ts). */
+  protected override loadTier(): LoadTier<T> {
+    return this.loads;
   }
 
   /**
@@ -157,15 +127,21 @@ export class RedisStore<T = unknown> extends Store<T> implements TrackedHandle {
       throw new RedisError(`store "${this.name}": SET ${rkey} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
     }
     if (!super.lock(key, LOCAL_LOCK_MS)) return; // left as is: the invalidation of the SET removes it
+    const localTtl = Math.min(ttl ?? Infinity, this.redis.maxLocalTtl);
+    let stored = false;
     try {
       if (snap.stripe === mine && this.versions.unchanged(snap, stripe)) {
-        const localTtl = Math.min(ttl ?? Infinity, this.redis.maxLocalTtl);
         super.setEncoded(key, tag, buf, FRAME_HEADER, buf.length - FRAME_HEADER, { ttl: localTtl, skipLock: true });
+        // In the same critical section as the store (see ownedLocal): the tracker that takes
+        // the mark reads the key back instead of dropping it (Tracker.apply; never a skip).
+        this.versions.markOwn(stripe, ownTag(key));
+        stored = true;
       } else super.delete(key, { literal: true });
       this.versions.bump(stripe);
     } finally {
       super.release(key);
     }
+    if (!stored) await this.loads.refill(key, localTtl).catch(() => {});
   }
 
   /** Deletes `key` from Redis, then from the local tier. Resolves true if Redis held it. */
@@ -213,6 +189,58 @@ export class RedisStore<T = unknown> extends Store<T> implements TrackedHandle {
     super.delete(key, { literal: true, timeout });
   }
 
+  /**
+   * @internal For the tracker (its stripe is bumped already): under the key's entry lock, if
+   * the key has an entry, `takeMark()` and, if it took the mark, where the value is (FetchStamp)
+   * when one is held. Under the lock because put() stores and marks in one critical section: a
+   * put that stored before this runs has marked too, and one that checks after it saw the bump.
+   */
+  ownedLocal(key: string, timeout: number, takeMark: () => boolean): FetchStamp | undefined {
+    if (key.length === 0 || key.length > MAX_KEY_LENGTH || this.closed) return undefined;
+    const r = this.withEntryLock(
+      key,
+      timeout,
+      () => {
+        if (!takeMark()) return undefined;
+        const at = newStamp();
+        return this.readForFetch(key, at) === undefined ? undefined : at;
+      },
+      () => undefined,
+    );
+    return r === false ? undefined : r;
+  }
+
+  /** @internal For the tracker: `key`'s bytes in Redis (null: absent). */
+  readRemote(key: string): Promise<Buffer | null> {
+    return readRemote(this.redis.url, this.name, this.redis.prefix + key);
+  }
+
+  /**
+   * @internal For the tracker's refresh (the key's stripe was bumped before `at` was taken,
+   * under the entry lock): replaces the value the tracker saw at `at` with `buf`, read from
+   * Redis since. An entry rewritten meanwhile is left as it is: every write of this store stores
+   * under the entry lock only after an epoch check, and a check made after that bump passes
+   * only for a value read or written after the invalidation arrived. Gone, it stays gone; a
+   * value that is not a frame, or no lock in time, drops the key.
+   */
+  refreshLocal(key: string, at: FetchStamp, buf: Buffer | null, timeout: number): void {
+    if (this.closed) return;
+    if (buf === null || !isFrame(buf) || !super.lock(key, timeout)) {
+      this.dropLocal(key, timeout);
+      return;
+    }
+    try {
+      const cur = newStamp();
+      if (this.readForFetch(key, cur) === undefined || cur.ref !== at.ref || cur.gen !== at.gen || cur.seq !== at.seq) return;
+      const left = at.expires === 0 ? Infinity : Math.max(1, at.expires - now()) / 1000;
+      super.setEncoded(key, buf[2], buf, FRAME_HEADER, buf.length - FRAME_HEADER, { ttl: Math.min(left, this.redis.maxLocalTtl), skipLock: true });
+    } catch {
+      super.delete(key, { literal: true });
+    } finally {
+      super.release(key);
+    }
+  }
+
   /** @internal For the tracker: empties the local tier. */
   flushLocal(): void {
     if (!this.closed) super.clear();
@@ -233,21 +261,3 @@ export class RedisStore<T = unknown> extends Store<T> implements TrackedHandle {
 
 /** This thread's open Redis-backed handles (the data connections close with the last). */
 const openRedisHandles = new Set<RedisStore<unknown>>();
-
-/** Fetches in flight in this thread, by store and key. */
-const inFlight = new Map<string, Promise<unknown>>();
-
-/**
- * THE SEAM for the cache issue's `Store.fetch(key, loader, options)`: runs `load` for `key` once
- * per thread at a time, and gives concurrent callers of the thread the same promise. When the
- * cross-thread load-once lands, this function becomes `store.fetch(key, load)` of the base
- * class (readThrough is already shaped as its loader), and loads become once per process.
- */
-function loadOnce<T>(store: RedisStore<T>, key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
-  const k = `${store.name}\u0000${key}`;
-  const running = inFlight.get(k);
-  if (running !== undefined) return running as Promise<T | undefined>;
-  const p = load().finally(() => inFlight.delete(k));
-  inFlight.set(k, p);
-  return p;
-}

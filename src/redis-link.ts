@@ -122,6 +122,21 @@ function portableTag(tag: number): boolean {
   return tag >= Tag.Number && tag <= Tag.String;
 }
 
+/** Whether `buf` is a frame this library writes (checked as unframe checks it, without decoding). */
+export function isFrame(buf: unknown): buf is Buffer {
+  return Buffer.isBuffer(buf) && buf.length >= FRAME_HEADER && buf[0] === MAGIC && buf[1] === FORMAT && portableTag(buf[2]);
+}
+
+/** The bytes of `redisKey` in Redis (null: absent), on this thread's data connection to `url`. */
+export async function readRemote(url: string, name: string, redisKey: string): Promise<Buffer | null> {
+  const client = await dataClient(url);
+  try {
+    return ((await (client as unknown as { get(k: string): Promise<Buffer | null> }).get(redisKey)) ?? null) as Buffer | null;
+  } catch (error) {
+    throw new RedisError(`store "${name}": GET ${redisKey} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
+}
+
 /**
  * The value of a frame read from Redis key `redisKey` (key `key` of store `name`). Throws a
  * CodecError naming the key when the bytes are not a frame this library wrote, or do not decode.

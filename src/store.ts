@@ -7,7 +7,7 @@
 import { arena } from './arena';
 import { dump, type DumpedEntry, iterate, load, type ReadSource, remainingTtl, Yield } from './cache-read';
 import { InvalidOptionError, KeyNotFoundError, StoreClosedError } from './errors';
-import { Fetcher, type FetchOptions, type Loader } from './fetch';
+import { Fetcher, type FetchOptions, type Loader, type LoadTier } from './fetch';
 import { ENTRY, MAX_KEY_LENGTH, RECORD_BYTES_OFFSET, UNIT, VALUE, VALUE_FLAG } from './layout';
 import { MapStore } from './map-store';
 import { checkKey, checkTimeout, type IntegerField } from './options';
@@ -119,7 +119,12 @@ export class Store<T = unknown> extends MapStore<T> {
       if (v !== undefined) return Promise.resolve(v);
     }
     this.learnShape();
-    return (this.fetcher ??= new Fetcher<T>(this, this.ref, this.codec)).fetch(key, loader, options);
+    return (this.fetcher ??= new Fetcher<T>(this, this.ref, this.codec, this.loadTier())).fetch(key, loader, options);
+  }
+
+  /** @internal The tier fetch keeps loaded values through (fetch.ts, LoadTier); none: the plain store. */
+  protected loadTier(): LoadTier<T> | null {
+    return null;
   }
 
   /** The fetcher read the store's ttl and grace when it was made: a new one reads them again. */

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fork } from 'node:child_process';
-import { createClient } from 'redis';
+import { createClient, RESP_TYPES } from 'redis';
 import { createStore, verify } from 'native-keyshare';
 import { startRedis } from './fixtures/redis-server.mjs';
 import { startWorker, startWorkers, until } from './fixtures/redis-pool.mjs';
@@ -153,13 +153,168 @@ test('a GET in flight while its key is invalidated does not cache the old value'
       const fetching = slow.call('fetch', key);
       await new Promise((r) => setTimeout(r, 100));
       await raw.set(`${opts.redis.prefix}${key}`, framedNumber(2)); // another process writes meanwhile
-      assert.is(await fetching, 1); // the GET was answered before the write
+      // The GET was answered before the write, whose invalidation then overtook it: read again.
+      assert.is(await fetching, 2);
       const cached = await slow.call('get', key);
       assert.ok(cached === undefined || cached === 2, `the invalidated value was cached: get returned ${cached}`);
       assert.is(await slow.call('fetch', key), 2);
     }
   } finally {
     await stopAll([slow]);
+  }
+});
+
+/** Commands `cmd` Redis ran since the last CONFIG RESETSTAT. */
+async function commandCalls(cmd) {
+  const info = await raw.sendCommand(['INFO', 'commandstats']);
+  return Number(info.match(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`))?.[1] ?? 0);
+}
+
+test('4 threads fetching one missing key: one GET (or one loader run) for the whole process', async () => {
+  const opts = fresh();
+  const ws = await openOnPool(opts);
+  try {
+    await until(async () => (await ws[0].call('state')).tracking, 'tracking');
+    await ws[0].call('fetch', 'warm-up'); // every thread's data connection is up
+    for (const w of ws) await w.call('fetch', 'warm-up');
+    for (let round = 0; round < 6; round++) {
+      const key = `once${round}`;
+      await raw.set(`${opts.redis.prefix}${key}`, framedNumber(round));
+      const loads = (await ws[0].call('stats')).loads;
+      await raw.sendCommand(['CONFIG', 'RESETSTAT']);
+      // Redis holds every command for 100 ms: the four fetches are all in flight at once.
+      await raw.sendCommand(['CLIENT', 'PAUSE', '100', 'ALL']);
+      const got = await Promise.all(ws.map((w) => w.call('fetch', key)));
+      assert.equal(got, [round, round, round, round]);
+      assert.is(await commandCalls('get'), 1, `round ${round}: GETs`);
+      assert.is((await ws[0].call('stats')).loads, loads + 1, `round ${round}: loads counted`);
+      // A key Redis lacks: the loader runs once in the process, and its value reaches Redis.
+      const absent = `load${round}`;
+      const loaded = await Promise.all(ws.map((w) => w.call('fetchSlowLoad', absent, 100)));
+      assert.equal(loaded, Array(4).fill(`loaded:${absent}`));
+      let calls = 0;
+      for (const w of ws) calls += await w.call('loaderCalls');
+      assert.is(calls, 1, `round ${round}: loader runs`);
+      assert.ok((await raw.get(`${opts.redis.prefix}${absent}`)) !== null);
+    }
+  } finally {
+    await closeAll(ws);
+  }
+});
+
+test("a put's own invalidation refreshes the copy: every thread reads the write after it arrived", async () => {
+  const opts = fresh();
+  const ws = await openOnPool(opts);
+  try {
+    await until(async () => (await ws[0].call('state')).tracking, 'tracking');
+    const holder = await until(async () => {
+      const h = await holderOf(ws);
+      return h >= 0 ? ws[h] : null;
+    }, 'a holder');
+    for (let i = 0; i < 12; i++) {
+      const seen = (await holder.call('state')).invalidations;
+      await ws[i % 4].call('put', 'mine', i);
+      await until(async () => (await holder.call('state')).invalidations > seen, `the invalidation of put ${i}`);
+      for (const w of ws) assert.is(await w.call('get', 'mine'), i, `put ${i} by thread ${i % 4}`);
+    }
+  } finally {
+    await closeAll(ws);
+  }
+});
+
+test('our put and another client\'s SET in one Redis event-loop turn: no thread keeps the older one', async () => {
+  const opts = fresh();
+  // Two threads whose tracker handles invalidations 20 ms late: each put has stored and marked
+  // its value by then, so every round where ours runs first takes the refresh path; and whose
+  // refreshes take 50 ms more, so that the sentinel's invalidation, if it were applied before
+  // the refresh it follows, would let the older value be read.
+  const env = { ...process.env, NATIVE_KEYSHARE_TEST_REDIS_APPLY_DELAY: '20', NATIVE_KEYSHARE_TEST_REDIS_REFRESH_DELAY: '50' };
+  const ws = [await startWorker({ ...opts, env }), await startWorker({ ...opts, env })];
+  const other = createClient({ url: server.url });
+  other.on('error', () => {});
+  await other.connect();
+  const rkey = `${opts.redis.prefix}hot`;
+  const sentinel = `${opts.redis.prefix}sentinel`;
+  try {
+    await until(async () => (await ws[0].call('state')).tracking, 'tracking');
+    const holder = await until(async () => {
+      const h = await holderOf(ws);
+      return h >= 0 ? ws[h] : null;
+    }, 'a holder');
+    for (const w of ws) await w.call('fetch', 'warm-up'); // data connections up: a put's SET goes out at once
+    for (let round = 0; round < 8; round++) {
+      const oursFirst = round % 3 !== 2;
+      // The sentinel, cached once the invalidation of its own write has been applied: the
+      // invalidation of the next write of it, queued after those of the writes below, shows
+      // they all arrived.
+      const applied = (await holder.call('state')).invalidations;
+      await raw.set(sentinel, framedNumber(-1));
+      await until(async () => (await holder.call('state')).invalidations > applied, 'the sentinel written');
+      assert.is(await ws[0].call('fetch', 'sentinel'), -1);
+      const ours = round * 10 + 1;
+      const theirs = round * 10 + 2;
+      // Writes wait while Redis is paused, then run in arrival order in one event-loop turn,
+      // and BCAST sends the key once for both. Mostly ours first (then only the GET of the
+      // refresh shows that theirs came after), sometimes theirs first.
+      await raw.sendCommand(['CLIENT', 'PAUSE', '60', 'WRITE']);
+      const first = oursFirst ? ws[round % 2].call('put', 'hot', ours) : other.set(rkey, framedNumber(theirs));
+      await new Promise((r) => setTimeout(r, 15));
+      const second = oursFirst ? other.set(rkey, framedNumber(theirs)) : ws[round % 2].call('put', 'hot', ours);
+      await Promise.all([first, second]);
+      await raw.set(sentinel, framedNumber(round));
+      await until(async () => (await ws[1].call('get', 'sentinel')) === undefined, 'the sentinel invalidated');
+      const current = (await raw.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }).get(rkey)).readDoubleLE(3);
+      assert.is(current, oursFirst ? theirs : ours, `round ${round}: Redis ran the writes in arrival order`);
+      for (const w of ws) {
+        const got = await w.call('get', 'hot');
+        assert.ok(got === undefined || got === current, `round ${round}: get returned ${got}, Redis holds ${current}`);
+      }
+    }
+  } finally {
+    await other.destroy();
+    await stopAll(ws);
+  }
+});
+
+test('fetch options on a Redis-backed store: ttl, forceRefresh, signal, bad options', async () => {
+  const o = fresh();
+  const s = createStore(o.name, { redis: o.redis });
+  try {
+    await until(() => s.tracking, 'tracking');
+    // ttl: PX of a loaded value in Redis, and the local copy's life.
+    assert.is(await s.fetch('t', () => 'v', { ttl: 5 }), 'v');
+    const pttl = await raw.pTTL(`${o.redis.prefix}t`);
+    assert.ok(pttl > 0 && pttl <= 5000, `PTTL ${pttl}`);
+    await raw.set(`${o.redis.prefix}u`, framedNumber(7));
+    await until(async () => {
+      assert.is(await s.fetch('u', undefined, { ttl: 2 }), 7);
+      const left = s.remainingTtl('u');
+      return left !== undefined && left <= 2;
+    }, 'u cached with ttl 2');
+    // forceRefresh: a load though the key is held locally.
+    await s.put('f', 1);
+    const loads = s.stats().loads;
+    assert.is(await s.fetch('f', undefined, { forceRefresh: true }), 1);
+    assert.is(s.stats().loads, loads + 1);
+    // signal
+    const ac = new AbortController();
+    ac.abort(new Error('gave up'));
+    await s.fetch('g', undefined, { signal: ac.signal }).then(
+      () => assert.unreachable('resolved'),
+      (e) => assert.is(e.message, 'gave up'),
+    );
+    for (const bad of [{ ttl: -1 }, { nope: 1 }, { forceRefresh: 'yes' }]) {
+      await s.fetch('h', undefined, bad).then(
+        () => assert.unreachable(`resolved with ${JSON.stringify(bad)}`),
+        (e) => assert.is(e.code, 'ERR_KEYSHARE_INVALID_OPTION'),
+      );
+    }
+    await s.fetch('h', 'not a function').then(
+      () => assert.unreachable('resolved'),
+      (e) => assert.is(e.code, 'ERR_KEYSHARE_INVALID_OPTION'),
+    );
+  } finally {
+    s.close();
   }
 });
 
