@@ -118,6 +118,11 @@ export class Store<T = unknown> extends MapStore<T> {
       const v = this.get(key);
       if (v !== undefined) return Promise.resolve(v);
     }
+    return this.fetchSlow(key, loader, options);
+  }
+
+  /** fetch() past its hit path: out of line, so that the hit path stays small enough to inline. */
+  private fetchSlow(key: string, loader: Loader<T>, options: FetchOptions | undefined): Promise<T | undefined> {
     this.learnShape();
     return (this.fetcher ??= new Fetcher<T>(this, this.ref, this.codec, this.loadTier())).fetch(key, loader, options);
   }
