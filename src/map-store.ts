@@ -28,8 +28,6 @@ import { badKey, checkKey, checkLiteralKeys, checkTimeout, deadlineAfter, DEFAUL
 import { compilePattern, type KeyPattern, type Pattern } from './patterns';
 import { expiredAt, expiredBlock, liveKey, peekEntry, STALE as READ_STALE } from './read';
 import { graceMs } from './fetch';
-import { isRecordBlock, writeRecordInPlace } from './record-protocol';
-import { encodeRecord, fieldSpan } from './records';
 import { type Ref, type Word, wordOf } from './ref';
 import type { CacheShape } from './cache-options';
 import { type HitBuffer, hitBufferOf, markReferenced, policyOf, recordHit } from './policy';
@@ -37,7 +35,8 @@ import { StoreCodec, type StoreSchema } from './schema';
 import { entryRefsMoved } from './seqlock';
 import { FLUSH_EVERY, storeStats, type StoreStats, UseCounts } from './stats';
 import { myToken } from './threads';
-import { clearValue, insertEntry, Lock, lockEntry, removeEntry, settle, sweepExpired, unlockEntry, withStoreLock, writeValue } from './write';
+import { clearValue, insertEntry, Lock, lockEntry, removeEntry, sweepExpired, unlockEntry, withStoreLock, writeValue } from './write';
+import { settle } from './evict';
 
 /**
  * One hit in this many is counted in a bounded store's frequency sketch (policy.ts, recordHit).
@@ -76,7 +75,7 @@ const RETRY: unique symbol = Symbol('retry');
  * a write that overlaps it. `has`, `size` and `listKeys` read without locks; under concurrent
  * writes each key's answer reflects a moment during the call, not one snapshot of the store.
  */
-export class MapStore<T = unknown> extends LookupCache {
+export abstract class MapStore<T = unknown> extends LookupCache {
   readonly name: string;
   /** Keys this thread locked with lock() through this instance. */
   protected readonly held = new Set<string>();
@@ -552,40 +551,12 @@ export class MapStore<T = unknown> extends LookupCache {
     }
   }
 
-  // ── fixed-layout records ──
+  // ── fixed-layout records (store.ts) ──
 
   /** Writes `ranges` of sc.rec into entry `ref` (lock held): in place, or as a first block. */
-  protected writeRecord(ref: Ref, sc: StoreSchema, ranges: readonly number[]): void {
-    const size = sc.layout!.size;
-    const d = arena.i32[wordOf(ref) + ENTRY.DATA];
-    if (isRecordBlock(d, size)) {
-      if (ranges.length > 0) writeRecordInPlace(ref, d, sc.rec, ranges);
-    } else {
-      writeValue(this.ref, ref, Tag.Record, sc.rec, 0, size, 0, 0);
-    }
-  }
-
-  /**
-   * update() of a record that exists (lock held): writes only the fields whose bytes changed,
-   * so that atomic ops other threads made meanwhile on the fields `fn` left alone are kept.
-   */
-  protected updateRecord(key: string, sc: StoreSchema, current: unknown, next: unknown): void {
-    const layout = sc.layout!;
-    encodeRecord(layout, next, sc.rec, sc.recView, 'value');
-    encodeRecord(layout, current, sc.old, sc.oldView, 'value');
-    const ranges: number[] = [];
-    for (const f of layout.fields) {
-      const n = fieldSpan(f);
-      for (let i = f.offset; i < f.offset + n; i++) {
-        if (sc.rec[i] !== sc.old[i]) {
-          ranges.push(f.offset, n);
-          break;
-        }
-      }
-    }
-    const entry = this.entryOf(key);
-    if (entry !== undefined) this.writeRecord(entry.ref, sc, ranges);
-  }
+  protected abstract writeRecord(ref: Ref, sc: StoreSchema, ranges: readonly number[]): void;
+  /** update() of a record that exists (lock held): writes only the fields whose bytes changed. */
+  protected abstract updateRecord(key: string, sc: StoreSchema, current: unknown, next: unknown): void;
 
   /** @internal Whether this thread holds `key`'s lock (fetch.ts stores under it). */
   holdsLock(key: string): boolean {

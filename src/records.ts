@@ -5,7 +5,8 @@
  *
  * This module is pure: it describes layouts, checks them, and converts between a JavaScript
  * object and the record's bytes in *private* memory. The protocols that touch shared memory
- * (field reads inside the sequence check, in-place writes, lock-free add) are in `store.ts`.
+ * (field reads inside the sequence check, in-place writes, lock-free add) are in
+ * `record-protocol.ts`, and the store methods that use them in `store.ts`.
  *
  * A layout is data, so every thread — and the generator, which prints the same offsets as
  * constants into the typed accessors it emits — agrees on it; the store keeps a copy in shared

@@ -5,6 +5,7 @@
  * operations of fixed-layout records (record-protocol.ts, records.ts).
  */
 import { arena } from './arena';
+import { Tag } from './codec';
 import { dump, type DumpedEntry, iterate, load, type ReadSource, remainingTtl, Yield } from './cache-read';
 import { InvalidOptionError, KeyNotFoundError, StoreClosedError } from './errors';
 import { Fetcher, type FetchOptions, type Loader, type LoadTier } from './fetch';
@@ -12,11 +13,12 @@ import { ENTRY, MAX_KEY_LENGTH, RECORD_BYTES_OFFSET, UNIT, VALUE, VALUE_FLAG } f
 import { MapStore } from './map-store';
 import { checkKey, checkTimeout, type IntegerField } from './options';
 import { peekEntry, STALE as READ_STALE } from './read';
-import { AtomicResult, type AtomicField, recordAtomic, writeRecordInPlace } from './record-protocol';
-import { checkDelta, checkOperand, encodeFields, fieldSpan, readFields, type RecordLayout } from './records';
+import { AtomicResult, type AtomicField, isRecordBlock, recordAtomic, writeRecordInPlace } from './record-protocol';
+import { checkDelta, checkOperand, encodeFields, encodeRecord, fieldSpan, readFields, type RecordLayout } from './records';
 import { type Ref, wordOf } from './ref';
 import { type StoreSchema } from './schema';
 import { currentEntryEpoch, entryRefsMoved } from './seqlock';
+import { writeValue } from './write';
 
 export type { SetOptions, DeleteOptions, StoreOptions, IntegerField } from './options';
 export type { StoreStats } from './stats';
@@ -139,6 +141,39 @@ export class Store<T = unknown> extends MapStore<T> {
 
 
   // ── fixed-layout records ──
+
+  /** Writes `ranges` of sc.rec into entry `ref` (lock held): in place, or as a first block. */
+  protected override writeRecord(ref: Ref, sc: StoreSchema, ranges: readonly number[]): void {
+    const size = sc.layout!.size;
+    const d = arena.i32[wordOf(ref) + ENTRY.DATA];
+    if (isRecordBlock(d, size)) {
+      if (ranges.length > 0) writeRecordInPlace(ref, d, sc.rec, ranges);
+    } else {
+      writeValue(this.ref, ref, Tag.Record, sc.rec, 0, size, 0, 0);
+    }
+  }
+
+  /**
+   * update() of a record that exists (lock held): writes only the fields whose bytes changed,
+   * so that atomic ops other threads made meanwhile on the fields `fn` left alone are kept.
+   */
+  protected override updateRecord(key: string, sc: StoreSchema, current: unknown, next: unknown): void {
+    const layout = sc.layout!;
+    encodeRecord(layout, next, sc.rec, sc.recView, 'value');
+    encodeRecord(layout, current, sc.old, sc.oldView, 'value');
+    const ranges: number[] = [];
+    for (const f of layout.fields) {
+      const n = fieldSpan(f);
+      for (let i = f.offset; i < f.offset + n; i++) {
+        if (sc.rec[i] !== sc.old[i]) {
+          ranges.push(f.offset, n);
+          break;
+        }
+      }
+    }
+    const entry = this.entryOf(key);
+    if (entry !== undefined) this.writeRecord(entry.ref, sc, ranges);
+  }
 
   /**
    * Changes some fields of the record under `key`, in place under the key's lock: readers see

@@ -26,9 +26,8 @@ import { alloc, free } from './allocator';
 import { now } from './clock';
 import { Tag } from './codec';
 import { pause, spin, testKnob } from './faults';
-import { bucketRef, forEachRef, hashKey, indexHolds, insert, isOneByteKey, lookup, remove, repairIndex, reserveOne, storedHash } from './keyindex';
+import { bucketRef, forEachRef, hashKey, indexHolds, insert, isOneByteKey, lookup, remove, repairIndex, reserveOne } from './keyindex';
 import {
-  BLOCK,
   BLOCK_BITS,
   BUCKET_TOMBSTONE,
   ENTRY,
@@ -61,10 +60,10 @@ import { Acquired, acquire, holder, release, tryAcquire } from './locks';
 import { expiredAt } from './read';
 import { waitForAtomicOps } from './record-protocol';
 import { NEEDS_FENCE, readFence } from './ordering';
-import { type Ref, type Word, wordOf } from './ref';
+import { type Ref, wordOf } from './ref';
 import { guardEntry, unguardEntry } from './seqlock';
-import { admitNew, nextVictim, overBound, POLICY, policyOf, resetWindow, unlinked, victimHash } from './policy';
-import { add64 } from './stats';
+import { admitNew, POLICY, policyOf, resetWindow, unlinked } from './policy';
+import { evictWhileOver, takeSpare } from './evict';
 import { repairStructures } from './structures';
 import { myToken, myWord } from './threads';
 
@@ -346,8 +345,7 @@ export function insertEntry(store: Ref, key: string, tag: number, bytes: Uint8Ar
     const p = placeholder ? 0 : policyOf(store);
     // The last victim, when its block is of this entry's size class, is kept (in limbo) for it.
     if (p !== 0) evictWhileOver(p, store, 1, len, sizeClassOf(units));
-    const kept = spare;
-    spare = 0 as Ref;
+    const kept = takeSpare();
     try {
       reserveOne(store);
     } catch (err) {
@@ -424,67 +422,6 @@ export function removeEntry(store: Ref, ref: Ref, key: string, clear: boolean): 
   });
   release(arena.i32, e + ENTRY.LOCK);
   free(ref, myWord + THREAD.PENDING_LIMBO);
-}
-
-/**
- * An evicted entry kept for the insert that evicted it (evictWhileOver's `reuseClass`): unlinked,
- * GEN odd, value cleared, lock released, and recorded in this thread's PENDING_LIMBO, exactly as
- * a block alloc() just returned for an insert would be, so that recovery frees it the same way
- * if the thread dies before the insert publishes it. Reusing it spares the allocator's lock
- * twice (the free, then the alloc of a block of the same class).
- */
-let spare = 0 as Ref;
-
-/**
- * Evicts from bounded store `store` (its lock held; policy area `p`) until `more` more values of
- * `moreBytes` bytes fit, or no key can go (every key locked). Returns how many it evicted. With
- * `reuseClass` (an entry size class, for an insert), the last victim, if its block is of that
- * class, is not freed but left in `spare` for the insert.
- */
-export function evictWhileOver(p: Word, store: Ref, more: number, moreBytes: number, reuseClass = -1): number {
-  let n = 0;
-  while (overBound(p, store, more, moreBytes)) {
-    const victim = nextVictim(p, store);
-    if (victim === 0) break;
-    evictLocked(p, store, victim, victimHash);
-    n++;
-    // Kept only when it is the last one: PENDING_LIMBO records one entry, and the next eviction
-    // would write its own there.
-    if (reuseClass >= 0 && (arena.i32[wordOf(victim) + BLOCK.HDR] & 0xff) === reuseClass && !overBound(p, store, more, moreBytes)) {
-      spare = victim;
-      break;
-    }
-    free(victim, myWord + THREAD.PENDING_LIMBO);
-  }
-  if (n !== 0) add64(arena.i32, wordOf(store) + STORE.EVICTIONS, n);
-  return n;
-}
-
-/**
- * After a write that may have passed a bounded store's bound without inserting (a lock
- * placeholder given a value, a value grown in place of a smaller one): evicts until it holds.
- * The caller may hold an entry lock (the policy passes over locked keys), never the store's.
- */
-export function settle(store: Ref): void {
-  const p = policyOf(store);
-  if (p === 0 || !overBound(p, store, 0, 0)) return;
-  withStoreLock(store, () => evictWhileOver(p, store, 0, 0));
-}
-
-/**
- * removeEntry with the store lock held and the entry's lock taken by the policy, up to the free
- * (the caller frees or keeps it): the value is unpublished (readers see SEQ move, hot readers
- * the write epoch), the key unlinked, GEN made odd. Limbo-recorded as removeEntry does.
- */
-function evictLocked(p: Word, store: Ref, ref: Ref, hash: number): void {
-  const e = wordOf(ref);
-  arena.i32[myWord + THREAD.PENDING_STORE] = store;
-  arena.i32[myWord + THREAD.PENDING_LIMBO] = ref;
-  clearValue(store, ref);
-  remove(store, ref, hash);
-  unlinked(p, ref);
-  Atomics.add(arena.i32, e + ENTRY.GEN, 1);
-  release(arena.i32, e + ENTRY.LOCK);
 }
 
 /**
