@@ -265,9 +265,10 @@ test('fetch on a full bounded store: one load for 5 threads while 2 writers evic
   for (let round = 0; round < 5; round++) {
     Atomics.store(ctl, 0, 0);
     Atomics.store(ctl, 2, 0);
+    Atomics.store(ctl, 3, 0);
     const key = `f${round}`;
     const churn = [0, 1].map((id) => start({ mode: 'churn', name, options, id, seed: round * 10 + id, keys: 200, ctl: ctl.buffer }));
-    const fetchers = [0, 1, 2, 3, 4].map((id) => start({ mode: 'fetch', name, options, id, prefix: key, ctl: ctl.buffer }));
+    const fetchers = [0, 1, 2, 3, 4].map((id) => start({ mode: 'fetch', name, options, id, prefix: key, ctl: ctl.buffer, callers: 5 }));
     await Promise.all(fetchers.map((f) => f.next(0)));
     Atomics.store(ctl, 0, 2);
     const values = (await Promise.all(fetchers.map((f) => f.next(1)))).map((m) => m.value);
