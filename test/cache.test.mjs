@@ -249,6 +249,23 @@ test('a bound cannot be given to a store that already holds values (the byte cou
   checkVerify();
 });
 
+test("a handle's lookup cache full of keys removed elsewhere drops them and caches the live ones", () => {
+  const s = createStore('cache-stale-lookups', { max: 20_000 });
+  // Another handle (hotReads: a separate instance with its own cache) does the removing.
+  const other = createStore('cache-stale-lookups', { max: 20_000, hotReads: true });
+  // 16,384 keys fill this handle's lookup cache (src/lookup-cache.ts, CACHE_LIMIT); the other
+  // handle deletes them all (as evictions would) and writes 1,000 new keys, which this full
+  // cache does not take. (Not clear(): it may return slabs, and every handle then drops all.)
+  for (let i = 0; i < 16_384; i++) s.set(`a${i}`, i);
+  assert.is(s.cached.size, 16_384);
+  other.deleteMany(Array.from({ length: 16_384 }, (_, i) => `a${i}`));
+  for (let i = 0; i < 1000; i++) other.set(`b${i}`, i);
+  // A sample of gets (4,096) that miss the cache makes it drop what went stale; then it caches.
+  for (let r = 0; r < 6; r++) for (let i = 0; i < 1000; i++) assert.is(s.get(`b${i}`), i);
+  assert.ok(s.cached.size <= 1000, `the lookup cache still holds ${s.cached.size} keys`);
+  for (let i = 0; i < 1000; i++) assert.ok(s.cached.has(`b${i}`), `b${i} is not cached`);
+});
+
 test('a bounded store of records', () => {
   const s = createStore('cache-records', { max: 20, record: layoutRecord([{ name: 'n', type: 'int32' }, { name: 'x', type: 'float64' }]) });
   for (let i = 0; i < 200; i++) s.set(`r${i}`, { n: i, x: i / 2 });
