@@ -52,7 +52,7 @@ function runThreads(threads, data) {
 
 const fmt = (x) => Math.round(x).toLocaleString('en-US');
 console.log(`ops/s summed over threads (${KEYS} keys, ${SECONDS} s per case)`);
-const PARTS = process.env.BENCH_PARTS ?? 'ab,speed,memory,latency';
+const PARTS = process.env.BENCH_PARTS ?? 'ab,speed,memory,put,latency';
 
 // The A/B of issue 17's read target (a near hit <= 1.2x a plain get): in this thread, a
 // Redis-backed store whose keys were fetched against the plain store holding the very same
@@ -108,6 +108,35 @@ const cscTotal = cscHeaps.reduce((a, b) => a + b, 0);
 const mb = (x) => (x / 1048576).toFixed(1);
 console.log(`  near cache: ${mb(arenaBytes)} MB shared + ${nearHeaps.map(mb).join(' + ')} MB thread heaps = ${mb(nearTotal)} MB`);
 console.log(`  node-redis clientSideCache, one client per thread: ${cscHeaps.map(mb).join(' + ')} MB = ${mb(cscTotal)} MB; ratio ${(nearTotal / cscTotal).toFixed(2)}`);
+}
+
+// The cost of a write-through: await put() of a Redis-backed store (SET, the local write, and,
+// when the process's own invalidation of the SET overtakes it, one GET to read the key back)
+// against await client.set() of node-redis, one at a time, with a worker holding the tracking
+// connection (the usual case: the writer is not the tracker).
+if (PARTS.includes('put')) {
+  const tracker = new Worker(new URL('./worker.mjs', import.meta.url), { workerData: { kind: 'near', url, prefix, keys: 1, seconds: 0.01 } });
+  await new Promise((r) => tracker.once('message', r));
+  tracker.postMessage('go');
+  await new Promise((r) => tracker.once('message', r));
+  const s = createStore('bench', { redis: { url, prefix } });
+  while (!s.tracking) await new Promise((r) => setTimeout(r, 10));
+  const v = value(1);
+  const framed = await bytesOf.get(`${prefix}k1`);
+  const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const putT = [], setT = [];
+  for (let r = 0; r < 2000; r++) {
+    const k = `p${r % 100}`;
+    let t0 = performance.now();
+    await s.put(k, v);
+    putT.push(performance.now() - t0);
+    t0 = performance.now();
+    await bytesOf.set(`${prefix}q${r % 100}`, framed);
+    setT.push(performance.now() - t0);
+  }
+  console.log(`write-through, 2000 each, alternated: await put() median ${med(putT).toFixed(3)} ms, await client.set() median ${med(setT).toFixed(3)} ms; put/set ${(med(putT) / med(setT)).toFixed(2)}`);
+  await tracker.terminate();
+  s.close();
 }
 
 // Invalidation latency: a worker holds the tracking connection; this thread caches the key,
