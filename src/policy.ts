@@ -186,16 +186,10 @@ function countKey(p: Word, h: number): void {
   const i32 = arena.i32;
   const mask = i32[p + POLICY.SKETCH_MASK];
   const base = sketchStart(i32[p + POLICY.WIN_CAP]) + p;
-  const start = spotStart(h);
-  const step = spotStep(start);
-  let f = 15;
-  let x = start;
-  for (let i = 0; i < 4; i++, x = (x + step) | 0) {
-    const c = (i32[base + (x & mask)] >>> ((x >>> 29) << 2)) & 15;
-    if (c < f) f = c;
-  }
+  const f = frequency(p, h);
   if (f < 15) {
-    x = start;
+    let x = spotStart(h);
+    const step = spotStep(x);
     for (let i = 0; i < 4; i++, x = (x + step) | 0) {
       const w = base + (x & mask);
       const shift = (x >>> 29) << 2;
